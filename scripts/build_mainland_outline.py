@@ -1,0 +1,100 @@
+"""Derive spatial/data/mainland_china.json: the area where GCJ-02 applies.
+
+Source: Natural Earth's public-domain 1:10m admin-0 countries (v4.1.0), as shipped in TopoJSON by
+the npm package `world-atlas` (v2). Natural Earth files Hong Kong (344), Macao (446) and Taiwan
+(158, with Kinmen and Matsu) as units of their own, so feature 156 ("China") is the mainland.
+
+The 10m coastline is generalised (positions are quantized to about 300 m), so a shop on a
+seafront in Shenzhen, Xiamen or Sanya can fall just "in the sea" and would escape the datum shift.
+The area therefore is China's land plus a sea margin of SEA_MARGIN_DEG, minus a buffer of
+NEIGHBOUR_MARGIN_DEG around every other unit, so the margin never reaches across Shenzhen Bay into
+Hong Kong's shore or into Macao. Land borders keep Natural Earth's precision.
+
+Run by hand when the outline should change (needs shapely, e.g. from the project's .venv):
+
+    npm pack world-atlas@2 && tar xzf world-atlas-2.*.tgz
+    .venv/bin/python scripts/build_mainland_outline.py package/countries-10m.json
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import shapely
+from shapely.geometry import MultiPolygon, Polygon
+
+CHINA = "156"
+SEA_MARGIN_DEG = 0.1  # about 11 km
+NEIGHBOUR_MARGIN_DEG = 0.02  # about 2 km
+OUT = Path(__file__).resolve().parent.parent / "spatial" / "data" / "mainland_china.json"
+
+Arcs = list[list[tuple[float, float]]]
+
+
+def decode_arcs(topology: dict) -> Arcs:
+    """Absolute (lng, lat) positions of every arc; TopoJSON stores quantized deltas."""
+    (sx, sy), (tx, ty) = topology["transform"]["scale"], topology["transform"]["translate"]
+    arcs = []
+    for arc in topology["arcs"]:
+        x = y = 0
+        points = []
+        for dx, dy in arc:
+            x, y = x + dx, y + dy
+            points.append((x * sx + tx, y * sy + ty))
+        arcs.append(points)
+    return arcs
+
+
+def ring(arc_ids: list[int], arcs: Arcs) -> list[tuple[float, float]]:
+    """Stitch a ring from arc references: ~i is arc i reversed; arcs share their end points."""
+    points: list[tuple[float, float]] = []
+    for i in arc_ids:
+        arc = arcs[i] if i >= 0 else arcs[~i][::-1]
+        points.extend(arc if not points else arc[1:])
+    return points
+
+
+def unit_shape(geometry: dict, arcs: Arcs) -> shapely.Geometry:
+    polygons = geometry["arcs"] if geometry["type"] == "MultiPolygon" else [geometry["arcs"]]
+    rings = [[ring(r, arcs) for r in polygon] for polygon in polygons]
+    # Quantization collapses some islets to fewer than four positions: they have no area.
+    shape = MultiPolygon(
+        [Polygon(p[0], [h for h in p[1:] if len(h) >= 4]) for p in rings if len(p[0]) >= 4]
+    )
+    return shapely.make_valid(shape, method="structure")
+
+
+def main(path: str) -> None:
+    topology = json.loads(Path(path).read_text())
+    arcs = decode_arcs(topology)
+    units = [g for g in topology["objects"]["countries"]["geometries"] if g.get("arcs")]
+    china = unit_shape(next(g for g in units if g.get("id") == CHINA), arcs)
+    sea = china.buffer(SEA_MARGIN_DEG)
+    neighbours = shapely.union_all(
+        [
+            shape.buffer(NEIGHBOUR_MARGIN_DEG)
+            for g in units
+            if g.get("id") != CHINA
+            and (shape := unit_shape(g, arcs)).intersects(sea.buffer(NEIGHBOUR_MARGIN_DEG))
+        ]
+    )
+    area = shapely.union(china, sea.difference(neighbours))
+    area = shapely.set_precision(area.simplify(0.001), 1e-5)  # 1e-5 deg is about 1 m
+    OUT.write_text(
+        json.dumps(
+            {
+                "source": "Natural Earth 1:10m admin-0 countries v4.1.0 (public domain), "
+                f"via world-atlas 2; land of unit 156 plus a {SEA_MARGIN_DEG} deg sea margin that "
+                f"stays {NEIGHBOUR_MARGIN_DEG} deg away from every other unit",
+                "geometry": shapely.geometry.mapping(area),
+            },
+            separators=(",", ":"),
+        )
+        + "\n"
+    )
+    vertices = shapely.get_num_coordinates(area)
+    print(f"{OUT}: {area.geom_type}, {vertices} vertices, valid={area.is_valid}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

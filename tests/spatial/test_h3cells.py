@@ -1,0 +1,58 @@
+"""spatial.h3cells: literal cells, parents by bit masks, resolutions for areas."""
+
+from __future__ import annotations
+
+import h3
+import h3.api.basic_int as h3i
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spatial import INDEX_RES, cell_center, cell_of, cell_to_hex, parent_masks, resolution_for_area
+
+
+def test_cell_of_matches_the_h3_documentation_example():
+    assert cell_to_hex(cell_of(37.7752702151959, -122.418307270836, 9)) == "8928308280fffff"
+
+
+def test_merchants_are_indexed_at_resolution_15():
+    cell = cell_of(60.1699, 24.9384)
+    assert INDEX_RES == 15 and h3.get_resolution(cell_to_hex(cell)) == 15
+    assert cell_to_hex(cell) == "8f1126d338dc98e"
+
+
+@given(st.floats(-89.9, 89.9), st.floats(-180, 180), st.integers(0, 15))
+def test_parent_masks_give_h3s_own_parent(lat, lng, res):
+    cell = cell_of(lat, lng)
+    keep, set_bits = parent_masks(res)
+    assert (cell & keep) | set_bits == h3i.cell_to_parent(cell, res)
+
+
+def test_parent_masks_fit_in_a_signed_bigint():
+    for res in range(16):
+        for value in parent_masks(res):
+            assert -(2**63) <= value < 2**63
+
+
+def test_parent_masks_refuse_resolutions_outside_0_to_15():
+    with pytest.raises(ValueError, match="0..15"):
+        parent_masks(16)
+
+
+def test_cell_center_is_inside_its_cell():
+    cell = cell_of(22.5431, 114.0579, 9)
+    assert cell_of(*cell_center(cell), 9) == cell
+
+
+@pytest.mark.parametrize(
+    ("area_m2", "res"),
+    [
+        (510e12, 0),  # the world: 122 base cells
+        (4e9, 6),  # a 60 km region: 111 cells of 36 km^2
+        (25e6, 9),  # a 5 km city centre: 237 cells of 0.1 km^2
+        (4e6, 10),  # a 2 km viewport: 266 cells of 15,000 m^2
+        (1.0, 15),
+    ],
+)
+def test_resolution_for_area_keeps_a_map_to_a_few_hundred_cells(area_m2, res):
+    assert resolution_for_area(area_m2) == res
