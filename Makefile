@@ -1,18 +1,28 @@
-# Nearby. `make test` runs every test against a real PostGIS; it sets up what it needs: a virtual
-# environment with the packages of pyproject.toml, and, when DATABASE_URL is unset, the
-# project's own PostGIS (scripts/localdb).
+# Nearby: two commands on a fresh machine.
+#   make run    the service with the Helsinki demo data on http://127.0.0.1:8000/
+#   make test   the whole test suite against a real PostGIS
+# Both set up what they need: a virtual environment with the packages of pyproject.toml, and,
+# when DATABASE_URL is unset, the project's own PostGIS (scripts/localdb).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.installed
+export NEARBY_ADMIN_KEY ?= dev-admin-key
 
-.PHONY: test setup db
+.PHONY: run test setup lint db
+
+run: $(READY)
+	scripts/with-db $(BIN)/nearby serve --demo
 
 test: $(READY)
 	scripts/with-db $(BIN)/pytest
 
 setup: $(READY)
+
+lint: $(READY)
+	$(BIN)/ruff check app spatial tests migrations scripts
+	$(BIN)/mypy
 
 db:
 	@scripts/localdb

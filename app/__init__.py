@@ -1,0 +1,1 @@
+"""Nearby: the HTTP service and its persistence."""

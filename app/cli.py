@@ -1,0 +1,101 @@
+"""The `nearby` command: serve the API, migrate, create owners, load the demo data."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import demo, migrate, owners
+from app.db import make_engine
+from app.settings import Settings
+
+T = TypeVar("T")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nearby", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="migrate, then run the HTTP service")
+    serve.add_argument("--demo", action="store_true", help="load the Helsinki demo stores first")
+    serve.add_argument("--host", help="default NEARBY_HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, help="default NEARBY_PORT or 8000")
+    serve.add_argument("--workers", type=int, default=1)
+    commands.add_parser("migrate", help="bring the database to the newest schema")
+    create_owner = commands.add_parser("create-owner", help="create an owner and print its API key")
+    create_owner.add_argument("name")
+    commands.add_parser("load-demo", help="load (or refresh) the Helsinki demo stores")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    if args.command == "migrate":
+        migrate.upgrade(settings.async_database_url)
+    elif args.command == "create-owner":
+        row, api_key = _run(settings, lambda conn: owners.create(conn, name=args.name))
+        _say(f"owner {row.id} ({row.name})\napi key: {api_key}\n(the key is shown only now)")
+    elif args.command == "load-demo":
+        migrate.upgrade(settings.async_database_url)
+        _report_demo(_run(settings, demo.load))
+    elif args.command == "serve":
+        migrate.upgrade(settings.async_database_url)
+        if args.demo:
+            _report_demo(_run(settings, demo.load))
+        _serve(
+            settings,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            workers=args.workers,
+        )
+    return 0
+
+
+def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    if settings.admin_key is None:
+        _say("NEARBY_ADMIN_KEY is not set: admin routes (creating owners) will answer 401.")
+    _say(f"Nearby on http://{host}:{port}/  (API docs at /docs)")
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+def _report_demo(loaded: demo.DemoLoad) -> None:
+    skipped = ", ".join(f"{n} {why}" for why, n in loaded.skipped.items()) or "none"
+    _say(
+        f"demo: {loaded.loaded} Helsinki stores loaded (skipped: {skipped})\n"
+        f"demo owner {loaded.owner_id}\ndemo owner key: {loaded.api_key}"
+    )
+
+
+def _run(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def go() -> T:
+        engine = make_engine(settings)
+        try:
+            async with engine.begin() as conn:
+                return await work(conn)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

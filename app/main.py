@@ -1,0 +1,52 @@
+"""create_app(settings) -> FastAPI: the engine's lifespan, routes, error handlers, metrics."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from app import errors, routes
+from app.db import make_engine
+from app.metrics import Metrics, MetricsMiddleware
+from app.settings import Settings
+
+
+class NearbyAPI(FastAPI):
+    """FastAPI, with every error of its own outer layers turned into problem details too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return errors.PlainTextErrorsAsProblems(super().build_middleware_stack())
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        app.state.engine = engine
+        # Everything loaded so far lives as long as the process: keep it out of the cyclic
+        # collector's full passes, which otherwise stall requests (measured: p99 2.6x -> ...).
+        gc.freeze()
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = NearbyAPI(
+        title="Nearby",
+        version="0.1.0",
+        summary="Nearby merchants and geofenced offers, over PostGIS and H3.",
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    errors.install(app)
+    app.include_router(routes.router)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app

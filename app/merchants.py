@@ -1,0 +1,215 @@
+"""Merchant use cases (register, read, edit, remove, list) and the checks every store passes.
+
+`prepare` turns one store's fields, in any coordinate system, into the validated WGS-84 values
+the database keeps; the HTTP routes and the batch import both go through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import cursor, opening_hours, queries, timezones
+from app.auth import Principal
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.queries import MerchantRow, MerchantValues
+from app.schemas import MerchantIn, MerchantPatch
+from spatial import CoordSystem, cell_of, to_wgs84
+
+
+class FieldError(ValueError):
+    """A store field that fails a check, named so it can be reported (as loc or row/field)."""
+
+    def __init__(self, field: str, msg: str) -> None:
+        super().__init__(f"{field}: {msg}")
+        self.field = field
+        self.msg = msg
+
+
+def prepare(
+    *,
+    external_id: str | None,
+    name: str,
+    category: str,
+    tags: Sequence[str],
+    address: str | None,
+    phone: str | None,
+    lat: float,
+    lng: float,
+    coord: CoordSystem,
+    timezone: str | None,
+    opening_hours_text: str | None,
+    attributes: dict[str, Any],
+) -> MerchantValues:
+    """Validated values to store. Lengths and types are the schemas' job; this checks meaning."""
+    lat, lng = to_wgs84(lat, lng, coord)
+    open_minutes = None
+    if opening_hours_text is not None:
+        try:
+            open_minutes = opening_hours.parse(opening_hours_text)
+        except ValueError as exc:
+            raise FieldError("opening_hours", str(exc)) from None
+    if timezone is None:
+        timezone = timezones.infer(lat, lng)
+    else:
+        try:
+            timezones.validate(timezone)
+        except ValueError as exc:
+            raise FieldError("timezone", str(exc)) from None
+    return MerchantValues(
+        external_id=external_id,
+        name=name,
+        category=category,
+        tags=list(dict.fromkeys(tags)),
+        address=address,
+        phone=phone,
+        lat=lat,
+        lng=lng,
+        h3=cell_of(lat, lng),
+        timezone=timezone,
+        opening_hours=opening_hours_text,
+        open_minutes=open_minutes,
+        attributes=attributes,
+    )
+
+
+async def register(conn: AsyncConnection, *, principal: Principal, body: MerchantIn) -> MerchantRow:
+    owner_id = await _owner_for_new_merchant(conn, principal, body.owner_id)
+    values = _prepared_or_422(
+        lambda: prepare(
+            external_id=body.external_id,
+            name=body.name,
+            category=body.category,
+            tags=body.tags,
+            address=body.address,
+            phone=body.phone,
+            lat=body.location.lat,
+            lng=body.location.lng,
+            coord=body.coord,
+            timezone=body.timezone,
+            opening_hours_text=body.opening_hours,
+            attributes=body.attributes,
+        )
+    )
+    try:
+        return await queries.insert_merchant(conn, owner_id=owner_id, values=values)
+    except queries.DuplicateExternalId:
+        raise _duplicate(values.external_id) from None
+
+
+async def get(conn: AsyncConnection, *, merchant_id: UUID) -> MerchantRow:
+    row = await queries.merchant_by_id(conn, merchant_id=merchant_id)
+    if row is None:
+        raise NotFound(f"There is no merchant {merchant_id}")
+    return row
+
+
+async def edit(
+    conn: AsyncConnection, *, principal: Principal, merchant_id: UUID, patch: MerchantPatch
+) -> MerchantRow:
+    current = await _writable(conn, principal, merchant_id)
+    given = patch.model_fields_set - {"coord"}
+    for required in ("name", "category", "location", "tags", "attributes"):
+        if required in given and getattr(patch, required) is None:
+            raise InvalidInput.at(["body", required], "may not be null")
+
+    def pick(field: str, default: Any) -> Any:
+        return getattr(patch, field) if field in given else default
+
+    if patch.location is not None and "location" in given:
+        lat, lng, coord = patch.location.lat, patch.location.lng, patch.coord
+    else:
+        lat, lng, coord = current.lat, current.lng, CoordSystem.WGS84
+    values = _prepared_or_422(
+        lambda: prepare(
+            external_id=pick("external_id", current.external_id),
+            name=pick("name", current.name),
+            category=pick("category", current.category),
+            tags=pick("tags", current.tags),
+            address=pick("address", current.address),
+            phone=pick("phone", current.phone),
+            lat=lat,
+            lng=lng,
+            coord=coord,
+            timezone=pick("timezone", current.timezone),
+            opening_hours_text=pick("opening_hours", current.opening_hours),
+            attributes=pick("attributes", current.attributes),
+        )
+    )
+    try:
+        return await queries.update_merchant(conn, merchant_id=merchant_id, values=values)
+    except queries.DuplicateExternalId:
+        raise _duplicate(values.external_id) from None
+
+
+async def remove(conn: AsyncConnection, *, principal: Principal, merchant_id: UUID) -> None:
+    await _writable(conn, principal, merchant_id)
+    await queries.delete_merchant(conn, merchant_id=merchant_id)
+
+
+async def list_own(
+    conn: AsyncConnection,
+    *,
+    principal: Principal,
+    owner_id: UUID | None,
+    after_cursor: str | None,
+    limit: int,
+) -> tuple[list[MerchantRow], str | None]:
+    """A page of an owner's merchants in id order, and the cursor of the next page."""
+    if principal.owner_id is None:
+        if owner_id is None:
+            raise InvalidInput.at(["query", "owner_id"], "is required with the admin key")
+    elif owner_id not in (None, principal.owner_id):
+        raise Forbidden("An owner key lists only its own merchants")
+    target = owner_id or principal.owner_id
+    assert target is not None
+    query = cursor.fingerprint("merchants", str(target))
+    after = None
+    if after_cursor is not None:
+        (last_id,) = cursor.decode(after_cursor, query, arity=1)
+        try:
+            after = UUID(last_id)
+        except (TypeError, ValueError, AttributeError):
+            raise cursor.invalid("is not a cursor this service issued") from None
+    rows = await queries.merchants_of_owner(conn, owner_id=target, after=after, limit=limit + 1)
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], cursor.encode([str(rows[limit - 1].id)], query)
+
+
+async def _owner_for_new_merchant(
+    conn: AsyncConnection, principal: Principal, owner_id: UUID | None
+) -> UUID:
+    if principal.owner_id is not None:
+        if owner_id not in (None, principal.owner_id):
+            raise Forbidden("An owner key registers merchants only for its own owner")
+        return principal.owner_id
+    if owner_id is None:
+        raise InvalidInput.at(["body", "owner_id"], "is required with the admin key")
+    if not await queries.owner_exists(conn, owner_id=owner_id):
+        raise InvalidInput.at(["body", "owner_id"], f"there is no owner {owner_id}")
+    return owner_id
+
+
+async def _writable(conn: AsyncConnection, principal: Principal, merchant_id: UUID) -> MerchantRow:
+    row = await queries.merchant_by_id(conn, merchant_id=merchant_id, for_update=True)
+    if row is None:
+        raise NotFound(f"There is no merchant {merchant_id}")
+    if not principal.may_write(row.owner_id):
+        raise Forbidden("This merchant belongs to another owner")
+    return row
+
+
+def _prepared_or_422(make: Any) -> MerchantValues:
+    try:
+        values: MerchantValues = make()
+    except FieldError as exc:
+        raise InvalidInput.at(["body", exc.field], exc.msg) from None
+    return values
+
+
+def _duplicate(external_id: str | None) -> Conflict:
+    return Conflict(f"This owner already has a merchant with external_id {external_id!r}")

@@ -1,0 +1,36 @@
+"""Bring a database to the newest schema, and tell whether it is there.
+
+The service and the tests call `upgrade`; alembic.ini serves the `alembic` command by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(async_url: str) -> Config:
+    config = Config(str(_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(_ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", async_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(async_url: str, revision: str = "head") -> None:
+    """Run the migrations up to `revision`. Blocking: call it outside the event loop."""
+    command.upgrade(alembic_config(async_url), revision)
+
+
+def downgrade(async_url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(async_url), revision)
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config("postgresql+asyncpg://")).get_current_head()
+    assert head is not None, "migrations/versions holds no revision"
+    return head

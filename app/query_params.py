@@ -1,0 +1,65 @@
+"""Query strings of the search routes, validated in one pass against a pydantic model.
+
+FastAPI re-inspects each declared parameter's annotation on every request: measured at about
+125 us for the ten parameters of a nearby search, a tenth of the whole request. The search
+routes therefore take their query string as one model, validated in a single call, with errors
+raised as FastAPI's own RequestValidationError (the same 422 body) and the parameters documented
+from the same model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, get_args, get_origin
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parser(model: type[M]) -> Callable[[Request], Awaitable[M]]:
+    """A dependency that reads `model` from the query string (list fields may repeat)."""
+    repeatable = {name for name, field in model.model_fields.items() if _is_list(field.annotation)}
+
+    async def parse(request: Request) -> M:
+        values: dict[str, Any] = {}
+        for key, value in request.query_params.multi_items():
+            if key in repeatable:
+                values.setdefault(key, []).append(value)
+            else:
+                values[key] = value
+        try:
+            return model.model_validate(values)
+        except ValidationError as exc:
+            errors = [
+                {"type": e["type"], "loc": ("query", *e["loc"]), "msg": e["msg"]}
+                for e in exc.errors(include_url=False)
+            ]
+            raise RequestValidationError(errors) from None
+
+    return parse
+
+
+def openapi(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` describing the model's fields as query parameters."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    required = set(schema.get("required", []))
+    parameters = []
+    for name, prop in schema["properties"].items():
+        prop = dict(prop)
+        description = prop.pop("description", None)
+        prop.pop("title", None)
+        parameter: dict[str, Any] = {"name": name, "in": "query", "required": name in required}
+        parameter["schema"] = prop
+        if description:
+            parameter["description"] = description
+        parameters.append(parameter)
+    return {"parameters": parameters}
+
+
+def _is_list(annotation: Any) -> bool:
+    if get_origin(annotation) is list:
+        return True
+    return any(_is_list(arg) for arg in get_args(annotation))

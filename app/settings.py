@@ -1,0 +1,33 @@
+"""Settings from the environment: DATABASE_URL and NEARBY_* variables."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Built once, in create_app or the CLI, and passed down as values."""
+
+    model_config = SettingsConfigDict(env_prefix="NEARBY_", extra="ignore")
+
+    database_url: str = Field(validation_alias=AliasChoices("DATABASE_URL", "NEARBY_DATABASE_URL"))
+    admin_key: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    pool_size: int = 20
+    pool_overflow: int = 20
+    max_body_bytes: int = 10 * MIB
+    max_import_bytes: int = 1024 * MIB
+
+    @property
+    def async_database_url(self) -> str:
+        """The URL with SQLAlchemy's asyncpg driver, whatever scheme the operator wrote."""
+        scheme, sep, rest = self.database_url.partition("://")
+        if not sep:
+            raise ValueError("DATABASE_URL must look like postgresql://user@host:port/dbname")
+        if scheme in ("postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg"):
+            return f"postgresql+asyncpg://{rest}"
+        raise ValueError(f"DATABASE_URL must be a PostgreSQL URL, not {scheme}://")

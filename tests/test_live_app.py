@@ -1,0 +1,71 @@
+"""The real app with its own engine and pool (no dependency overrides), over committed data."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from app.main import create_app
+from app.settings import Settings
+from tests.conftest import ADMIN_KEY
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+async def test_a_store_registered_through_the_api_is_found_by_search(live):
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    owner = (await live.post("/v1/owners", json={"name": "Live test"}, headers=admin)).json()
+    key = {"Authorization": f"Bearer {owner['api_key']}"}
+    store = {
+        "name": "Live café",
+        "category": "coffee",
+        "location": {"lat": -41.2865, "lng": 174.7762},
+    }
+    created = (await live.post("/v1/merchants", json=store, headers=key)).json()
+    try:
+        assert created["timezone"] == "Pacific/Auckland"
+        found = (
+            await live.get(
+                "/v1/search/nearby", params={"lat": -41.2866, "lng": 174.7762, "radius": 50}
+            )
+        ).json()
+        assert [r["id"] for r in found["results"]] == [created["id"]]
+        box = (
+            await live.get(
+                "/v1/search/bbox",
+                params={"min_lat": -41.3, "min_lng": 174.7, "max_lat": -41.2, "max_lng": 174.8},
+            )
+        ).json()
+        assert created["id"] in {r["id"] for r in box["results"]}
+        cells = (
+            await live.get(
+                "/v1/search/clusters",
+                params={"min_lat": -41.3, "min_lng": 174.7, "max_lat": -41.2, "max_lng": 174.8},
+            )
+        ).json()
+        assert sum(c["count"] for c in cells["clusters"]) >= 1
+        assert (await live.get("/readyz")).status_code == 200
+    finally:
+        assert (await live.delete(f"/v1/merchants/{created['id']}", headers=key)).status_code == 204
+    assert (await live.get(f"/v1/merchants/{created['id']}")).status_code == 404
+
+
+async def test_a_failed_write_commits_nothing(live):
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    owner = (await live.post("/v1/owners", json={"name": "Live test 2"}, headers=admin)).json()
+    key = {"Authorization": f"Bearer {owner['api_key']}"}
+    store = {"external_id": "dup", "name": "A", "category": "c", "location": {"lat": 1, "lng": 1}}
+    first = (await live.post("/v1/merchants", json=store, headers=key)).json()
+    assert (await live.post("/v1/merchants", json=store, headers=key)).status_code == 409
+    listed = (await live.get("/v1/merchants", headers=key)).json()["results"]
+    assert [m["id"] for m in listed] == [first["id"]]
+    await live.delete(f"/v1/merchants/{first['id']}", headers=key)

@@ -1,0 +1,87 @@
+"""/healthz, /readyz, /metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from app.main import create_app
+from app.settings import Settings
+from tests.conftest import create_database, database_url_for, drop_database, server_url
+
+
+async def test_healthz(client):
+    response = await client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def test_readyz_reports_the_migration(client):
+    response = await client.get("/readyz")
+    assert response.status_code == 200 and response.json() == {"status": "ok", "revision": "0001"}
+
+
+async def test_readyz_is_503_on_a_database_that_is_not_migrated():
+    server, name = server_url(), f"nearby_unmigrated_{uuid.uuid4().hex[:8]}"
+    await create_database(server, name)
+    try:
+        app = create_app(Settings(database_url=database_url_for(server, name)))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                response = await client.get("/readyz")
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "migration None" in response.json()["detail"]
+    finally:
+        await drop_database(server, name)
+
+
+async def test_metrics_count_requests_by_route_template_and_status(client):
+    await client.get("/v1/search/nearby", params={"lat": 31.2, "lng": 121.4})
+    await client.get("/v1/search/nearby", params={"lat": 95, "lng": 121.4})
+    await client.get(f"/v1/merchants/{uuid.uuid4()}")
+    await client.get("/no/such/path")
+    text = (await client.get("/metrics")).text
+    assert 'http_requests_total{method="GET",route="/v1/search/nearby",status="200"} 1.0' in text
+    assert 'http_requests_total{method="GET",route="/v1/search/nearby",status="422"} 1.0' in text
+    assert (
+        'http_requests_total{method="GET",route="/v1/merchants/{merchant_id}",status="404"} 1.0'
+        in text
+    )
+    assert 'http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in text
+    assert (
+        'http_request_duration_seconds_bucket{le="0.005",method="GET",route="/v1/search/nearby",status="200"}'
+        in text
+    )
+
+
+async def test_every_contract_route_is_in_the_openapi_document(client):
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for path in [
+        "/v1/owners",
+        "/v1/merchants",
+        "/v1/merchants/{merchant_id}",
+        "/v1/search/nearby",
+        "/v1/search/bbox",
+        "/v1/search/clusters",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ]:
+        assert path in paths, path
+    nearby = {p["name"] for p in paths["/v1/search/nearby"]["get"]["parameters"]}
+    assert {
+        "lat",
+        "lng",
+        "radius",
+        "category",
+        "q",
+        "open_now",
+        "limit",
+        "cursor",
+        "coord",
+    } <= nearby
+    assert paths["/v1/search/nearby"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ]
