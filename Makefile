@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 READY := $(VENV)/.installed
 export NEARBY_ADMIN_KEY ?= dev-admin-key
 
-.PHONY: run test setup lint db
+.PHONY: run test bench setup lint db
 
 run: $(READY)
 	scripts/with-db $(BIN)/nearby serve --demo
@@ -18,10 +18,13 @@ run: $(READY)
 test: $(READY)
 	scripts/with-db $(BIN)/pytest
 
+bench: $(READY)
+	scripts/with-db $(BIN)/python -m bench
+
 setup: $(READY)
 
 lint: $(READY)
-	$(BIN)/ruff check app spatial tests migrations scripts
+	$(BIN)/ruff check app spatial tests bench migrations scripts
 	$(BIN)/mypy
 
 db:

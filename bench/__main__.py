@@ -1,0 +1,45 @@
+"""python -m bench [CASE ...]: load the benchmark data, run the cases, print one table.
+
+Every case measures the service against a bare baseline in the same run (machines are noisy;
+ratios travel, absolute numbers do not). The data set is loaded once into its own database,
+`nearby_bench`, on the server of DATABASE_URL, and reused while its seed and size match.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+
+from bench import data, harness, nearby
+
+CASES = {"nearby": nearby.run}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("cases", nargs="*", choices=[*CASES, []], help="default: all")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="merchants to load")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per endpoint")
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+
+    url = harness.bench_database(os.environ["DATABASE_URL"])
+    started = time.monotonic()
+    if asyncio.run(data.ensure_loaded(url, args.rows)):
+        print(
+            f"bench: loaded {args.rows:,} merchants in {time.monotonic() - started:.0f} s",
+            flush=True,
+        )
+    rows = []
+    for name in args.cases or CASES:
+        rows += CASES[name](
+            url, seconds=args.seconds, rounds=args.rounds, connections=args.connections
+        )
+    harness.print_table(rows)
+
+
+if __name__ == "__main__":
+    main()

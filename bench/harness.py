@@ -1,0 +1,250 @@
+"""What every benchmark case shares: its database, server processes, wrk, and the result table."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+
+import asyncpg
+
+from app import migrate
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = Path(__file__).with_name("points.lua")
+
+
+@dataclass(frozen=True)
+class Load:
+    """One wrk run."""
+
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the result table."""
+
+    case: str
+    scenario: str
+    what: str
+    value: str
+    baseline: str
+    ratio: str
+    target: str
+    ok: bool | None
+
+
+def bench_database(base_url: str, name: str = "nearby_bench") -> str:
+    """The URL of database `name` on the server of `base_url`, created and migrated if needed."""
+    scheme, _, rest = base_url.partition("://")
+    server, _, _ = rest.rpartition("/")
+    url = f"postgresql://{server}/{name}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(f"postgresql://{server}/postgres")
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    migrate.upgrade(Settings(database_url=url).async_database_url)
+    return url
+
+
+def ensure_wrk() -> str:
+    wrk = shutil.which("wrk")
+    if wrk:
+        return wrk
+    if os.geteuid() != 0:
+        sys.exit("bench: wrk is missing; install Debian's wrk package")
+    print("bench: installing wrk ...", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env, stdout=subprocess.DEVNULL
+    )
+    return shutil.which("wrk") or sys.exit("bench: wrk did not install")
+
+
+@contextmanager
+def server(
+    app: str, database_url: str, *, factory: bool = False, workers: int = 1
+) -> Iterator[int]:
+    """Run `app` under uvicorn on a free port until the block ends; yields the port."""
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    if factory:
+        command.append("--factory")
+    env = dict(os.environ, DATABASE_URL=database_url, PYTHONPATH=str(ROOT))
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    try:
+        _wait_until_up(port, process)
+        yield port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def wrk(
+    port: int,
+    path: str,
+    points: Sequence[tuple[float, float]],
+    *,
+    seconds: float,
+    connections: int,
+    query: str = "",
+) -> Load:
+    """Drive GET path?lat=..&lng=..{query} with `connections` connections for `seconds`."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.writelines(f"{lat:.7f},{lng:.7f}\n" for lat, lng in points)
+    env = dict(os.environ, BENCH_PATH=path, BENCH_POINTS=f.name, BENCH_QUERY=query)
+    out = subprocess.run(
+        [
+            ensure_wrk(),
+            "-t2",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "-s",
+            str(LUA),
+            f"http://127.0.0.1:{port}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    os.unlink(f.name)
+    return _parse_wrk(out)
+
+
+def alternate(
+    ports: dict[str, int],
+    path: dict[str, str],
+    points: Sequence[tuple[float, float]],
+    *,
+    rounds: int,
+    seconds: float,
+    connections: int,
+    query: dict[str, str] | None = None,
+) -> dict[str, Load]:
+    """Run each endpoint in turn, `rounds` times, after a warm-up; the median of each measure."""
+    query = query or {}
+    for name, port in ports.items():
+        wrk(
+            port,
+            path[name],
+            points,
+            seconds=min(3.0, seconds),
+            connections=connections,
+            query=query.get(name, ""),
+        )
+    runs: dict[str, list[Load]] = {name: [] for name in ports}
+    for _ in range(rounds):
+        for name, port in ports.items():
+            runs[name].append(
+                wrk(
+                    port,
+                    path[name],
+                    points,
+                    seconds=seconds,
+                    connections=connections,
+                    query=query.get(name, ""),
+                )
+            )
+    return {
+        name: Load(
+            requests_per_s=median(r.requests_per_s for r in loads),
+            p50_ms=median(r.p50_ms for r in loads),
+            p99_ms=median(r.p99_ms for r in loads),
+            errors=sum(r.errors for r in loads),
+        )
+        for name, loads in runs.items()
+    }
+
+
+def print_table(rows: Sequence[Row]) -> None:
+    header = ("case", "scenario", "measure", "service", "baseline", "ratio", "target", "")
+    lines = [header] + [
+        (
+            r.case,
+            r.scenario,
+            r.what,
+            r.value,
+            r.baseline,
+            r.ratio,
+            r.target,
+            "" if r.ok is None else ("ok" if r.ok else "MISSED"),
+        )
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for n, line in enumerate(lines):
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def _parse_wrk(out: str) -> Load:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", out))
+    errors += sum(int(n) for n in re.findall(r"Socket errors:.*?(\d+)", out))
+
+    def percentile(p: str) -> float:
+        value, unit = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return Load(rps, percentile("50"), percentile("99"), errors)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_until_up(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"bench: the server on port {port} exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json", timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"bench: the server on port {port} did not come up")

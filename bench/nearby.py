@@ -1,0 +1,71 @@
+"""Case `nearby`: /v1/search/nearby (radius 1 km, limit 20) against the bare PostGIS query.
+
+Targets (issue 2): the service at >= 0.8x the bare endpoint's requests/s, with a p99 no more than
+1.25x the bare endpoint's, both in dense city centres and in sparse suburbs.
+"""
+
+from __future__ import annotations
+
+from bench import data
+from bench.harness import Row, alternate, server
+
+
+def run(database_url: str, *, seconds: float, rounds: int, connections: int) -> list[Row]:
+    scenarios = {
+        "dense centre": data.dense_points(5000, seed=1),
+        "sparse suburbs": data.sparse_points(5000, seed=2),
+    }
+    rows: list[Row] = []
+    with (
+        server("app.main:create_app", database_url, factory=True) as service,
+        server("bench.bare_app:app", database_url) as bare,
+    ):
+        for scenario, points in scenarios.items():
+            loads = alternate(
+                {"service": service, "bare": bare},
+                {"service": "/v1/search/nearby", "bare": "/bare/nearby"},
+                points,
+                rounds=rounds,
+                seconds=seconds,
+                connections=connections,
+                query={"service": "&radius=1000&limit=20", "bare": "&radius=1000"},
+            )
+            s, b = loads["service"], loads["bare"]
+            if s.errors or b.errors:
+                raise SystemExit(
+                    f"bench: {s.errors} service and {b.errors} bare errors in {scenario}"
+                )
+            rps_ratio, p99_ratio = s.requests_per_s / b.requests_per_s, s.p99_ms / b.p99_ms
+            rows += [
+                Row(
+                    "nearby",
+                    scenario,
+                    "requests/s",
+                    f"{s.requests_per_s:,.0f}",
+                    f"{b.requests_per_s:,.0f}",
+                    f"{rps_ratio:.2f}x",
+                    ">= 0.80x",
+                    rps_ratio >= 0.8,
+                ),
+                Row(
+                    "nearby",
+                    scenario,
+                    "p50 ms",
+                    f"{s.p50_ms:.2f}",
+                    f"{b.p50_ms:.2f}",
+                    f"{s.p50_ms / b.p50_ms:.2f}x",
+                    "",
+                    None,
+                ),
+                Row(
+                    "nearby",
+                    scenario,
+                    "p99 ms",
+                    f"{s.p99_ms:.2f}",
+                    f"{b.p99_ms:.2f}",
+                    f"{p99_ratio:.2f}x",
+                    "<= 1.25x",
+                    p99_ratio <= 1.25,
+                ),
+            ]
+    return rows
