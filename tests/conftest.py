@@ -146,6 +146,19 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app with its own engine and pool (no overrides): what it writes is committed.
+
+    For tests of real transactions and concurrency; they clean up what they create.
+    """
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+@pytest.fixture
 def admin() -> dict[str, str]:
     return {"Authorization": f"Bearer {ADMIN_KEY}"}
 

@@ -2,23 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import httpx
-import pytest
-
-from app.main import create_app
-from app.settings import Settings
 from tests.conftest import ADMIN_KEY
-
-
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
 
 
 async def test_a_store_registered_through_the_api_is_found_by_search(live):

@@ -1,0 +1,198 @@
+"""SQL of merchants: writes and reads by id or owner, through SQLAlchemy Core.
+
+Locations are stored as geography(Point, 4326) in WGS-84; rows come back with plain lat/lng.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NewType
+from uuid import UUID
+
+from geoalchemy2 import Geography
+from sqlalchemy import ColumnElement, bindparam, cast, delete, func, select, update
+from sqlalchemy.dialects.postgresql import INT4MULTIRANGE, Range
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.tables import Geometry, merchant
+from spatial.geometry import normalize_lng
+
+m = merchant
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantValues:
+    """What a merchant stores, validated and in WGS-84: the input of inserts and updates."""
+
+    external_id: str | None
+    name: str
+    category: str
+    tags: list[str]
+    address: str | None
+    phone: str | None
+    lat: float
+    lng: float
+    h3: int
+    timezone: str
+    opening_hours: str | None
+    open_minutes: list[tuple[int, int]] | None
+    attributes: dict[str, Any]
+
+
+RawJson = NewType("RawJson", str)  # JSON text passed through to a response without decoding
+
+
+# Row types are slots dataclasses but not frozen: a frozen one sets each field through
+# object.__setattr__, 7x slower to build (1.6 us against 0.22 us), and a search builds dozens
+# per request. Nothing mutates rows.
+@dataclass(slots=True)
+class MerchantRow:
+    id: UUID
+    owner_id: UUID
+    external_id: str | None
+    name: str
+    category: str
+    tags: list[str]
+    address: str | None
+    phone: str | None
+    lat: float
+    lng: float
+    h3: int
+    timezone: str
+    opening_hours: str | None
+    attributes: dict[str, Any] | RawJson  # RawJson in search results
+    created_at: datetime
+    updated_at: datetime
+
+
+class DuplicateExternalId(Exception):
+    """Another merchant of the same owner already has this external_id."""
+
+
+_LAT = func.ST_Y(cast(m.c.location, Geometry())).label("lat")
+_LNG = func.ST_X(cast(m.c.location, Geometry())).label("lng")
+_MERCHANT_COLUMNS = (
+    m.c.id,
+    m.c.owner_id,
+    m.c.external_id,
+    m.c.name,
+    m.c.category,
+    m.c.tags,
+    m.c.address,
+    m.c.phone,
+    _LAT,
+    _LNG,
+    m.c.h3,
+    m.c.timezone,
+    m.c.opening_hours,
+    m.c.attributes,
+    m.c.created_at,
+    m.c.updated_at,
+)
+
+
+def _geography(lat: float, lng: float) -> ColumnElement[Any]:
+    point = func.ST_SetSRID(func.ST_MakePoint(normalize_lng(lng), lat), 4326)
+    return cast(point, Geography("POINT", srid=4326))
+
+
+def _stored(values: MerchantValues) -> dict[str, Any]:
+    return {
+        "external_id": values.external_id,
+        "name": values.name,
+        "category": values.category,
+        "tags": values.tags,
+        "address": values.address,
+        "phone": values.phone,
+        "location": _geography(values.lat, values.lng),
+        "h3": values.h3,
+        "timezone": values.timezone,
+        "opening_hours": values.opening_hours,
+        "open_minutes": _multirange(values.open_minutes),
+        "attributes": values.attributes,
+    }
+
+
+def _multirange(intervals: list[tuple[int, int]] | None) -> ColumnElement[Any] | None:
+    if intervals is None:
+        return None
+    ranges = [Range(start, end, bounds="[)") for start, end in intervals]
+    return bindparam(None, ranges, type_=INT4MULTIRANGE)
+
+
+async def insert_merchant(
+    conn: AsyncConnection, *, owner_id: UUID, values: MerchantValues
+) -> MerchantRow:
+    stmt = pg_insert(m).values(owner_id=owner_id, **_stored(values)).returning(*_MERCHANT_COLUMNS)
+    try:
+        async with conn.begin_nested():
+            row = (await conn.execute(stmt)).one()
+    except IntegrityError as exc:
+        if "uq_merchant_owner_id_external_id" in str(exc.orig):
+            raise DuplicateExternalId(values.external_id) from None
+        raise
+    return MerchantRow(**row._mapping)
+
+
+async def upsert_merchants(
+    conn: AsyncConnection, *, owner_id: UUID, values: Sequence[MerchantValues]
+) -> None:
+    """Insert or update by (owner, external_id) in one statement; each value has an external_id."""
+    if not values:
+        return
+    stmt = pg_insert(m).values([{"owner_id": owner_id, **_stored(v)} for v in values])
+    stmt = stmt.on_conflict_do_update(
+        constraint="uq_merchant_owner_id_external_id",
+        set_={name: stmt.excluded[name] for name in _stored(values[0]) if name != "external_id"}
+        | {"updated_at": func.now()},
+    )
+    await conn.execute(stmt)
+
+
+async def update_merchant(
+    conn: AsyncConnection, *, merchant_id: UUID, values: MerchantValues
+) -> MerchantRow:
+    stmt = (
+        update(m)
+        .where(m.c.id == merchant_id)
+        .values(**_stored(values), updated_at=func.now())
+        .returning(*_MERCHANT_COLUMNS)
+    )
+    try:
+        async with conn.begin_nested():
+            row = (await conn.execute(stmt)).one()
+    except IntegrityError as exc:
+        if "uq_merchant_owner_id_external_id" in str(exc.orig):
+            raise DuplicateExternalId(values.external_id) from None
+        raise
+    return MerchantRow(**row._mapping)
+
+
+async def merchant_by_id(
+    conn: AsyncConnection, *, merchant_id: UUID, for_update: bool = False
+) -> MerchantRow | None:
+    stmt = select(*_MERCHANT_COLUMNS).where(m.c.id == merchant_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = (await conn.execute(stmt)).one_or_none()
+    return MerchantRow(**row._mapping) if row else None
+
+
+async def delete_merchant(conn: AsyncConnection, *, merchant_id: UUID) -> bool:
+    result = await conn.execute(delete(m).where(m.c.id == merchant_id))
+    return bool(result.rowcount)
+
+
+async def merchants_of_owner(
+    conn: AsyncConnection, *, owner_id: UUID, after: UUID | None, limit: int
+) -> list[MerchantRow]:
+    """An owner's merchants in id order, `limit` of them after the id `after`."""
+    stmt = select(*_MERCHANT_COLUMNS).where(m.c.owner_id == owner_id)
+    if after is not None:
+        stmt = stmt.where(m.c.id > after)
+    rows = await conn.execute(stmt.order_by(m.c.id).limit(limit))
+    return [MerchantRow(**row._mapping) for row in rows]

@@ -1,0 +1,33 @@
+"""Helpers for SQL text on the asyncpg driver (the hot paths): parameters and points."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from spatial.geometry import normalize_lng
+
+
+class Params:
+    """Positional parameters for SQL text: `add` a value, get its placeholder."""
+
+    def __init__(self, *values: Any) -> None:
+        self.values = list(values)
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def ewkt(lat: float, lng: float) -> str:
+    """A point as EWKT for a geography parameter; repr keeps every bit of the float."""
+    return f"SRID=4326;POINT({normalize_lng(lng)!r} {lat!r})"
+
+
+async def fetch_isolated(conn: asyncpg.Connection, statement: str, values: list[Any]) -> list[Any]:
+    """Fetch; inside a transaction (tests), behind a savepoint so a failure leaves it usable."""
+    if not conn.is_in_transaction():
+        return list(await conn.fetch(statement, *values))
+    async with conn.transaction():
+        return list(await conn.fetch(statement, *values))

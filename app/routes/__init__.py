@@ -1,0 +1,13 @@
+"""The HTTP routes of ../shared/API.md, one module per part of the contract.
+
+Each handler: parameters -> a use case -> a response shape. No SQL, loops or branching on data.
+"""
+
+from fastapi import APIRouter
+
+from app.routes import merchants, operations, search
+
+router = APIRouter()
+router.include_router(merchants.router)
+router.include_router(search.router)
+router.include_router(operations.router)

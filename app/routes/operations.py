@@ -1,0 +1,33 @@
+"""Routes for operators: liveness, readiness, metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from app import queries
+from app.db import ReadConn
+from app.errors import NotReady
+from app.migrate import head_revision
+from app.routes.responses import problems
+from app.schemas import Health, Readiness
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["operations"])
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get("/readyz", responses=problems(503), tags=["operations"])
+async def readyz(conn: ReadConn) -> Readiness:
+    revision, head = await queries.schema_revision(conn), head_revision()
+    if revision != head:
+        raise NotReady(f"The database is at migration {revision}, the service needs {head}")
+    return Readiness(status="ok", revision=revision)
+
+
+@router.get("/metrics", tags=["operations"], response_class=Response)
+async def metrics(request: Request) -> Response:
+    body = request.app.state.metrics.render()
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,94 @@
+"""Shapes of the searches: their query strings and their pages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from app.schemas.common import Instant, Lat, Lng, QueryText
+from app.schemas.merchants import MerchantOut
+from spatial import CoordSystem
+
+
+class NearbyHit(MerchantOut):
+    distance_m: float = Field(description="Geodesic distance on the WGS-84 spheroid, metres.")
+
+
+class NearbyPage(BaseModel):
+    results: list[NearbyHit]
+    next_cursor: str | None
+
+
+class BBoxPage(BaseModel):
+    results: list[MerchantOut]
+    truncated: bool
+
+
+class Cluster(BaseModel):
+    h3: str
+    count: int
+    lat: float
+    lng: float
+
+
+class ClusterPage(BaseModel):
+    clusters: list[Cluster]
+    resolution: int
+    coord: CoordSystem
+    truncated: bool = Field(
+        description="True when only the most populous `limit` cells are listed."
+    )
+
+
+class BoxQuery(BaseModel):
+    min_lat: Lat
+    min_lng: Lng = Field(description="min_lng > max_lng: the box crosses the antimeridian.")
+    max_lat: Lat
+    max_lng: Lng
+    category: Annotated[list[QueryText], Field(max_length=20)] = Field(
+        [], description="Repeatable: any of these categories."
+    )
+    coord: CoordSystem = Field(
+        CoordSystem.WGS84, description="Coordinate system of every position in and out."
+    )
+
+    @model_validator(mode="after")
+    def _lat_order(self) -> BoxQuery:
+        if self.min_lat > self.max_lat:
+            raise ValueError("min_lat must not be greater than max_lat")
+        return self
+
+
+class NearbyQuery(BaseModel):
+    lat: Lat
+    lng: Lng
+    radius: float = Field(1000, ge=1, le=50_000, allow_inf_nan=False, description="Metres.")
+    category: Annotated[list[QueryText], Field(max_length=20)] = Field(
+        [], description="Repeatable: any of these categories."
+    )
+    q: QueryText | None = Field(
+        None, description="Case-insensitive substring of the name or a tag."
+    )
+    open_now: bool = Field(False, description="Only stores open at `at`, in their own timezone.")
+    at: Instant | None = Field(None, description="RFC 3339 instant for open_now; default now.")
+    limit: int = Field(20, ge=1, le=100)
+    cursor: Annotated[str, StringConstraints(max_length=512)] | None = Field(
+        None, description="next_cursor of the previous page."
+    )
+    coord: CoordSystem = Field(
+        CoordSystem.WGS84, description="Coordinate system of every position in and out."
+    )
+
+
+class BBoxQuery(BoxQuery):
+    limit: int = Field(20, ge=1, le=100, description="At most this many, nearest the centre.")
+
+
+class ClusterQuery(BoxQuery):
+    resolution: int | None = Field(
+        None, ge=0, le=15, description="H3 resolution; default from the box size."
+    )
+    limit: int = Field(
+        2000, ge=1, le=10_000, description="At most this many cells, most populous first."
+    )
