@@ -55,6 +55,8 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "radius": radius,
         "points": points,
         "limit": draw(st.integers(1, 12)),
+        # a client may change the page size between pages: a cursor does not pin it
+        "later_limits": draw(st.lists(st.integers(1, 12), max_size=8)),
     }
 
 
@@ -115,7 +117,9 @@ async def test_nearby_pages_match_the_geodesic_oracle(
         got: list[uuid.UUID] = []
         got_distance: dict[uuid.UUID, float] = {}
         cursor = None
-        while True:
+        limits = [scenario["limit"], *scenario["later_limits"]]
+        for page_number in range(10_000):
+            limit = limits[min(page_number, len(limits) - 1)]
             result = await discovery.nearby(
                 driver,
                 lat=scenario["lat"],
@@ -123,18 +127,18 @@ async def test_nearby_pages_match_the_geodesic_oracle(
                 coord=CoordSystem.WGS84,
                 radius_m=scenario["radius"],
                 filters=Filters(),
-                limit=scenario["limit"],
+                limit=limit,
                 after_cursor=cursor,
                 open_now=False,
             )
-            assert len(result.hits) <= scenario["limit"]
+            assert len(result.hits) <= limit
             for hit in result.hits:
                 got.append(hit.id)
                 got_distance[hit.id] = hit.distance_m
             cursor = result.next_cursor
             if cursor is None:
                 break
-            assert len(result.hits) == scenario["limit"]
+            assert len(result.hits) == limit
         await savepoint.rollback()
     assert len(got) == len(set(got)), "a merchant came twice"
     assert set(got) == set(expected)
