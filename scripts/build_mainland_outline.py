@@ -6,9 +6,10 @@ the npm package `world-atlas` (v2). Natural Earth files Hong Kong (344), Macao (
 
 The 10m coastline is generalised (positions are quantized to about 300 m), so a shop on a
 seafront in Shenzhen, Xiamen or Sanya can fall just "in the sea" and would escape the datum shift.
-The area therefore is China's land plus a sea margin of SEA_MARGIN_DEG, minus a buffer of
-NEIGHBOUR_MARGIN_DEG around every other unit, so the margin never reaches across Shenzhen Bay into
-Hong Kong's shore or into Macao. Land borders keep Natural Earth's precision.
+The area therefore is China's land plus the sea within SEA_MARGIN_DEG of it that is nearer to
+China's land than to any other unit's (Hong Kong across Starling Inlet, Macao, Kinmen, Korea),
+found as the union over a ladder of distances d of buffer(China, d) - buffer(neighbours, d), in
+steps of STEP_DEG. Land borders keep Natural Earth's precision (about 300 m).
 
 Run by hand when the outline should change (needs shapely, e.g. from the project's .venv):
 
@@ -25,7 +26,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 CHINA = "156"
 SEA_MARGIN_DEG = 0.1  # about 11 km
-NEIGHBOUR_MARGIN_DEG = 0.02  # about 2 km
+STEP_DEG = 0.0025  # about 250 m, the precision of the 10m data
 OUT = Path(__file__).resolve().parent.parent / "spatial" / "data" / "mainland_china.json"
 
 Arcs = list[list[tuple[float, float]]]
@@ -69,23 +70,27 @@ def main(path: str) -> None:
     arcs = decode_arcs(topology)
     units = [g for g in topology["objects"]["countries"]["geometries"] if g.get("arcs")]
     china = unit_shape(next(g for g in units if g.get("id") == CHINA), arcs)
-    sea = china.buffer(SEA_MARGIN_DEG)
+    reach = china.buffer(2 * SEA_MARGIN_DEG)
     neighbours = shapely.union_all(
         [
-            shape.buffer(NEIGHBOUR_MARGIN_DEG)
+            shape
             for g in units
-            if g.get("id") != CHINA
-            and (shape := unit_shape(g, arcs)).intersects(sea.buffer(NEIGHBOUR_MARGIN_DEG))
+            if g.get("id") != CHINA and (shape := unit_shape(g, arcs)).intersects(reach)
         ]
     )
-    area = shapely.union(china, sea.difference(neighbours))
+    steps = round(SEA_MARGIN_DEG / STEP_DEG)
+    nearer = [
+        china.buffer(STEP_DEG * k).difference(neighbours.buffer(STEP_DEG * k))
+        for k in range(1, steps + 1)
+    ]
+    area = shapely.union_all([china, *nearer])
     area = shapely.set_precision(area.simplify(0.001), 1e-5)  # 1e-5 deg is about 1 m
     OUT.write_text(
         json.dumps(
             {
                 "source": "Natural Earth 1:10m admin-0 countries v4.1.0 (public domain), "
-                f"via world-atlas 2; land of unit 156 plus a {SEA_MARGIN_DEG} deg sea margin that "
-                f"stays {NEIGHBOUR_MARGIN_DEG} deg away from every other unit",
+                f"via world-atlas 2; land of unit 156 plus the sea within {SEA_MARGIN_DEG} deg "
+                "of it that is nearer to it than to any other unit",
                 "geometry": shapely.geometry.mapping(area),
             },
             separators=(",", ":"),
