@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import claims
 from app.schemas import ClaimOut, RedeemedOut
 from spatial import CoordSystem, circle_fence, from_wgs84
 from tests.factories import create_owner, insert_merchant, insert_offer
@@ -153,6 +154,9 @@ async def test_the_per_user_limit_holds_and_other_users_still_claim(client, conn
     )
     assert (await claim(client, offer.id, "other")).status_code == 201
     assert await offer_counts(client, offer.id) == (3, 0, 7)
+    keyed = await claim(client, offer.id, "same", **{"Idempotency-Key": "again"})
+    assert keyed.status_code == 409 and keyed.content == refused.content
+    assert await offer_counts(client, offer.id) == (3, 0, 7)  # the refusal left no count
 
 
 async def test_a_sold_out_offer_is_409_and_hands_out_nothing_more(client, conn, shop):
@@ -235,8 +239,9 @@ async def test_a_key_is_kept_24_hours_then_reusable_and_purged(client, conn, dri
     fresh = await claim(client, offer.id, "u", **{"Idempotency-Key": "old"})
     assert fresh.status_code == 201 and fresh.json()["code"] != first.json()["code"]
     assert "Idempotent-Replayed" not in fresh.headers
+    assert await claims.purge_expired(driver) == 1
     keys = {r["key"] for r in await driver.fetch("SELECT key FROM claim_request")}
-    assert keys == {"old"}  # "older" expired and was purged by that keyed claim
+    assert keys == {"old"}  # "older" expired and was purged; "old" was taken again
 
 
 # ------------------------------------------------------------------------------------ redeem

@@ -1,17 +1,18 @@
 """SQL of claims: handing out codes without ever overselling, idempotent claim requests, and
 redeeming a code once.
 
-A claim is one statement (`take_code`) in the caller's transaction: a conditional UPDATE of
-the offer's counter, then a conditional upsert of the user's counter, then the code. Whatever
-the concurrency, PostgreSQL re-checks each condition on the newest row version once the row
-lock is free, so neither counter can pass its limit, and the CHECK constraints of the tables
-stand behind that. Nothing is read into Python and written back.
+A claim is one statement (`take_code`, all or nothing): lock the offer's row if the user is
+inside its fence and it has a code left, a conditional upsert of the user's counter, then the
+offer's counter and the code.
+Whatever the concurrency, PostgreSQL re-checks each condition on the newest row version once
+the row lock is free, so neither counter can pass its limit, and the CHECK constraints of the
+tables stand behind that. Nothing is read into Python and written back.
 
 Every path that locks rows locks the offer first (claims, redeeming, PATCH, DELETE with its
 cascade), so no two of them can deadlock.
 
-Claims run on the asyncpg driver (the claim route is a hot path too); redeeming runs on
-SQLAlchemy Core like the other owner writes.
+Claims run on the asyncpg driver (the claim route is a hot path too: benchmarked); redeeming
+runs on SQLAlchemy Core like the other owner writes.
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ class ClaimGate:
 
 @dataclass(slots=True)
 class Taken:
-    """The outcome of `take_code`: a claim time, or None with the reason."""
+    """The outcome of `take_code`: a claim time, or None and what the offer looked like."""
 
+    fresh: bool  # False: the key was taken by an earlier request, nothing was claimed
     claimed_at: datetime | None
-    counted: bool  # the offer was active with a code left (so a refusal was the user's limit)
+    open: bool  # inside, active and with a code left when locked: a refusal was the user's limit
+    gate: ClaimGate
 
 
 @dataclass(slots=True)
@@ -73,72 +76,108 @@ class RedeemTarget:
     redeemed_at: datetime | None
 
 
-_GATE = """
-    SELECT o.starts_at, o.ends_at, o.starts_at <= $3,
-           o.starts_at <= $3 AND (o.ends_at IS NULL OR $3 < o.ends_at),
-           CASE WHEN o.radius_m IS NULL THEN ST_Covers(o.fence, $2::geography::geometry)
-                ELSE ST_DWithin(o.center, $2::geography, o.radius_m) END,
-           o.quantity, o.claimed, o.per_user_limit
-    FROM offer o WHERE o.id = $1"""
+def _gate_columns(now: str, point: str) -> str:
+    """ClaimGate's columns of offer `o` at the instant `now`, for the geography `point`."""
+    return f"""o.starts_at, o.ends_at, o.starts_at <= {now} AS started,
+        o.starts_at <= {now} AND (o.ends_at IS NULL OR {now} < o.ends_at) AS active,
+        CASE WHEN o.radius_m IS NULL THEN ST_Covers(o.fence, {point}::geography::geometry)
+             ELSE ST_DWithin(o.center, {point}::geography, o.radius_m) END AS inside,
+        o.quantity, o.claimed, o.per_user_limit"""
 
-# The offer's counter first (the lock order of module docstring), then the user's, then the code.
-# A user at their limit leaves the offer's counter raised: the caller rolls the transaction back.
-_TAKE = """
-    WITH counted AS (
-        UPDATE offer o SET claimed = o.claimed + 1
-        WHERE o.id = $1
-          AND o.starts_at <= $4 AND (o.ends_at IS NULL OR $4 < o.ends_at)
-          AND (o.quantity IS NULL OR o.claimed < o.quantity)
-        RETURNING o.id, o.per_user_limit
-    ), mine AS (
-        INSERT INTO offer_claimant AS c (offer_id, user_id, claims)
-        SELECT id, $2, 1 FROM counted
-        ON CONFLICT (offer_id, user_id) DO UPDATE SET claims = c.claims + 1
-        WHERE c.claims < coalesce((SELECT per_user_limit FROM counted), 2147483647)
-        RETURNING c.offer_id
-    ), made AS (
-        INSERT INTO claim (code, offer_id, user_id, claimed_at)
-        SELECT $3, offer_id, $2, $4 FROM mine
-        RETURNING claimed_at
-    )
-    SELECT (SELECT claimed_at FROM made), EXISTS (SELECT FROM counted)"""
 
-_OPEN_REQUEST = """
-    INSERT INTO claim_request AS r (offer_id, key, user_id) VALUES ($1, $2, $3)
-    ON CONFLICT (offer_id, key) DO UPDATE
-        SET user_id = excluded.user_id, status = NULL, body = NULL, created_at = now()
-        WHERE r.created_at < now() - make_interval(secs => $4)
-    RETURNING true"""
+def _take_statement(*, keyed: bool) -> str:
+    """All or nothing, in one statement ($1 offer, $2 user, $3 code, $4 now, $5 point).
+
+    The gate reads the offer as the statement found it, for the caller's messages. Then: lock
+    the offer if the point is inside and it is active with a code left (after waiting for a
+    concurrent claim, PostgreSQL re-checks that on the newest row), count the user if under
+    their limit (ON CONFLICT re-checks the newest count), then the offer, then the code. A
+    refusal writes nothing but the lock, so without a key no transaction is needed.
+
+    Keyed ($6 key, $7 the success response, $8 the key's lifetime in seconds): first take the
+    key (a repeat waits here for the first request to commit, then finds the key taken and
+    claims nothing), storing the success response with it; a refusal must replace that
+    response (store_response) in the same transaction.
+    """
+    request, fresh = "", "true"
+    if keyed:
+        request = """request AS (
+            INSERT INTO claim_request AS r (offer_id, key, user_id, status, body)
+            VALUES ($1, $6, $2, 201, $7::json)
+            ON CONFLICT (offer_id, key) DO UPDATE
+                SET user_id = excluded.user_id, status = 201, body = excluded.body,
+                    created_at = now()
+                WHERE r.created_at < now() - make_interval(secs => $8)
+            RETURNING true
+        ),"""
+        fresh = "EXISTS (SELECT FROM request)"
+    return f"""
+        WITH {request} gate AS (
+            SELECT {_gate_columns("$4", "$5")} FROM offer o WHERE o.id = $1
+        ), locked AS (
+            SELECT o.id, o.per_user_limit FROM offer o, gate
+            WHERE o.id = $1 AND gate.inside AND {fresh}
+              AND o.starts_at <= $4 AND (o.ends_at IS NULL OR $4 < o.ends_at)
+              AND (o.quantity IS NULL OR o.claimed < o.quantity)
+            FOR NO KEY UPDATE OF o
+        ), mine AS (
+            INSERT INTO offer_claimant AS c (offer_id, user_id, claims)
+            SELECT id, $2, 1 FROM locked
+            ON CONFLICT (offer_id, user_id) DO UPDATE SET claims = c.claims + 1
+            WHERE c.claims < coalesce((SELECT per_user_limit FROM locked), 2147483647)
+            RETURNING c.offer_id
+        ), counted AS (
+            UPDATE offer o SET claimed = o.claimed + 1
+            WHERE o.id = (SELECT offer_id FROM mine)
+              AND (o.quantity IS NULL OR o.claimed < o.quantity)
+            RETURNING o.id
+        ), made AS (
+            INSERT INTO claim (code, offer_id, user_id, claimed_at)
+            SELECT $3, id, $2, $4 FROM counted
+            RETURNING claimed_at
+        )
+        SELECT {fresh}, (SELECT claimed_at FROM made), EXISTS (SELECT FROM locked), gate.*
+        FROM gate"""
+
+
+_TAKE = _take_statement(keyed=False)
+_TAKE_KEYED = _take_statement(keyed=True)
+_GATE = f"SELECT {_gate_columns('$2', '$3')} FROM offer o WHERE o.id = $1"
+
+
+async def take_code(
+    conn: asyncpg.Connection,
+    *,
+    offer_id: UUID,
+    user_id: str,
+    lat: float,
+    lng: float,
+    code: str,
+    now: datetime,
+    key: str | None = None,
+    response: str | None = None,
+    ttl_s: float = 0.0,
+) -> Taken | None:
+    """Claim `code` at `now` for the user at the WGS-84 point, or nothing at all; None if there
+    is no such offer. With a `key` (and its success `response` and lifetime `ttl_s`), see
+    _take_statement; raises ForeignKeyViolationError when the offer does not exist.
+    """
+    point = ewkt(lat, lng)
+    if key is None:
+        row = await conn.fetchrow(_TAKE, offer_id, user_id, code, now, point)
+    else:
+        row = await conn.fetchrow(
+            _TAKE_KEYED, offer_id, user_id, code, now, point, key, response, ttl_s
+        )
+    return Taken(row[0], row[1], row[2], ClaimGate(*row[3:])) if row else None
 
 
 async def claim_gate(
     conn: asyncpg.Connection, *, offer_id: UUID, lat: float, lng: float, now: datetime
 ) -> ClaimGate | None:
     """The offer's window and stock at `now`, and whether the WGS-84 point is in its fence."""
-    row = await conn.fetchrow(_GATE, offer_id, ewkt(lat, lng), now)
+    row = await conn.fetchrow(_GATE, offer_id, now, ewkt(lat, lng))
     return ClaimGate(*row) if row else None
-
-
-async def take_code(
-    conn: asyncpg.Connection, *, offer_id: UUID, user_id: str, code: str, now: datetime
-) -> Taken:
-    """Count one claim at `now` on the offer and the user, and store the code; see the module
-    docstring. On a refusal the transaction holds a partial count: the caller must roll it back.
-    """
-    claimed_at, counted = await conn.fetchrow(_TAKE, offer_id, user_id, code, now)
-    return Taken(claimed_at, counted)
-
-
-async def open_claim_request(
-    conn: asyncpg.Connection, *, offer_id: UUID, key: str, user_id: str, ttl_s: float
-) -> bool:
-    """Take the key for this request: True if it is new (or older than `ttl_s`, so reusable).
-
-    False if another request has it; when that one has not committed yet, this waits until it
-    does (or rolls back, and then the key is taken here). Raises ForeignKeyViolationError when
-    the offer does not exist.
-    """
-    return bool(await conn.fetchval(_OPEN_REQUEST, offer_id, key, user_id, ttl_s))
 
 
 async def stored_response(
@@ -164,16 +203,21 @@ async def store_response(
     )
 
 
-async def purge_claim_requests(conn: asyncpg.Connection, *, ttl_s: float, batch: int) -> None:
-    """Delete up to `batch` stored responses older than `ttl_s`, skipping rows in use."""
-    await conn.execute(
-        """DELETE FROM claim_request WHERE (offer_id, key) IN (
-               SELECT offer_id, key FROM claim_request
+async def purge_claim_requests(conn: asyncpg.Connection, *, ttl_s: float, batch: int) -> int:
+    """Delete up to `batch` stored responses older than `ttl_s`, skipping rows in use.
+
+    By ctid: a join on the key measured 3 ms on a table of 25k rows (its generic plan scans
+    the whole table), this reads the `created_at` index and the rows it names.
+    """
+    done = await conn.execute(
+        """DELETE FROM claim_request WHERE ctid = ANY(ARRAY(
+               SELECT ctid FROM claim_request
                WHERE created_at < now() - make_interval(secs => $1)
-               ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)""",
+               ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED))""",
         ttl_s,
         batch,
     )
+    return int(done.split()[-1])
 
 
 async def redeem_target(conn: AsyncConnection, *, code: str) -> RedeemTarget | None:
