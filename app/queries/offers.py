@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.queries.merchants import RawJson
 from app.queries.sql import Params, ewkt
-from app.tables import offer
+from app.tables import merchant, offer
 from spatial import Fence
 from spatial.geometry import normalize_lng
 
@@ -150,6 +150,16 @@ async def offers_of_merchant(
         stmt = stmt.where(tuple_(o.c.created_at, o.c.id) < tuple_(*before))
     stmt = stmt.order_by(o.c.created_at.desc(), o.c.id.desc()).limit(limit)
     return [OfferRow(**row._mapping) for row in await conn.execute(stmt)]
+
+
+async def merchant_ids(
+    conn: AsyncConnection, *, owner_id: UUID, external_ids: Sequence[str]
+) -> dict[str, UUID]:
+    """The ids of an owner's merchants by external_id (those that exist)."""
+    stmt = select(merchant.c.external_id, merchant.c.id).where(
+        merchant.c.owner_id == owner_id, merchant.c.external_id.in_(list(external_ids))
+    )
+    return {row.external_id: row.id for row in await conn.execute(stmt)}
 
 
 async def offers_here(
