@@ -1,9 +1,10 @@
 """offers/here finds fences through the GiST index on `fence` under the service's generic plans,
-with or without a category, and joins each store by its key."""
+with or without a category, and joins each store by its key; a claim touches only its offer."""
 
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import queries
+from app.queries.claims import _TAKE, _TAKE_KEYED
 from spatial import circle_fence
 from tests.factories import create_owner
 from tests.test_query_plans import _indexes, plan
@@ -68,8 +70,6 @@ async def test_offers_here_reads_the_fence_index(seeded: Any):
 
 
 async def test_offers_here_with_categories_and_a_cursor_still_reads_the_fence_index(seeded: Any):
-    import uuid
-
     statement, values = queries.here_statement(
         lat=31.2,
         lng=121.5,
@@ -79,3 +79,14 @@ async def test_offers_here_with_categories_and_a_cursor_still_reads_the_fence_in
         after=(120.5, uuid.uuid4()),
     )
     assert _indexes(await plan(seeded, statement, values)) == {"ix_offer_fence", "pk_merchant"}
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+async def test_a_claim_reads_the_offer_by_its_key_and_scans_no_table(seeded: Any, keyed: bool):
+    offer_id = await seeded.fetchval("SELECT id FROM offer LIMIT 1")
+    values: list[Any] = [offer_id, "user", "CODE", AT, "SRID=4326;POINT(121.5 31.2)"]
+    if keyed:
+        values += [f"key-{uuid.uuid4()}", '{"code": "CODE"}', 86400.0]
+    explained = await plan(seeded, _TAKE_KEYED if keyed else _TAKE, values)
+    assert "Seq Scan" not in explained
+    assert _indexes(explained) == {"pk_offer"}
