@@ -47,7 +47,8 @@ _keyed_claims = itertools.count(1)
 
 @dataclass(frozen=True)
 class Outcome:
-    """A claim's response: 201 with the code, or a stored 403/409 problem on a replay."""
+    """A claim's response: 201 with the code; under a key also a 403/409 problem (both stored
+    for the key's repeats, which get them with `replayed`)."""
 
     status: int
     body: bytes  # JSON
