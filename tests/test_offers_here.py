@@ -294,3 +294,16 @@ async def test_shenzhen_street_fences_against_shapely_with_gcj02_amap_points(
         right = {i for i, s in street_of.items() if s.covers(shapely.Point(wgs_lng, wgs_lat))}
         wrong += got != right
     assert wrong >= 10
+
+
+async def test_a_fence_around_the_north_pole_covers_the_pole_in_postgis(client, conn, owner_id):
+    shop = await insert_merchant(conn, owner_id, lat=78.2232, lng=15.6267)  # Longyearbyen
+    ring = [[0, 85], [120, 86], [-120, 84], [0, 85]]  # winds eastward around the pole
+    offer = await insert_offer(
+        conn, shop.id, fence=polygon_fence("Polygon", [ring], CoordSystem.WGS84)
+    )
+    for lat, lng in [(90, 0), (89.9, -179.5), (86.1, 120), (86.5, 180), (85.5, -60)]:
+        got = (await here(client, lat=lat, lng=lng, at=T0.isoformat()))["results"]
+        assert [h["id"] for h in got] == [str(offer.id)], (lat, lng)
+    for lat, lng in [(84.9, 0), (85.9, 119), (83.9, -120), (-90, 0)]:
+        assert (await here(client, lat=lat, lng=lng, at=T0.isoformat()))["results"] == []
