@@ -76,6 +76,7 @@ def _report_demo(loaded: demo.DemoLoad) -> None:
     skipped = ", ".join(f"{n} {why}" for why, n in loaded.skipped.items()) or "none"
     _say(
         f"demo: {loaded.loaded} Helsinki stores loaded (skipped: {skipped})\n"
+        f"demo offers: {', '.join(loaded.offers) or 'none'}\n"
         f"demo owner {loaded.owner_id}\ndemo owner key: {loaded.api_key}"
     )
 

@@ -3,25 +3,36 @@
 Loaded for `make run` under one demo owner, upserted by OSM id, so loading twice changes nothing.
 OSM rows are mapped to store fields here; what cannot become a store (no name) is counted and
 reported, and `opening_hours` values outside the supported syntax are kept in the attributes.
+
+Each mall, department store and market hall of fixtures/helsinki_osm_geofences.geojson gets an
+offer fenced by its outline, from the store inside it nearest its middle; an offer already there
+(same store, same title) is left as it is, so its claims survive a reload.
 """
 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+import shapely
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import owners, queries
 from app.auth import hash_key, new_api_key
 from app.merchants import FieldError, prepare
-from app.queries import MerchantValues
-from spatial import CoordSystem
+from app.queries import MerchantValues, OfferValues
+from spatial import CoordSystem, polygon_fence
 
 DEMO_OWNER = "Helsinki demo (© OpenStreetMap contributors, ODbL)"
-HELSINKI_CSV = Path(__file__).resolve().parent.parent / "fixtures" / "helsinki_osm.csv"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+HELSINKI_CSV = FIXTURES / "helsinki_osm.csv"
+HELSINKI_FENCES = FIXTURES / "helsinki_osm_geofences.geojson"
+OFFER_FENCES = ("shop=mall", "shop=department_store", "amenity=marketplace")
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,7 @@ class DemoLoad:
     api_key: str
     loaded: int
     skipped: dict[str, int]
+    offers: list[str] = field(default_factory=list)  # titles of the demo offers
 
 
 async def load(conn: AsyncConnection, path: Path = HELSINKI_CSV) -> DemoLoad:
@@ -45,7 +57,8 @@ async def load(conn: AsyncConnection, path: Path = HELSINKI_CSV) -> DemoLoad:
     values, skipped = stores_from_osm(path)
     for start in range(0, len(values), 500):
         await queries.upsert_merchants(conn, owner_id=owner_id, values=values[start : start + 500])
-    return DemoLoad(str(owner_id), api_key, len(values), skipped)
+    offers = await _load_offers(conn, owner_id, values)
+    return DemoLoad(str(owner_id), api_key, len(values), skipped, offers)
 
 
 def stores_from_osm(path: Path) -> tuple[list[MerchantValues], dict[str, int]]:
@@ -89,3 +102,45 @@ def _store(row: dict[str, str]) -> MerchantValues:
         assert exc.field == "opening_hours", exc
         attributes["opening_hours_unsupported"] = row["opening_hours"]
         return prepare(**(fields | {"opening_hours_text": None}))
+
+
+async def _load_offers(
+    conn: AsyncConnection, owner_id: UUID, stores: list[MerchantValues]
+) -> list[str]:
+    """An offer in each mall, department store and market hall; existing ones are kept."""
+    with HELSINKI_FENCES.open(encoding="utf-8") as f:
+        features = json.load(f)["features"]
+    chosen: dict[str, tuple[str, dict[str, Any]]] = {}
+    for feature in features:
+        props = feature["properties"]
+        if props["fence_kind"] not in OFFER_FENCES or not props["name"]:
+            continue
+        outline = shapely.geometry.shape(feature["geometry"])
+        inside = [s for s in stores if outline.covers(shapely.Point(s.lng, s.lat))]
+        if inside:
+            middle = outline.representative_point()
+            store = min(inside, key=lambda s: middle.distance(shapely.Point(s.lng, s.lat)))
+            assert store.external_id is not None
+            chosen[f"{props['name']}: 10% off today"] = (store.external_id, feature["geometry"])
+    ids = await queries.merchant_ids(
+        conn, owner_id=owner_id, external_ids=[e for e, _ in chosen.values()]
+    )
+    for title, (external_id, geometry) in chosen.items():
+        merchant_id = ids[external_id]
+        existing = await queries.offers_of_merchant(
+            conn, merchant_id=merchant_id, before=None, limit=100
+        )
+        if any(offer.title == title for offer in existing):
+            continue
+        fence = polygon_fence(geometry["type"], geometry["coordinates"], CoordSystem.WGS84)
+        values = OfferValues(
+            title=title,
+            description="Show the code at the till. Demo data: © OpenStreetMap contributors.",
+            fence=fence,
+            starts_at=datetime.now(UTC),
+            ends_at=None,
+            quantity=100,
+            per_user_limit=1,
+        )
+        await queries.insert_offer(conn, merchant_id=merchant_id, values=values)
+    return sorted(chosen)

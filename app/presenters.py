@@ -8,13 +8,15 @@ Other routes wrap the same dicts in their pydantic models.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
 
-from app.queries import MerchantHit, MerchantRow
-from app.schemas import MerchantOut
-from spatial import CoordSystem, cell_to_hex, from_wgs84
+from app.offers import status as offers_status
+from app.queries import MerchantHit, MerchantRow, OfferHit, OfferRow
+from app.schemas import MerchantOut, OfferOut
+from spatial import CoordSystem, cell_to_hex, from_wgs84, geojson_in
 
 JSON_OPTIONS = orjson.OPT_UTC_Z  # "2026-11-22T06:00:00Z", as pydantic writes it
 
@@ -65,6 +67,69 @@ def merchant_body(row: MerchantRow, coord: CoordSystem) -> dict[str, Any]:
         "attributes": orjson.Fragment(row.attributes)
         if isinstance(row.attributes, str)
         else row.attributes,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def offer(row: OfferRow, coord: CoordSystem, at: datetime) -> OfferOut:
+    return OfferOut.model_validate(offer_body(row, coord, at))
+
+
+def offers(rows: Sequence[OfferRow], coord: CoordSystem, at: datetime) -> list[OfferOut]:
+    return [offer(row, coord, at) for row in rows]
+
+
+def offers_here_json(
+    hits: Sequence[OfferHit], coord: CoordSystem, at: datetime, next_cursor: str | None
+) -> bytes:
+    results = []
+    for hit in hits:
+        body = offer_body(hit, coord, at)
+        lat, lng = (
+            from_wgs84(hit.merchant_lat, hit.merchant_lng, coord)
+            if coord is not CoordSystem.WGS84
+            else (hit.merchant_lat, hit.merchant_lng)
+        )
+        body["merchant"] = {
+            "id": str(hit.merchant_id),
+            "name": hit.merchant_name,
+            "category": hit.merchant_category,
+            "address": hit.merchant_address,
+            "phone": hit.merchant_phone,
+            "location": {"lat": lat, "lng": lng},
+        }
+        body["distance_m"] = hit.distance_m
+        results.append(body)
+    return orjson.dumps({"results": results, "next_cursor": next_cursor}, option=JSON_OPTIONS)
+
+
+def offer_body(row: OfferRow, coord: CoordSystem, at: datetime) -> dict[str, Any]:
+    """The contract's offer object with its status at `at`, every position in `coord`."""
+    geofence: Any = row.geofence
+    if isinstance(geofence, str):  # RawJson from the hot path
+        geofence = (
+            orjson.Fragment(geofence)
+            if coord is CoordSystem.WGS84
+            else geojson_in(orjson.loads(geofence), coord)
+        )
+    else:
+        geofence = geojson_in(geofence, coord)
+    return {
+        "id": str(row.id),
+        "merchant_id": str(row.merchant_id),
+        "title": row.title,
+        "description": row.description,
+        "geofence": geofence,
+        "coord": coord.value,
+        "starts_at": row.starts_at,
+        "ends_at": row.ends_at,
+        "quantity": row.quantity,
+        "per_user_limit": row.per_user_limit,
+        "status": offers_status(row, at),
+        "claimed": row.claimed,
+        "redeemed": row.redeemed,
+        "remaining": None if row.quantity is None else row.quantity - row.claimed,
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }

@@ -7,14 +7,20 @@ checks that the two agree.
 from __future__ import annotations
 
 from geoalchemy2 import Geography
+from geoalchemy2 import Geometry as GeometryColumn
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
+    Double,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
     Table,
     Text,
     UniqueConstraint,
@@ -22,7 +28,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, INT4MULTIRANGE, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, INT4MULTIRANGE, JSON, JSONB, UUID
 from sqlalchemy.types import UserDefinedType
 
 metadata = MetaData(
@@ -107,3 +113,83 @@ Index(
     cast(cast(merchant.c.location, Geometry()), BareGeography()),
     postgresql_using="gist",
 )
+
+# Geofenced offers (spatial/geofence.py has the semantics). `fence` is what the GiST index holds:
+# a polygon fence exactly (cut at the antimeridian), a circle's bounding boxes; a circle is then
+# tested exactly on `center` and `radius_m`. The counters are changed only by conditional
+# UPDATEs (queries/claims.py), and the CHECKs are the last line against overselling.
+offer = Table(
+    "offer",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()),
+    Column(
+        "merchant_id",
+        UUID(as_uuid=True),
+        ForeignKey("merchant.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("title", Text, nullable=False),
+    Column("description", Text),
+    # The fence as the client gave it, in WGS-84: what responses show.
+    Column("geofence", JSONB, nullable=False),
+    Column("fence", GeometryColumn("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False),
+    Column("center", Geography("POINT", srid=4326, spatial_index=False)),
+    Column("radius_m", Double),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True)),
+    Column("quantity", Integer),  # NULL: unlimited
+    Column("per_user_limit", Integer),  # NULL: unlimited
+    Column("claimed", Integer, nullable=False, server_default=text("0")),
+    Column("redeemed", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("(center IS NULL) = (radius_m IS NULL)", name="circle"),
+    CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="window"),
+    CheckConstraint("quantity IS NULL OR claimed <= quantity", name="not_oversold"),
+    CheckConstraint("0 <= redeemed AND redeemed <= claimed", name="counts"),
+)
+Index("ix_offer_fence", offer.c.fence, postgresql_using="gist")
+# A merchant's offers, newest first (and the cascade from merchant).
+Index("ix_offer_merchant_id_created_at_id", offer.c.merchant_id, offer.c.created_at, offer.c.id)
+
+# One row per code handed out. The code is the key: 128 random bits (app/claims.py).
+claim = Table(
+    "claim",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column(
+        "offer_id", UUID(as_uuid=True), ForeignKey("offer.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("user_id", Text, nullable=False),
+    Column("claimed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("redeemed_at", DateTime(timezone=True)),
+)
+Index("ix_claim_offer_id", claim.c.offer_id)
+
+# How many codes each user holds of each offer: the per-user limit is a conditional upsert here.
+offer_claimant = Table(
+    "offer_claimant",
+    metadata,
+    Column(
+        "offer_id", UUID(as_uuid=True), ForeignKey("offer.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("user_id", Text, nullable=False),
+    Column("claims", Integer, nullable=False),
+    PrimaryKeyConstraint("offer_id", "user_id"),
+)
+
+# Claims sent with an Idempotency-Key, and the response each got (kept at least 24 hours).
+claim_request = Table(
+    "claim_request",
+    metadata,
+    Column(
+        "offer_id", UUID(as_uuid=True), ForeignKey("offer.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("key", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("status", SmallInteger),  # NULL only inside the transaction that answers it
+    Column("body", JSON),  # json, not jsonb: a repeat gets the first response byte for byte
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("offer_id", "key"),
+)
+Index("ix_claim_request_created_at", claim_request.c.created_at)

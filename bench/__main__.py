@@ -2,7 +2,8 @@
 
 Every case measures the service against a bare baseline in the same run (machines are noisy;
 ratios travel, absolute numbers do not). The data set is loaded once into its own database,
-`nearby_bench`, on the server of DATABASE_URL, and reused while its seed and size match.
+`nearby_bench` (or --database), on the server of DATABASE_URL, and reused while its seed and
+size match.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import asyncio
 import os
 import time
 
-from bench import data, harness, nearby
+from bench import data, harness, nearby, offers
 
-CASES = {"nearby": nearby.run}
+CASES = {"nearby": nearby.run, "offers": offers.run}
 
 
 def main() -> None:
@@ -24,9 +25,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per endpoint")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--database",
+        default="nearby_bench",
+        help="database for the data set, on the server of DATABASE_URL (created and migrated)",
+    )
     args = parser.parse_args()
 
-    url = harness.bench_database(os.environ["DATABASE_URL"])
+    url = harness.bench_database(os.environ["DATABASE_URL"], args.database)
     started = time.monotonic()
     if asyncio.run(data.ensure_loaded(url, args.rows)):
         print(

@@ -1,8 +1,10 @@
-"""Test data: owners and merchants with readable defaults, inserted through the real queries."""
+"""Test data: owners, merchants and offers with readable defaults, inserted through the real
+queries."""
 
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -10,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import owners, queries
 from app.merchants import prepare
-from app.queries import MerchantRow, OwnerRow
-from spatial import CoordSystem
+from app.queries import MerchantRow, OfferRow, OfferValues, OwnerRow
+from spatial import CoordSystem, Fence
 
 _numbers = itertools.count(1)
 
@@ -45,3 +47,24 @@ async def insert_merchant(
         "attributes": {},
     } | fields
     return await queries.insert_merchant(conn, owner_id=owner_id, values=prepare(**values))
+
+
+async def insert_offer(
+    conn: AsyncConnection,
+    merchant_id: UUID,
+    *,
+    fence: Fence,
+    starts_at: datetime = datetime(2026, 1, 1, tzinfo=UTC),
+    **fields: Any,
+) -> OfferRow:
+    """An offer on a ready-made fence (spatial.circle_fence / polygon_fence), through the query."""
+    values = {
+        "title": "Test offer",
+        "description": None,
+        "fence": fence,
+        "starts_at": starts_at,
+        "ends_at": None,
+        "quantity": None,
+        "per_user_limit": 1,
+    } | fields
+    return await queries.insert_offer(conn, merchant_id=merchant_id, values=OfferValues(**values))

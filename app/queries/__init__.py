@@ -1,6 +1,20 @@
 """All SQL of the service, one module per aggregate. `async def f(conn, *, ...) -> rows`;
 callers own the transaction. Import as `from app import queries` and call `queries.f`."""
 
+from app.queries.claims import (
+    ClaimGate,
+    ClaimRow,
+    RedeemTarget,
+    StoredResponse,
+    Taken,
+    claim_gate,
+    purge_claim_requests,
+    redeem,
+    redeem_target,
+    store_response,
+    stored_response,
+    take_code,
+)
 from app.queries.merchants import (
     DuplicateExternalId,
     MerchantRow,
@@ -12,6 +26,19 @@ from app.queries.merchants import (
     merchants_of_owner,
     update_merchant,
     upsert_merchants,
+)
+from app.queries.offers import (
+    OfferHit,
+    OfferRow,
+    OfferValues,
+    delete_offer,
+    here_statement,
+    insert_offer,
+    merchant_ids,
+    offer_by_id,
+    offers_here,
+    offers_of_merchant,
+    update_offer,
 )
 from app.queries.operations import schema_revision
 from app.queries.owners import (
@@ -33,28 +60,51 @@ from app.queries.search import (
 )
 
 __all__ = [
+    "ClaimGate",
+    "ClaimRow",
     "ClusterRow",
     "DuplicateExternalId",
     "Filters",
     "MerchantHit",
     "MerchantRow",
     "MerchantValues",
+    "OfferHit",
+    "OfferRow",
+    "OfferValues",
     "OwnerRow",
     "RawJson",
+    "RedeemTarget",
+    "StoredResponse",
+    "Taken",
+    "claim_gate",
     "cluster_statement",
     "clusters",
     "delete_merchant",
+    "delete_offer",
+    "here_statement",
     "insert_merchant",
+    "insert_offer",
     "insert_owner",
     "merchant_by_id",
+    "merchant_ids",
     "merchants_near",
     "merchants_of_owner",
     "near_statement",
+    "offer_by_id",
+    "offers_here",
+    "offers_of_merchant",
     "owner_by_key_hash",
     "owner_by_name",
     "owner_exists",
+    "purge_claim_requests",
+    "redeem",
+    "redeem_target",
     "schema_revision",
     "set_owner_key",
+    "store_response",
+    "stored_response",
+    "take_code",
     "update_merchant",
+    "update_offer",
     "upsert_merchants",
 ]

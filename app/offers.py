@@ -1,0 +1,236 @@
+"""Offer use cases: create, read, edit and remove a store's geofenced offers, list them for
+their owner, and find the offers whose fence covers a point.
+
+Fences come in any coordinate system and are stored in WGS-84 (spatial/geofence.py has their
+semantics). A null geofence is a 500 m circle around the store where it is when the offer is
+made or the fence is set; it does not follow the store if the store moves later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+from uuid import UUID
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import cursor, queries
+from app.auth import Principal
+from app.errors import Forbidden, InvalidInput, NotFound
+from app.queries import MerchantRow, OfferHit, OfferRow, OfferValues
+from app.schemas import CircleFence, MultiPolygonFence, OfferIn, OfferPatch, PolygonFence
+from spatial import (
+    DEFAULT_RADIUS_M,
+    CoordSystem,
+    Fence,
+    FenceError,
+    circle_fence,
+    polygon_fence,
+    stored_fence,
+    to_wgs84,
+)
+
+GeofenceIn = CircleFence | PolygonFence | MultiPolygonFence
+Status = Literal["scheduled", "active", "sold_out", "ended"]
+
+
+@dataclass(frozen=True)
+class HereResult:
+    hits: list[OfferHit]
+    at: datetime
+    next_cursor: str | None
+
+
+def status(row: OfferRow, at: datetime) -> Status:
+    """How the offer stands at `at`: scheduled, ended, sold out or active, in that precedence."""
+    if at < row.starts_at:
+        return "scheduled"
+    if row.ends_at is not None and at >= row.ends_at:
+        return "ended"
+    if row.quantity is not None and row.claimed >= row.quantity:
+        return "sold_out"
+    return "active"
+
+
+async def create(
+    conn: AsyncConnection, *, principal: Principal, merchant_id: UUID, body: OfferIn
+) -> OfferRow:
+    store = await _writable_merchant(conn, principal, merchant_id)
+    starts_at = body.starts_at or datetime.now(UTC)
+    values = OfferValues(
+        title=body.title,
+        description=body.description,
+        fence=_fence(body.geofence, body.coord, store),
+        starts_at=starts_at,
+        ends_at=_checked_end(starts_at, body.ends_at),
+        quantity=body.quantity,
+        per_user_limit=body.per_user_limit,
+    )
+    return await queries.insert_offer(conn, merchant_id=merchant_id, values=values)
+
+
+async def get(conn: AsyncConnection, *, offer_id: UUID) -> OfferRow:
+    row = await queries.offer_by_id(conn, offer_id=offer_id)
+    if row is None:
+        raise NotFound(f"There is no offer {offer_id}")
+    return row
+
+
+async def edit(
+    conn: AsyncConnection, *, principal: Principal, offer_id: UUID, patch: OfferPatch
+) -> OfferRow:
+    """Change the fields given. The offer stays locked against claims until the commit, so a
+    lowered quantity is checked against the codes already handed out."""
+    current = await _writable(conn, principal, offer_id)
+    given = patch.model_fields_set - {"coord"}
+    if "title" in given and patch.title is None:
+        raise InvalidInput.at(["body", "title"], "may not be null")
+    if "geofence" in given:
+        store = await queries.merchant_by_id(conn, merchant_id=current.merchant_id)
+        assert store is not None  # the offer's foreign key
+        fence = _fence(patch.geofence, patch.coord, store)
+    else:
+        assert isinstance(current.geofence, dict)
+        fence = stored_fence(current.geofence)
+    starts_at = current.starts_at
+    if "starts_at" in given:
+        starts_at = patch.starts_at or datetime.now(UTC)
+    quantity = patch.quantity if "quantity" in given else current.quantity
+    if quantity is not None and quantity < current.claimed:
+        raise InvalidInput.at(
+            ["body", "quantity"], f"may not be below the {current.claimed} codes already claimed"
+        )
+    values = OfferValues(
+        title=patch.title if patch.title is not None else current.title,
+        description=patch.description if "description" in given else current.description,
+        fence=fence,
+        starts_at=starts_at,
+        ends_at=_checked_end(starts_at, patch.ends_at if "ends_at" in given else current.ends_at),
+        quantity=quantity,
+        per_user_limit=(
+            patch.per_user_limit if "per_user_limit" in given else current.per_user_limit
+        ),
+    )
+    return await queries.update_offer(conn, offer_id=offer_id, values=values)
+
+
+async def remove(conn: AsyncConnection, *, principal: Principal, offer_id: UUID) -> None:
+    """Delete the offer and its codes: they can no longer be redeemed. To stop an offer but
+    honour its codes, set ends_at instead."""
+    await _writable(conn, principal, offer_id)
+    await queries.delete_offer(conn, offer_id=offer_id)
+
+
+async def list_of_merchant(
+    conn: AsyncConnection,
+    *,
+    principal: Principal,
+    merchant_id: UUID,
+    after_cursor: str | None,
+    limit: int,
+) -> tuple[list[OfferRow], str | None]:
+    """A page of a merchant's offers, newest first, for its owner; and the next page's cursor."""
+    await _writable_merchant(conn, principal, merchant_id)
+    query = cursor.fingerprint("offers", str(merchant_id))
+    before = None
+    if after_cursor is not None:
+        created_at, offer_id = cursor.decode(after_cursor, query, arity=2)
+        try:
+            before = (datetime.fromisoformat(created_at), UUID(offer_id))
+        except (TypeError, ValueError):
+            raise cursor.invalid("is not a cursor this service issued") from None
+    rows = await queries.offers_of_merchant(
+        conn, merchant_id=merchant_id, before=before, limit=limit + 1
+    )
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], cursor.encode([last.created_at.isoformat(), str(last.id)], query)
+
+
+async def here(
+    conn: asyncpg.Connection,
+    *,
+    lat: float,
+    lng: float,
+    coord: CoordSystem,
+    at: datetime | None,
+    categories: list[str],
+    limit: int,
+    after_cursor: str | None,
+) -> HereResult:
+    """Every offer whose fence covers the point, active at `at` (default now) with codes left,
+    nearest store first (ties by offer id), page by page."""
+
+    def query() -> str:  # only needed with a cursor in or out
+        instant = at.isoformat() if at else None
+        return cursor.fingerprint("offers-here", lat, lng, coord.value, instant, sorted(categories))
+
+    after = None
+    if after_cursor is not None:
+        distance, offer_id = cursor.decode(after_cursor, query(), arity=2)
+        try:
+            after = (float(distance), UUID(offer_id))
+        except (TypeError, ValueError):
+            raise cursor.invalid("is not a cursor this service issued") from None
+    wgs_lat, wgs_lng = to_wgs84(lat, lng, coord)
+    instant = at or datetime.now(UTC)
+    hits = await queries.offers_here(
+        conn,
+        lat=wgs_lat,
+        lng=wgs_lng,
+        at=instant,
+        categories=categories,
+        limit=limit + 1,
+        after=after,
+    )
+    if len(hits) <= limit:
+        return HereResult(hits, instant, None)
+    last = hits[limit - 1]
+    return HereResult(
+        hits[:limit], instant, cursor.encode([last.distance_m, str(last.id)], query())
+    )
+
+
+def _fence(geofence: GeofenceIn | None, coord: CoordSystem, store: MerchantRow) -> Fence:
+    try:
+        if geofence is None:
+            return circle_fence(store.lat, store.lng, DEFAULT_RADIUS_M)
+        if isinstance(geofence, CircleFence):
+            lat, lng = to_wgs84(geofence.center.lat, geofence.center.lng, coord)
+            return circle_fence(lat, lng, geofence.radius_m)
+        return polygon_fence(geofence.type, geofence.coordinates, coord)
+    except FenceError as exc:
+        raise InvalidInput.at(["body", "geofence", *exc.loc], exc.msg) from None
+
+
+def _checked_end(starts_at: datetime, ends_at: datetime | None) -> datetime | None:
+    if ends_at is not None and ends_at <= starts_at:
+        raise InvalidInput.at(
+            ["body", "ends_at"],
+            f"must be after starts_at ({starts_at.isoformat()}): the window is"
+            " [starts_at, ends_at)",
+        )
+    return ends_at
+
+
+async def _writable_merchant(
+    conn: AsyncConnection, principal: Principal, merchant_id: UUID
+) -> MerchantRow:
+    store = await queries.merchant_by_id(conn, merchant_id=merchant_id)
+    if store is None:
+        raise NotFound(f"There is no merchant {merchant_id}")
+    if not principal.may_write(store.owner_id):
+        raise Forbidden("This merchant belongs to another owner")
+    return store
+
+
+async def _writable(conn: AsyncConnection, principal: Principal, offer_id: UUID) -> OfferRow:
+    row = await queries.offer_by_id(conn, offer_id=offer_id, for_update=True)
+    if row is None:
+        raise NotFound(f"There is no offer {offer_id}")
+    if not principal.may_write(row.owner_id):
+        raise Forbidden("This offer belongs to another owner's merchant")
+    return row

@@ -1,0 +1,171 @@
+"""Routes of geofenced offers and claims (API.md: "Geofenced offers"), plus the owner's list
+of a merchant's offers (GET /v1/merchants/{id}/offers), an extension for the web console."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+
+from app import claims, offers, presenters, query_params
+from app.auth import Caller
+from app.db import Conn, ReadConn, SearchConn
+from app.errors import PROBLEM_JSON
+from app.routes.responses import json_body, problems
+from app.schemas import (
+    ClaimIn,
+    ClaimOut,
+    OfferIn,
+    OfferList,
+    OfferOut,
+    OfferPatch,
+    OffersHerePage,
+    OffersHereQuery,
+    RedeemedOut,
+)
+from spatial import CoordSystem
+
+Limit = Annotated[int, Query(ge=1, le=100)]
+Cursor = Annotated[str | None, Query(max_length=512)]
+Coord = Annotated[CoordSystem, Query(description="Coordinate system of every position in and out.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="A repeat (same offer and key, within 24 h) returns the first response.",
+    ),
+]
+Code = Annotated[str, Path(pattern="^[A-Za-z2-7]{26}$", description="A claim's code.")]
+
+router = APIRouter()
+
+
+@router.post(
+    "/v1/merchants/{merchant_id}/offers",
+    status_code=201,
+    responses=problems(401, 403, 404, 422),
+    tags=["offers"],
+)
+async def create_offer(conn: Conn, caller: Caller, merchant_id: UUID, body: OfferIn) -> OfferOut:
+    row = await offers.create(conn, principal=caller, merchant_id=merchant_id, body=body)
+    return presenters.offer(row, body.coord, datetime.now(UTC))
+
+
+@router.get(
+    "/v1/merchants/{merchant_id}/offers", responses=problems(401, 403, 404, 422), tags=["offers"]
+)
+async def list_offers(
+    conn: Conn,
+    caller: Caller,
+    merchant_id: UUID,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+    coord: Coord = CoordSystem.WGS84,
+) -> OfferList:
+    """A merchant's offers, newest first, with their counts: for its owner (or the admin)."""
+    rows, next_cursor = await offers.list_of_merchant(
+        conn, principal=caller, merchant_id=merchant_id, after_cursor=cursor, limit=limit
+    )
+    return OfferList(
+        results=presenters.offers(rows, coord, datetime.now(UTC)), next_cursor=next_cursor
+    )
+
+
+# Before /v1/offers/{offer_id}, which would otherwise take "here" for an id.
+@router.get(
+    "/v1/offers/here",
+    response_model=OffersHerePage,
+    responses=problems(422),
+    tags=["offers"],
+    openapi_extra=query_params.openapi(OffersHereQuery),
+)
+async def offers_here(
+    conn: SearchConn,
+    params: Annotated[OffersHereQuery, Depends(query_params.parser(OffersHereQuery))],
+) -> Response:
+    """Every offer whose geofence covers the point, active at `at` with codes left, nearest
+    store first (ties by offer id)."""
+    result = await offers.here(
+        conn,
+        lat=params.lat,
+        lng=params.lng,
+        coord=params.coord,
+        at=params.at,
+        categories=params.category,
+        limit=params.limit,
+        after_cursor=params.cursor,
+    )
+    return json_body(
+        presenters.offers_here_json(result.hits, params.coord, result.at, result.next_cursor)
+    )
+
+
+@router.get("/v1/offers/{offer_id}", responses=problems(404, 422), tags=["offers"])
+async def get_offer(conn: ReadConn, offer_id: UUID, coord: Coord = CoordSystem.WGS84) -> OfferOut:
+    row = await offers.get(conn, offer_id=offer_id)
+    return presenters.offer(row, coord, datetime.now(UTC))
+
+
+@router.patch("/v1/offers/{offer_id}", responses=problems(401, 403, 404, 422), tags=["offers"])
+async def patch_offer(conn: Conn, caller: Caller, offer_id: UUID, body: OfferPatch) -> OfferOut:
+    row = await offers.edit(conn, principal=caller, offer_id=offer_id, patch=body)
+    return presenters.offer(row, body.coord, datetime.now(UTC))
+
+
+@router.delete(
+    "/v1/offers/{offer_id}",
+    status_code=204,
+    responses=problems(401, 403, 404, 422),
+    tags=["offers"],
+)
+async def delete_offer(conn: Conn, caller: Caller, offer_id: UUID) -> Response:
+    await offers.remove(conn, principal=caller, offer_id=offer_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/v1/offers/{offer_id}/claims",
+    status_code=201,
+    response_model=ClaimOut,
+    responses=problems(403, 404, 409, 422),
+    tags=["claims"],
+)
+async def claim_offer(
+    conn: SearchConn, offer_id: UUID, body: ClaimIn, idempotency_key: IdempotencyKey = None
+) -> Response:
+    """A code for a user standing inside the fence; at most `quantity` codes ever."""
+    outcome = await claims.claim(
+        conn,
+        offer_id=offer_id,
+        user_id=body.user_id,
+        lat=body.lat,
+        lng=body.lng,
+        coord=body.coord,
+        key=idempotency_key,
+    )
+    return Response(
+        outcome.body,
+        status_code=outcome.status,
+        media_type=PROBLEM_JSON if outcome.status >= 400 else "application/json",
+        headers={"Idempotent-Replayed": "true"} if outcome.replayed else None,
+    )
+
+
+@router.post(
+    "/v1/claims/{code}/redeem", responses=problems(401, 403, 404, 409, 422), tags=["claims"]
+)
+async def redeem_claim(conn: Conn, caller: Caller, code: Code) -> RedeemedOut:
+    """Redeem a code at the store, once (the offer's owner or the admin)."""
+    row = await claims.redeem(conn, principal=caller, code=code)
+    assert row.redeemed_at is not None
+    return RedeemedOut(
+        code=row.code,
+        offer_id=row.offer_id,
+        user_id=row.user_id,
+        claimed_at=row.claimed_at,
+        redeemed_at=row.redeemed_at,
+    )

@@ -1,0 +1,92 @@
+"""offers/here finds fences through the GiST index on `fence` under the service's generic plans,
+with or without a category, and joins each store by its key; a claim touches only its offer."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import queries
+from app.queries.claims import _TAKE, _TAKE_KEYED
+from spatial import circle_fence
+from tests.factories import create_owner
+from tests.test_query_plans import _indexes, plan
+
+AT = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def seeded(conn: AsyncConnection, driver: Any) -> Any:
+    owner, _ = await create_owner(conn)
+    rng = random.Random(11)
+    stores = [
+        (
+            owner.id,
+            f"m{i}",
+            rng.choice(["tea", "coffee"]),
+            121.4 + rng.random() * 0.2,
+            31.1 + rng.random() * 0.2,
+        )
+        for i in range(1000)
+    ]
+    ids = await driver.fetch(
+        """INSERT INTO merchant (owner_id, name, category, location, h3, timezone)
+           SELECT o, n, c, ST_SetSRID(ST_MakePoint(x, y), 4326)::geography, 0, 'UTC'
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::float8[], $5::float8[])
+                AS s(o, n, c, x, y)
+           RETURNING id, ST_Y(location::geometry), ST_X(location::geometry)""",
+        *map(list, zip(*stores, strict=True)),
+    )
+    rows = []
+    for merchant_id, lat, lng in ids * 3:
+        fence = circle_fence(lat, lng, rng.uniform(100, 2000))
+        rows.append(
+            (
+                merchant_id,
+                fence.shape.wkt,
+                lat,
+                lng,
+                fence.circle.radius_m if fence.circle else None,
+            )
+        )
+    await driver.executemany(
+        """INSERT INTO offer (merchant_id, title, geofence, fence, center, radius_m, starts_at)
+           VALUES ($1, 't', '{}', ST_GeomFromText($2, 4326),
+                   ST_SetSRID(ST_MakePoint($4, $3), 4326)::geography, $5, '2026-01-01Z')""",
+        rows,
+    )
+    await driver.execute("ANALYZE offer; ANALYZE merchant")
+    return driver
+
+
+async def test_offers_here_reads_the_fence_index(seeded: Any):
+    statement, values = queries.here_statement(lat=31.2, lng=121.5, at=AT, categories=[], limit=21)
+    assert _indexes(await plan(seeded, statement, values)) == {"ix_offer_fence", "pk_merchant"}
+
+
+async def test_offers_here_with_categories_and_a_cursor_still_reads_the_fence_index(seeded: Any):
+    statement, values = queries.here_statement(
+        lat=31.2,
+        lng=121.5,
+        at=AT,
+        categories=["tea", "coffee"],
+        limit=21,
+        after=(120.5, uuid.uuid4()),
+    )
+    assert _indexes(await plan(seeded, statement, values)) == {"ix_offer_fence", "pk_merchant"}
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+async def test_a_claim_reads_the_offer_by_its_key_and_scans_no_table(seeded: Any, keyed: bool):
+    offer_id = await seeded.fetchval("SELECT id FROM offer LIMIT 1")
+    values: list[Any] = [offer_id, "user", "CODE", AT, "SRID=4326;POINT(121.5 31.2)"]
+    if keyed:
+        values += [f"key-{uuid.uuid4()}", '{"code": "CODE"}', 86400.0]
+    explained = await plan(seeded, _TAKE_KEYED if keyed else _TAKE, values)
+    assert "Seq Scan" not in explained
+    assert _indexes(explained) == {"pk_offer"}
