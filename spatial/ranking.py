@@ -22,6 +22,10 @@ from uuid import UUID
 
 # |spheroid / sphere - 1| stays below 0.0056 for any pair of points; the rest is margin.
 SPHEROID_SLACK = 0.0075
+# ST_Distance rounds to 1e-8 m and both distances carry float noise, which at sub-micrometre
+# distances outweighs any relative slack (two stacked points 0.1 um away lost their place in
+# paging), so every bound also gives this much.
+ABSOLUTE_SLACK_M = 1e-6
 
 Key = tuple[float, UUID]  # (distance_m, id): the order of results
 
@@ -55,7 +59,7 @@ def window_for(limit: int) -> int:
 
 def sphere_floor(after_distance_m: float) -> float:
     """Rows nearer than this on the sphere are surely before `after_distance_m` on the spheroid."""
-    return after_distance_m / (1.0 + SPHEROID_SLACK)
+    return max(0.0, after_distance_m / (1.0 + SPHEROID_SLACK) - ABSOLUTE_SLACK_M)
 
 
 def take_page(
@@ -83,7 +87,7 @@ def take_page(
         return Page(ranked[:limit], has_more=len(ranked) > limit)
     if len(ranked) <= limit:
         return None
-    horizon = max(c.sphere_m for c in candidates) * (1.0 - SPHEROID_SLACK)
+    horizon = max(c.sphere_m for c in candidates) * (1.0 - SPHEROID_SLACK) - ABSOLUTE_SLACK_M
     if ranked[limit - 1].distance_m < horizon:
         return Page(ranked[:limit], has_more=True)
     return None

@@ -215,3 +215,29 @@ async def test_the_radius_edge_is_exact_to_a_millimetre(
     )
     assert [h.id for h in result.hits] == [inside]
     assert result.hits[0].distance_m == pytest.approx(radius - 0.001, abs=1e-6)
+
+
+async def test_stacked_points_a_hair_from_the_origin_page_once_each(
+    conn: AsyncConnection, driver: Any
+):
+    """ST_Distance rounds to 1e-8 m: at 0.1 um that is a 1% error, more than the relative slack
+    between sphere and spheroid; a cursor must still find the second of two stacked points."""
+    owner, _ = await create_owner(conn)
+    ids = await insert_points(driver, owner.id, [(83.00000000000101, 2.98e-12)] * 2)
+    got, cursor = [], None
+    while True:
+        result = await discovery.nearby(
+            driver,
+            lat=83.0,
+            lng=0.0,
+            coord=CoordSystem.WGS84,
+            radius_m=2.0,
+            filters=Filters(),
+            limit=1,
+            after_cursor=cursor,
+            open_now=False,
+        )
+        got += [hit.id for hit in result.hits]
+        if (cursor := result.next_cursor) is None:
+            break
+    assert got == sorted(ids)
