@@ -1,7 +1,7 @@
 """Stored rows (WGS-84) -> response bodies, in the coordinate system the client asked for.
 
 Searches are the hot path: their bodies are built as plain dicts and written with orjson, one
-pass, no model validation (tests/test_contract.py checks them against the response schemas).
+pass, no model validation (the route tests validate them against the response schemas).
 Other routes wrap the same dicts in their pydantic models.
 """
 
