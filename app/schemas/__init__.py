@@ -2,6 +2,13 @@
 No table models here. Import as `from app.schemas import X`."""
 
 from app.schemas.common import MAX_TAGS, Instant, Lat, LatLng, Lng, Name, Problem, QueryText, Strict
+from app.schemas.imports import (
+    ImportAccepted,
+    ImportFormat,
+    ImportJobOut,
+    RowError,
+    StoreRecord,
+)
 from app.schemas.merchants import (
     MerchantIn,
     MerchantList,
@@ -32,6 +39,9 @@ __all__ = [
     "ClusterPage",
     "ClusterQuery",
     "Health",
+    "ImportAccepted",
+    "ImportFormat",
+    "ImportJobOut",
     "Instant",
     "Lat",
     "LatLng",
@@ -49,5 +59,7 @@ __all__ = [
     "Problem",
     "QueryText",
     "Readiness",
+    "RowError",
+    "StoreRecord",
     "Strict",
 ]
