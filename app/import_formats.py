@@ -10,7 +10,8 @@ position in GeoJSON; the line in NDJSON. Blank CSV records (or ones of empty cel
 blank NDJSON lines are counted but carry no store, so they are skipped without a report.
 
 Column names match without regard to case or surrounding blanks; `latitude`, `longitude` and
-`lon` are accepted for `lat` and `lng`, and `columns` maps a field to any other name.
+`lon` are accepted for `lat` and `lng`, and `columns` maps a field to any other name, or to ""
+to leave an optional field unread (a `timezone` column of junk: the zones are then inferred).
 """
 
 from __future__ import annotations
@@ -69,9 +70,11 @@ class RecordError:
     msg: str
 
 
-def unknown_fields(columns: Mapping[str, str]) -> list[str]:
-    """Fields of a column mapping that the contract does not have."""
-    return [field for field in columns if field not in FIELDS]
+def mapping_problems(columns: Mapping[str, str]) -> list[str]:
+    """What is wrong with a column mapping (field -> column, "" for not read)."""
+    problems = [f"{field} is not a field" for field in columns if field not in FIELDS]
+    problems += [f"{field} is required" for field in REQUIRED if columns.get(field) == ""]
+    return problems
 
 
 class StoreFile:
@@ -189,6 +192,8 @@ class StoreFile:
         for field in FIELDS:
             if field == "attributes":
                 continue
+            if self.columns.get(field) == "":
+                continue
             if field in self.columns:
                 wanted = self.columns[field]
                 if wanted.lower() not in index:
@@ -267,6 +272,8 @@ class StoreFile:
             if not with_position and field in ALIASES:
                 continue
             wanted = self.columns.get(field)
+            if wanted == "":
+                continue
             names = (wanted.lower(),) if wanted else ALIASES.get(field, (field,))
             key = next((keys[name] for name in names if name in keys), None)
             if key is None:

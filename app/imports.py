@@ -15,7 +15,11 @@ someone looks at it.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import logging
+import os
+import tempfile
 import threading
 import time
 import uuid
@@ -30,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import import_rows, queries
 from app.auth import Principal
-from app.errors import Forbidden, NotFound
+from app.errors import ContentTooLarge, Forbidden, NotFound
 from app.import_formats import FileRejected, StoreFile
 from app.import_rows import Batch
 from app.queries import ImportJobRow
@@ -43,6 +47,7 @@ ERRORS_SHOWN = 100  # rejected rows in a job's JSON; errors.csv has them all
 ORPHANED = "interrupted: the process running the import stopped before it finished"
 STOPPED = "interrupted: the service shut down before the import finished"
 _PROGRESS_EVERY_S = 0.5
+_WRITE_BYTES = 1024 * 1024
 T = TypeVar("T")
 
 
@@ -120,6 +125,56 @@ async def job(conn: AsyncConnection, *, principal: Principal, job_id: UUID) -> I
         row = await queries.job_by_id(conn, job_id=job_id)
         assert row is not None
     return row
+
+
+async def save_upload(chunks: AsyncIterator[bytes], *, limit_bytes: int, suffix: str) -> Path:
+    """Stream an upload into a temporary file; ContentTooLarge (and no file) past the limit."""
+    handle, name = tempfile.mkstemp(prefix="nearby-import-", suffix=f".{suffix}")
+    path, size = Path(name), 0
+    try:
+        with os.fdopen(handle, "wb") as out:
+            pending: list[bytes] = []
+            pending_bytes = 0
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit_bytes:
+                    raise too_large(limit_bytes)
+                pending.append(chunk)
+                pending_bytes += len(chunk)
+                if pending_bytes >= _WRITE_BYTES:
+                    await asyncio.to_thread(out.write, b"".join(pending))
+                    pending, pending_bytes = [], 0
+            await asyncio.to_thread(out.write, b"".join(pending))
+    except BaseException:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        raise
+    return path
+
+
+def too_large(limit_bytes: int) -> ContentTooLarge:
+    return ContentTooLarge(f"An import may be at most {limit_bytes:,} bytes")
+
+
+async def status(
+    conn: AsyncConnection, *, principal: Principal, job_id: UUID
+) -> tuple[ImportJobRow, list[tuple[int, str, str]], bool]:
+    """A job, its first rejected rows (file order) and whether there are more of them."""
+    row = await job(conn, principal=principal, job_id=job_id)
+    first = await queries.first_rejections(conn, job_id=job_id, limit=ERRORS_SHOWN + 1)
+    return row, first[:ERRORS_SHOWN], len(first) > ERRORS_SHOWN
+
+
+async def rejections_csv(conn: AsyncConnection, *, job_id: UUID) -> AsyncIterator[bytes]:
+    """errors.csv: every rejected row of a job as `row,field,msg`, in file order."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(("row", "field", "msg"))
+    async for page in queries.all_rejections(conn, job_id=job_id):
+        writer.writerows(page)
+        yield text.getvalue().encode()
+        text.seek(0)
+        text.truncate()
+    yield text.getvalue().encode()
 
 
 class ImportRunner:
