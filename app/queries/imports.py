@@ -256,6 +256,9 @@ async def all_rejections(
 
 
 async def create_staging(conn: AsyncConnection) -> None:
+    # One load per transaction at a time; an earlier one in the same transaction that stopped
+    # at a rejected file leaves its table behind.
+    await conn.execute(text("DROP TABLE IF EXISTS import_staging"))
     await conn.execute(
         text(
             """
