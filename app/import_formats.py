@@ -131,9 +131,8 @@ class StoreFile:
                     yield RecordError(row, RECORD, "has a line longer than 1 MiB")
                     continue
                 except csv.Error as exc:
-                    yield RecordError(
-                        row, RECORD, f"cannot be read as CSV ({exc}: a huge field or a stray quote?)"
-                    )
+                    why = f"cannot be read as CSV ({exc}: a huge field or a stray quote?)"
+                    yield RecordError(row, RECORD, why)
                     continue
                 if not any(cell.strip() for cell in cells):
                     continue  # a blank line, or one of empty cells only: no store in it

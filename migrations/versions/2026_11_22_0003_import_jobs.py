@@ -43,7 +43,9 @@ def upgrade() -> None:
         )
         """
     )
-    op.execute("CREATE INDEX ix_import_job_owner_id_created_at ON import_job (owner_id, created_at)")
+    op.execute(
+        "CREATE INDEX ix_import_job_owner_id_created_at ON import_job (owner_id, created_at)"
+    )
     # A job's rejected rows, in file order. One message per (row, field): a row's several
     # problems in one field are joined into one message.
     op.execute(
