@@ -1,8 +1,9 @@
 """Demo data: the OpenStreetMap stores of central Helsinki (fixtures/helsinki_osm.csv).
 
-Loaded for `make run` under one demo owner, upserted by OSM id, so loading twice changes nothing.
-OSM rows are mapped to store fields here; what cannot become a store (no name) is counted and
-reported, and `opening_hours` values outside the supported syntax are kept in the attributes.
+Loaded for `make run` under one demo owner through the import pipeline (app/imports.py), upserted
+by OSM id, so loading twice changes nothing (not even updated_at). OSM rows are mapped to store
+fields here; what cannot become a store (no name) is counted and reported, and `opening_hours`
+values outside the supported syntax are kept in the attributes.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import owners, queries
+from app import imports, owners, queries
 from app.auth import hash_key, new_api_key
-from app.merchants import FieldError, prepare
-from app.queries import MerchantValues
+from app.import_formats import Record
+from app.merchants import FieldError, checked_opening_hours
 from spatial import CoordSystem
 
 DEMO_OWNER = "Helsinki demo (© OpenStreetMap contributors, ODbL)"
@@ -42,25 +43,29 @@ async def load(conn: AsyncConnection, path: Path = HELSINKI_CSV) -> DemoLoad:
     else:
         owner_id = existing.id
         await queries.set_owner_key(conn, owner_id=owner_id, api_key_hash=hash_key(api_key))
-    values, skipped = stores_from_osm(path)
-    for start in range(0, len(values), 500):
-        await queries.upsert_merchants(conn, owner_id=owner_id, values=values[start : start + 500])
-    return DemoLoad(str(owner_id), api_key, len(values), skipped)
+    records, skipped = stores_from_osm(path)
+    loaded, rejected = await imports.load_records(
+        conn, owner_id=owner_id, records=records, coord=CoordSystem.WGS84
+    )
+    for _, field, msg in rejected:
+        reason = f"{field}: {msg}"
+        skipped[reason] = skipped.get(reason, 0) + 1
+    return DemoLoad(str(owner_id), api_key, loaded.rows_total - loaded.rows_failed, skipped)
 
 
-def stores_from_osm(path: Path) -> tuple[list[MerchantValues], dict[str, int]]:
-    stores: list[MerchantValues] = []
+def stores_from_osm(path: Path) -> tuple[list[Record], dict[str, int]]:
+    stores: list[Record] = []
     skipped: dict[str, int] = {}
     with path.open(newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
+        for number, row in enumerate(csv.DictReader(f), start=1):
             if not row["name"].strip():
                 skipped["no name"] = skipped.get("no name", 0) + 1
                 continue
-            stores.append(_store(row))
+            stores.append(Record(number, _store(row)))
     return stores, skipped
 
 
-def _store(row: dict[str, str]) -> MerchantValues:
+def _store(row: dict[str, str]) -> dict[str, Any]:
     attributes: dict[str, Any] = {"osm": f"{row['osm_type']}/{row['osm_id']}"}
     for key in ("brand", "cuisine", "website", "level"):
         if row[key]:
@@ -69,7 +74,13 @@ def _store(row: dict[str, str]) -> MerchantValues:
     town = " ".join(part for part in (row["addr_postcode"], row["addr_city"]) if part)
     category = row["category_value"] if row["category_value"] != "yes" else row["category_key"]
     tags = [t.strip() for t in row["cuisine"].split(";") if t.strip()]
-    fields: dict[str, Any] = {
+    hours = row["opening_hours"] or None
+    try:
+        checked_opening_hours(hours)
+    except FieldError:
+        attributes["opening_hours_unsupported"] = hours
+        hours = None
+    store: dict[str, Any] = {
         "external_id": attributes["osm"],
         "name": row["name"].strip(),
         "category": category,
@@ -78,14 +89,8 @@ def _store(row: dict[str, str]) -> MerchantValues:
         "phone": row["phone"] or None,
         "lat": float(row["lat"]),
         "lng": float(row["lon"]),
-        "coord": CoordSystem.WGS84,
         "timezone": "Europe/Helsinki",
-        "opening_hours_text": row["opening_hours"] or None,
+        "opening_hours": hours,
         "attributes": attributes,
     }
-    try:
-        return prepare(**fields)
-    except FieldError as exc:
-        assert exc.field == "opening_hours", exc
-        attributes["opening_hours_unsupported"] = row["opening_hours"]
-        return prepare(**(fields | {"opening_hours_text": None}))
+    return {key: value for key, value in store.items() if value is not None}

@@ -23,20 +23,21 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import import_rows, queries
 from app.auth import Principal
 from app.errors import ContentTooLarge, Forbidden, NotFound
-from app.import_formats import FileRejected, StoreFile
-from app.import_rows import Batch
+from app.import_formats import FIELDS, FileRejected, Record, StoreFile
+from app.import_rows import Batch, Rejection
 from app.queries import ImportJobRow
 from app.schemas import ImportFormat
 from spatial import CoordSystem
@@ -110,6 +111,26 @@ async def load(
     written = await queries.upsert_staged(conn, owner_id=owner_id)
     await queries.drop_staging(conn)
     return Loaded(total, failed, written.inserted, written.updated)
+
+
+async def load_records(
+    conn: AsyncConnection, *, owner_id: UUID, records: Sequence[Record], coord: CoordSystem
+) -> tuple[Loaded, list[Rejection]]:
+    """Import stores already in the contract's fields (the demo data) inside the caller's
+    transaction, through the same checks and upsert as a file; with the rejections."""
+    await queries.create_staging(conn)
+    rejections: list[Rejection] = []
+    failed = 0
+    names = {field: field for field in FIELDS}
+    for start in range(0, len(records), import_rows.BATCH_ROWS):
+        batch = import_rows.stage(records[start : start + import_rows.BATCH_ROWS], names, coord)
+        await queries.stage_rows(conn, rows=batch.rows, columns=import_rows.STAGED_COLUMNS)
+        rejections += batch.rejections
+        failed += batch.failed
+    failed += await queries.settle_duplicates(conn, job_id=None, field="external_id")
+    written = await queries.upsert_staged(conn, owner_id=owner_id)
+    await queries.drop_staging(conn)
+    return Loaded(len(records), failed, written.inserted, written.updated), rejections
 
 
 async def job(conn: AsyncConnection, *, principal: Principal, job_id: UUID) -> ImportJobRow:
@@ -248,6 +269,9 @@ class ImportRunner:
         try:
             async with self._slots:
                 await self._execute(job_id, owner_id, source, on_progress)
+        except asyncio.CancelledError:  # stopped while still queued (a running one is failed)
+            await asyncio.shield(self._fail(job_id, STOPPED, only_queued=True))
+            raise
         finally:
             _discard(source)
             await self._release()
@@ -285,9 +309,12 @@ class ImportRunner:
             log.exception("import %s failed", job_id)
             await self._fail(job_id, "the import failed unexpectedly; the error has been logged")
 
-    async def _fail(self, job_id: UUID, reason: str) -> None:
-        async with self.engine.begin() as conn:
-            await queries.fail_job(conn, job_id=job_id, reason=reason)
+    async def _fail(self, job_id: UUID, reason: str, *, only_queued: bool = False) -> None:
+        try:
+            async with self.engine.begin() as conn:
+                await queries.fail_job(conn, job_id=job_id, reason=reason, only_queued=only_queued)
+        except (OSError, SQLAlchemyError):  # the database is gone too: the next sweep will do
+            log.exception("could not mark import %s as failed", job_id)
 
     async def _hold(self) -> None:
         async with self._hold_lock:

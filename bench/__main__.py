@@ -12,9 +12,9 @@ import asyncio
 import os
 import time
 
-from bench import data, harness, nearby
+from bench import data, harness, imports, nearby
 
-CASES = {"nearby": nearby.run}
+CASES = {"nearby": nearby.run, "imports": imports.run}
 
 
 def main() -> None:

@@ -32,7 +32,6 @@ from app.queries.merchants import (
     merchant_by_id,
     merchants_of_owner,
     update_merchant,
-    upsert_merchants,
 )
 from app.queries.operations import schema_revision
 from app.queries.owners import (
@@ -95,6 +94,5 @@ __all__ = [
     "settle_duplicates",
     "stage_rows",
     "update_merchant",
-    "upsert_merchants",
     "upsert_staged",
 ]

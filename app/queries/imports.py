@@ -96,7 +96,7 @@ async def mark_running(conn: AsyncConnection, *, job_id: UUID) -> None:
     await conn.execute(
         update(import_job)
         .where(import_job.c.id == job_id)
-        .values(status="running", started_at=text("now()"))
+        .values(status="running", started_at=text("clock_timestamp()"))
     )
 
 
@@ -132,16 +132,19 @@ async def finish_job(
             rows_inserted=inserted,
             rows_updated=updated,
             rows_unchanged=rows_ok - inserted - updated,
-            finished_at=text("now()"),
+            finished_at=text("clock_timestamp()"),
         )
     )
 
 
-async def fail_job(conn: AsyncConnection, *, job_id: UUID, reason: str) -> None:
+async def fail_job(
+    conn: AsyncConnection, *, job_id: UUID, reason: str, only_queued: bool = False
+) -> None:
     """Failed: nothing of the file was stored, so no row counts as ok."""
+    statuses = ("queued",) if only_queued else ("queued", "running")
     await conn.execute(
         update(import_job)
-        .where(import_job.c.id == job_id)
+        .where(import_job.c.id == job_id, import_job.c.status.in_(statuses))
         .values(
             status="failed",
             reason=reason,
@@ -149,7 +152,7 @@ async def fail_job(conn: AsyncConnection, *, job_id: UUID, reason: str) -> None:
             rows_inserted=0,
             rows_updated=0,
             rows_unchanged=0,
-            finished_at=text("now()"),
+            finished_at=text("clock_timestamp()"),
         )
     )
 
@@ -165,7 +168,7 @@ async def fail_orphaned_jobs(
         f"""
         UPDATE import_job j
         SET status = 'failed', reason = :reason, rows_ok = 0, rows_inserted = 0,
-            rows_updated = 0, rows_unchanged = 0, finished_at = now()
+            rows_updated = 0, rows_unchanged = 0, finished_at = clock_timestamp()
         WHERE j.status IN ('queued', 'running') {only_one}
           AND NOT EXISTS (
             SELECT 1 FROM pg_locks l

@@ -16,6 +16,7 @@ from app.errors import InvalidInput, UnsupportedMediaType
 from app.import_formats import mapping_problems
 from app.routes.responses import problems
 from app.schemas import ImportAccepted, ImportFormat, ImportJobOut, RowError
+from app.schemas.common import Text200
 from spatial import CoordSystem
 
 # The app limits bodies to NEARBY_MAX_BODY_BYTES; an upload has its own, larger limit
@@ -72,7 +73,7 @@ async def create_import(
             " FIELD= leaves an optional field unread.",
         ),
     ] = [],  # noqa: B006 (FastAPI copies defaults)
-    filename: Annotated[str | None, Query(max_length=200)] = None,
+    filename: Annotated[Text200 | None, Query(description="Shown in the job.")] = None,
 ) -> ImportAccepted:
     """Start importing the body (the file itself, not a form) for the caller's owner: 202 at
     once; the job runs in the background (GET /v1/imports/{id})."""
