@@ -229,21 +229,27 @@ def generate(folder: Path, n: int, owner_id: object) -> Generated:
             row = [external_id, name, data.CATEGORIES[category[i]], la, ln,
                    f"{i % 300 + 1} {STREETS[i % len(STREETS)]}, {c.name}",
                    f"+1 555 {i % 10_000_000:07d}", tags, HOURS[hours[i]], zone]  # fmt: skip
-            k = kind[i]
+            k, good = kind[i], True
             if k < 0.002:
                 row[3] = row[4] = ""
+                good = False
             elif k < 0.004:
                 row[3], row[4] = 100 + abs(ln) % 80, la
+                good = False
             elif k < 0.006:
                 row[9] = "Asia/Beijing"
-            elif k < 0.008 and i > 1000:
-                row[0] = external_id = f"ST-{i - 1000:07d}"  # repeats an earlier store
-                duplicates += 1
+                good = False
+            elif k < 0.008:
+                if i > 1000:
+                    row[0] = external_id = f"ST-{i - 1000:07d}"  # repeats an earlier store
+                    duplicates += 1
             elif k < 0.009:
                 row[1] = "x" * 201
+                good = False
             elif k < 0.010:
                 row.append("extra")
-            if not (0.002 <= k < 0.006 or 0.008 <= k < 0.010):
+                good = False
+            if good:  # the import stores it (a later duplicate replaces it below)
                 stored[external_id] = "\t".join(
                     (external_id, name, row[2], "{" + tags.replace(";", ",") + "}", row[5],
                      row[6], f"SRID=4326;POINT({ln!r} {la!r})", str(cell_of(la, ln)),
