@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import imports, owners, queries
+from app import import_load, owners, queries
 from app.auth import hash_key, new_api_key
 from app.import_formats import Record
 from app.merchants import FieldError, checked_opening_hours
@@ -44,7 +44,7 @@ async def load(conn: AsyncConnection, path: Path = HELSINKI_CSV) -> DemoLoad:
         owner_id = existing.id
         await queries.set_owner_key(conn, owner_id=owner_id, api_key_hash=hash_key(api_key))
     records, skipped = stores_from_osm(path)
-    loaded, rejected = await imports.load_records(
+    loaded, rejected = await import_load.load_records(
         conn, owner_id=owner_id, records=records, coord=CoordSystem.WGS84
     )
     for _, field, msg in rejected:

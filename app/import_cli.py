@@ -19,9 +19,10 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import imports, queries
+from app import import_load, imports, queries
 from app.db import make_engine
 from app.import_formats import mapping_problems
+from app.import_load import ImportFile
 from app.queries import ImportJobRow
 from app.schemas import ImportFormat
 from app.settings import Settings
@@ -57,7 +58,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     if problems := mapping_problems(columns):
         err.print(f"nearby import: --map: {'; '.join(problems)}")
         return 2
-    source = imports.ImportFile(
+    source = ImportFile(
         path=path,
         format=fmt,
         coord=CoordSystem(args.coord),
@@ -72,7 +73,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 async def _import(
     settings: Settings,
     owner: str,
-    source: imports.ImportFile,
+    source: ImportFile,
     errors_path: Path | None,
     out: Console,
     err: Console,
@@ -135,7 +136,7 @@ class _Bar:
             "reading", total=max(size_bytes, 1), rows=0, rate=0.0
         )
 
-    async def update(self, progress: imports.Progress) -> None:
+    async def update(self, progress: import_load.Progress) -> None:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         self.progress.update(
             self.task,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from app.geojson_stream import FeatureCollection, NotAFeatureCollection
 from app.schemas import ImportFormat
 
 FIELDS = (
@@ -44,9 +44,7 @@ FIELDS = (
 REQUIRED = ("external_id", "name", "category", "lat", "lng")
 ALIASES = {"lat": ("lat", "latitude"), "lng": ("lng", "longitude", "lon")}
 MAX_LINE_CHARS = 1024 * 1024  # a CSV or NDJSON line; longer ones are reported and skipped
-MAX_FEATURE_CHARS = 16 * 1024 * 1024  # one GeoJSON feature (or other top-level member)
 RECORD = "record"  # the `field` of an error about a whole record
-_CHUNK_CHARS = 1024 * 1024
 
 
 class FileRejected(Exception):
@@ -295,7 +293,10 @@ class StoreFile:
     def _geojson(self) -> Iterator[Record | RecordError]:
         text = io.TextIOWrapper(self._raw, encoding="utf-8-sig", newline="")
         try:
-            yield from _FeatureCollection(text).features(self)
+            for row, feature in enumerate(FeatureCollection(text).features(), start=1):
+                yield self.feature_record(row, feature)
+        except NotAFeatureCollection as exc:
+            raise FileRejected(exc.reason) from None
         except UnicodeDecodeError:
             raise FileRejected("this is not a UTF-8 JSON file") from None
         finally:
@@ -323,108 +324,6 @@ class StoreFile:
         values["lng"], values["lat"] = position[0], position[1]
         self.names["lng"], self.names["lat"] = "geometry.coordinates[0]", "geometry.coordinates[1]"
         return Record(row, values)
-
-
-class _FeatureCollection:
-    """Walks the top level of one JSON object and decodes the `features` array one at a time."""
-
-    def __init__(self, text: io.TextIOWrapper) -> None:
-        self.text = text
-        self.buf = ""
-        self.pos = 0
-        self.eof = False
-        self.decoder = json.JSONDecoder()
-
-    def features(self, store: StoreFile) -> Iterator[Record | RecordError]:
-        if self.peek() is None:
-            raise FileRejected("the file is empty")
-        if self.peek() != "{":
-            raise FileRejected("this is not a GeoJSON FeatureCollection (it is not a JSON object)")
-        self.pos += 1
-        kind, has_features = None, False
-        while self.peek() != "}":
-            key = self.value("a member name")
-            if not isinstance(key, str):
-                raise FileRejected("this is not valid JSON: a member name must be a string")
-            self.expect(":")
-            if key == "features":
-                has_features = True
-                yield from self._features(store)
-            else:
-                value = self.value(f"the member {key!r}")
-                if key == "type":
-                    kind = value
-                    if kind != "FeatureCollection":
-                        raise FileRejected(f"this GeoJSON is a {kind!r}, not a FeatureCollection")
-            if self.peek() == ",":
-                self.pos += 1
-            elif self.peek() != "}":
-                raise FileRejected("this is not valid JSON: expected ',' or '}' at the top level")
-        self.pos += 1
-        if self.peek() is not None:
-            raise FileRejected("there is more data after the end of the JSON document")
-        if not has_features:
-            raise FileRejected("this is not a GeoJSON FeatureCollection: it has no features array")
-
-    def _features(self, store: StoreFile) -> Iterator[Record | RecordError]:
-        self.expect("[")
-        if self.peek() == "]":
-            self.pos += 1
-            return
-        row = 0
-        while True:
-            row += 1
-            yield store.feature_record(row, self.value(f"feature {row}"))
-            after = self.peek()
-            self.pos += 1
-            if after == "]":
-                return
-            if after != ",":
-                raise FileRejected(
-                    f"this is not valid JSON: expected ',' or ']' after feature {row}"
-                )
-
-    def peek(self) -> str | None:
-        """The next character that is not blank, without taking it; None at the end."""
-        while True:
-            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
-                self.pos += 1
-            if self.pos < len(self.buf):
-                return self.buf[self.pos]
-            if not self._fill():
-                return None
-
-    def expect(self, char: str) -> None:
-        if self.peek() != char:
-            raise FileRejected(f"this is not valid JSON: expected {char!r}")
-        self.pos += 1
-
-    def value(self, what: str) -> Any:
-        self.peek()
-        while True:
-            try:
-                value, end = self.decoder.raw_decode(self.buf, self.pos)
-            except json.JSONDecodeError as exc:
-                if len(self.buf) - self.pos > MAX_FEATURE_CHARS:
-                    raise FileRejected(f"{what} is larger than 16 MiB or not valid JSON") from None
-                if not self._fill():
-                    raise FileRejected(f"this is not valid JSON in {what}: {exc.msg}") from None
-                continue
-            if end == len(self.buf) and self._fill():
-                continue  # a number at the end of the buffer may go on
-            self.pos = end
-            return value
-
-    def _fill(self) -> bool:
-        if self.eof:
-            return False
-        chunk = self.text.read(_CHUNK_CHARS)
-        if not chunk:
-            self.eof = True
-            return False
-        self.buf = self.buf[self.pos :] + chunk
-        self.pos = 0
-        return True
 
 
 class _LineTooLong(Exception):

@@ -1,10 +1,8 @@
-"""Batch import of store lists: the job lifecycle and the load itself.
+"""Batch import of store lists: the job lifecycle (upload, background run, status, errors).
 
-A job reads its file in a worker thread (app/import_formats.py, app/import_rows.py), COPYs the
-checked rows into a staging table and writes them with one upsert (app/queries/imports.py),
-all in one transaction: the file lands whole or not at all, so no store is ever seen half old
-and half new. Rejected rows are stored as they are found, on a connection of their own, so a
-running job shows them and errors.csv lists them all.
+A job runs its load (app/import_load.py) in one transaction: the file lands whole or not at
+all, so no store is ever seen half old and half new. Rejected rows are stored as they are
+found, on a connection of their own, so a running job shows them and errors.csv lists them all.
 
 Jobs run in the process that accepted them (`ImportRunner`, one per app on app.state, and one
 per `nearby import`). That process holds an advisory lock while it has jobs; a queued or running
@@ -20,27 +18,24 @@ import io
 import logging
 import os
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import suppress
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app import import_rows, queries
+from app import queries
 from app.auth import Principal
 from app.errors import ContentTooLarge, Forbidden, NotFound
-from app.import_formats import FIELDS, FileRejected, Record, StoreFile
-from app.import_rows import Batch, Rejection
+from app.import_formats import FileRejected
+from app.import_load import ImportFile, OnProgress, Progress, load
+from app.import_rows import Batch
 from app.queries import ImportJobRow
-from app.schemas import ImportFormat
-from spatial import CoordSystem
 
 log = logging.getLogger("nearby.imports")
 
@@ -49,88 +44,6 @@ ORPHANED = "interrupted: the process running the import stopped before it finish
 STOPPED = "interrupted: the service shut down before the import finished"
 _PROGRESS_EVERY_S = 0.5
 _WRITE_BYTES = 1024 * 1024
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    rows: int
-    failed: int
-    bytes_read: int
-    size_bytes: int
-    phase: str  # "reading" the file, then "writing" the stores
-
-
-@dataclass(frozen=True, slots=True)
-class Loaded:
-    rows_total: int
-    rows_failed: int
-    inserted: int
-    updated: int
-
-
-@dataclass(frozen=True, slots=True)
-class ImportFile:
-    path: Path
-    format: ImportFormat
-    coord: CoordSystem
-    columns: Mapping[str, str]
-    filename: str | None
-    size_bytes: int
-    delete_after: bool  # an upload's temporary file; never the CLI's own file
-
-
-OnProgress = Callable[[Progress], Awaitable[None]]
-
-
-async def load(
-    conn: AsyncConnection,
-    *,
-    owner_id: UUID,
-    source: ImportFile,
-    job_id: UUID | None = None,
-    on_batch: Callable[[Batch, Progress], Awaitable[None]] | None = None,
-    on_progress: OnProgress | None = None,
-) -> Loaded:
-    """Import a file for an owner inside the caller's transaction. FileRejected if the file is
-    not a store list of its format (the caller rolls back)."""
-    await queries.create_staging(conn)
-    total = failed = 0
-    with StoreFile(source.path, source.format, source.columns) as store:
-        async with _in_thread(lambda: import_rows.batches(store, source.coord)) as batches:
-            async for batch in batches:
-                await queries.stage_rows(conn, rows=batch.rows, columns=import_rows.STAGED_COLUMNS)
-                total, failed = total + batch.records, failed + batch.failed
-                progress = Progress(total, failed, batch.bytes_read, source.size_bytes, "reading")
-                if on_batch is not None:
-                    await on_batch(batch, progress)
-        id_field = store.names["external_id"]
-    if on_progress is not None:
-        await on_progress(Progress(total, failed, source.size_bytes, source.size_bytes, "writing"))
-    failed += await queries.settle_duplicates(conn, job_id=job_id, field=id_field)
-    written = await queries.upsert_staged(conn, owner_id=owner_id)
-    await queries.drop_staging(conn)
-    return Loaded(total, failed, written.inserted, written.updated)
-
-
-async def load_records(
-    conn: AsyncConnection, *, owner_id: UUID, records: Sequence[Record], coord: CoordSystem
-) -> tuple[Loaded, list[Rejection]]:
-    """Import stores already in the contract's fields (the demo data) inside the caller's
-    transaction, through the same checks and upsert as a file; with the rejections."""
-    await queries.create_staging(conn)
-    rejections: list[Rejection] = []
-    failed = 0
-    names = {field: field for field in FIELDS}
-    for start in range(0, len(records), import_rows.BATCH_ROWS):
-        batch = import_rows.stage(records[start : start + import_rows.BATCH_ROWS], names, coord)
-        await queries.stage_rows(conn, rows=batch.rows, columns=import_rows.STAGED_COLUMNS)
-        rejections += batch.rejections
-        failed += batch.failed
-    failed += await queries.settle_duplicates(conn, job_id=None, field="external_id")
-    written = await queries.upsert_staged(conn, owner_id=owner_id)
-    await queries.drop_staging(conn)
-    return Loaded(len(records), failed, written.inserted, written.updated), rejections
 
 
 async def job(conn: AsyncConnection, *, principal: Principal, job_id: UUID) -> ImportJobRow:
@@ -370,49 +283,3 @@ async def _insert_job(
 def _discard(source: ImportFile) -> None:
     if source.delete_after:
         source.path.unlink(missing_ok=True)
-
-
-@asynccontextmanager
-async def _in_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[AsyncIterator[T]]:
-    """The items of a blocking iterator, made in a worker thread at most two ahead of the
-    consumer. On leaving, the thread is stopped and awaited (the file it reads may then close).
-    An exception of the iterator is raised to the consumer."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[Any, BaseException | None]] = asyncio.Queue(maxsize=2)
-    stop = threading.Event()
-
-    def put(item: Any, error: BaseException | None = None) -> None:
-        asyncio.run_coroutine_threadsafe(queue.put((item, error)), loop).result()
-
-    def produce() -> None:
-        try:
-            for item in make():
-                if stop.is_set():
-                    return
-                put(item)
-            put(_END)
-        except BaseException as exc:  # handed to the consumer, which raises it
-            if not stop.is_set():
-                put(None, exc)
-
-    async def items() -> AsyncIterator[T]:
-        while True:
-            item, error = await queue.get()
-            if error is not None:
-                raise error
-            if item is _END:
-                return
-            yield item
-
-    worker = loop.run_in_executor(None, produce)
-    try:
-        yield items()
-    finally:
-        stop.set()
-        while not worker.done():
-            with suppress(asyncio.QueueEmpty):
-                queue.get_nowait()  # unblocks a hand-over in progress
-            await asyncio.wait([worker], timeout=0.05)
-
-
-_END = object()

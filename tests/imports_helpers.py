@@ -14,9 +14,9 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import imports, queries
+from app import import_load, queries
+from app.import_load import ImportFile, Loaded, Progress
 from app.import_rows import Batch
-from app.imports import ImportFile, Loaded, Progress
 from app.schemas import ImportFormat
 from spatial import CoordSystem
 
@@ -98,7 +98,7 @@ async def import_file(
         await queries.insert_rejections(conn, job_id=job.id, rejections=batch.rejections)
 
     source = ImportFile(path, fmt, coord, columns or {}, path.name, size, False)
-    loaded = await imports.load(
+    loaded = await import_load.load(
         conn, owner_id=owner_id, source=source, job_id=job.id, on_batch=keep
     )
     rejections = await queries.first_rejections(conn, job_id=job.id, limit=10**9)

@@ -1,7 +1,7 @@
 """The import pipeline on real PostGIS, in each format: what lands, what is rejected and why.
 
 Each test imports inside its own rolled-back transaction, through the same code a job runs
-(app.imports.load), and reads back the stored rows and the reported rejections.
+(app.import_load.load), and reads back the stored rows and the reported rejections.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from app.auth import Caller
 from app.db import Conn, get_read_conn
 from app.errors import InvalidInput, UnsupportedMediaType
 from app.import_formats import mapping_problems
+from app.import_load import ImportFile
 from app.routes.responses import problems
 from app.schemas import ImportAccepted, ImportFormat, ImportJobOut, RowError
 from app.schemas.common import Text200
@@ -90,9 +91,7 @@ async def create_import(
     path = await imports.save_upload(
         request.stream(), limit_bytes=settings.max_import_bytes, suffix=fmt.value
     )
-    source = imports.ImportFile(
-        path, fmt, coord, columns, filename, path.stat().st_size, delete_after=True
-    )
+    source = ImportFile(path, fmt, coord, columns, filename, path.stat().st_size, delete_after=True)
     job = await request.app.state.imports.submit(owner_id=target, source=source)
     return ImportAccepted(id=job.id, status=job.status)
 
