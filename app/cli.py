@@ -1,4 +1,4 @@
-"""The `nearby` command: serve the API, migrate, create owners, load the demo data."""
+"""The `nearby` command: serve the API, migrate, create owners, load the demo data, import."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import demo, migrate, owners
+from app import demo, import_cli, migrate, owners
 from app.db import make_engine
+from app.schemas import ImportFormat
 from app.settings import Settings
+from spatial import CoordSystem
 
 T = TypeVar("T")
 
@@ -30,6 +33,31 @@ def main(argv: list[str] | None = None) -> int:
     create_owner = commands.add_parser("create-owner", help="create an owner and print its API key")
     create_owner.add_argument("name")
     commands.add_parser("load-demo", help="load (or refresh) the Helsinki demo stores")
+    store_list = commands.add_parser(
+        "import",
+        help="import a store list for an owner (exit 1 if rows were rejected, 2 if it failed)",
+    )
+    store_list.add_argument("file", type=Path, help="a CSV, GeoJSON or NDJSON store list")
+    store_list.add_argument("--owner", required=True, help="the owner's id or exact name")
+    store_list.add_argument(
+        "--format",
+        choices=[f.value for f in ImportFormat],
+        help="default: from the file name (.csv, .geojson/.json, .ndjson/.jsonl)",
+    )
+    store_list.add_argument(
+        "--coord",
+        choices=[c.value for c in CoordSystem],
+        default="wgs84",
+        help="the coordinate system of the file (default wgs84)",
+    )
+    store_list.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="read a field from a column (or key) of another name (FIELD= : not at all)",
+    )
+    store_list.add_argument("--errors", type=Path, help="write every rejected row to this CSV")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -42,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "load-demo":
         migrate.upgrade(settings.async_database_url)
         _report_demo(_run(settings, demo.load))
+    elif args.command == "import":
+        migrate.upgrade(settings.async_database_url)
+        return import_cli.run(settings, args)
     elif args.command == "serve":
         migrate.upgrade(settings.async_database_url)
         if args.demo:

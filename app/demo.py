@@ -1,8 +1,9 @@
 """Demo data: the OpenStreetMap stores of central Helsinki (fixtures/helsinki_osm.csv).
 
-Loaded for `make run` under one demo owner, upserted by OSM id, so loading twice changes nothing.
-OSM rows are mapped to store fields here; what cannot become a store (no name) is counted and
-reported, and `opening_hours` values outside the supported syntax are kept in the attributes.
+Loaded for `make run` under one demo owner through the import pipeline (app/imports.py), upserted
+by OSM id, so loading twice changes nothing (not even updated_at). OSM rows are mapped to store
+fields here; what cannot become a store (no name) is counted and reported, and `opening_hours`
+values outside the supported syntax are kept in the attributes.
 
 Each mall, department store and market hall of fixtures/helsinki_osm_geofences.geojson gets an
 offer fenced by its outline, from the store inside it nearest its middle; an offer already there
@@ -22,10 +23,11 @@ from uuid import UUID
 import shapely
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import owners, queries
+from app import import_load, owners, queries
 from app.auth import hash_key, new_api_key
-from app.merchants import FieldError, prepare
-from app.queries import MerchantValues, OfferValues
+from app.import_formats import Record
+from app.merchants import FieldError, checked_opening_hours
+from app.queries import OfferValues
 from spatial import CoordSystem, polygon_fence
 
 DEMO_OWNER = "Helsinki demo (© OpenStreetMap contributors, ODbL)"
@@ -54,26 +56,31 @@ async def load(conn: AsyncConnection, path: Path = HELSINKI_CSV) -> DemoLoad:
     else:
         owner_id = existing.id
         await queries.set_owner_key(conn, owner_id=owner_id, api_key_hash=hash_key(api_key))
-    values, skipped = stores_from_osm(path)
-    for start in range(0, len(values), 500):
-        await queries.upsert_merchants(conn, owner_id=owner_id, values=values[start : start + 500])
-    offers = await _load_offers(conn, owner_id, values)
-    return DemoLoad(str(owner_id), api_key, len(values), skipped, offers)
+    records, skipped = stores_from_osm(path)
+    loaded, rejected = await import_load.load_records(
+        conn, owner_id=owner_id, records=records, coord=CoordSystem.WGS84
+    )
+    for _, column, msg in rejected:
+        reason = f"{column}: {msg}"
+        skipped[reason] = skipped.get(reason, 0) + 1
+    offers = await _load_offers(conn, owner_id, records)
+    stored = loaded.rows_total - loaded.rows_failed
+    return DemoLoad(str(owner_id), api_key, stored, skipped, offers)
 
 
-def stores_from_osm(path: Path) -> tuple[list[MerchantValues], dict[str, int]]:
-    stores: list[MerchantValues] = []
+def stores_from_osm(path: Path) -> tuple[list[Record], dict[str, int]]:
+    stores: list[Record] = []
     skipped: dict[str, int] = {}
     with path.open(newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
+        for number, row in enumerate(csv.DictReader(f), start=1):
             if not row["name"].strip():
                 skipped["no name"] = skipped.get("no name", 0) + 1
                 continue
-            stores.append(_store(row))
+            stores.append(Record(number, _store(row)))
     return stores, skipped
 
 
-def _store(row: dict[str, str]) -> MerchantValues:
+def _store(row: dict[str, str]) -> dict[str, Any]:
     attributes: dict[str, Any] = {"osm": f"{row['osm_type']}/{row['osm_id']}"}
     for key in ("brand", "cuisine", "website", "level"):
         if row[key]:
@@ -82,7 +89,13 @@ def _store(row: dict[str, str]) -> MerchantValues:
     town = " ".join(part for part in (row["addr_postcode"], row["addr_city"]) if part)
     category = row["category_value"] if row["category_value"] != "yes" else row["category_key"]
     tags = [t.strip() for t in row["cuisine"].split(";") if t.strip()]
-    fields: dict[str, Any] = {
+    hours = row["opening_hours"] or None
+    try:
+        checked_opening_hours(hours)
+    except FieldError:
+        attributes["opening_hours_unsupported"] = hours
+        hours = None
+    store: dict[str, Any] = {
         "external_id": attributes["osm"],
         "name": row["name"].strip(),
         "category": category,
@@ -91,37 +104,31 @@ def _store(row: dict[str, str]) -> MerchantValues:
         "phone": row["phone"] or None,
         "lat": float(row["lat"]),
         "lng": float(row["lon"]),
-        "coord": CoordSystem.WGS84,
         "timezone": "Europe/Helsinki",
-        "opening_hours_text": row["opening_hours"] or None,
+        "opening_hours": hours,
         "attributes": attributes,
     }
-    try:
-        return prepare(**fields)
-    except FieldError as exc:
-        assert exc.field == "opening_hours", exc
-        attributes["opening_hours_unsupported"] = row["opening_hours"]
-        return prepare(**(fields | {"opening_hours_text": None}))
+    return {key: value for key, value in store.items() if value is not None}
 
 
-async def _load_offers(
-    conn: AsyncConnection, owner_id: UUID, stores: list[MerchantValues]
-) -> list[str]:
+async def _load_offers(conn: AsyncConnection, owner_id: UUID, stores: list[Record]) -> list[str]:
     """An offer in each mall, department store and market hall; existing ones are kept."""
     with HELSINKI_FENCES.open(encoding="utf-8") as f:
         features = json.load(f)["features"]
+    points = {
+        s.values["external_id"]: shapely.Point(s.values["lng"], s.values["lat"]) for s in stores
+    }
     chosen: dict[str, tuple[str, dict[str, Any]]] = {}
     for feature in features:
         props = feature["properties"]
         if props["fence_kind"] not in OFFER_FENCES or not props["name"]:
             continue
         outline = shapely.geometry.shape(feature["geometry"])
-        inside = [s for s in stores if outline.covers(shapely.Point(s.lng, s.lat))]
+        inside = [e for e, point in points.items() if outline.covers(point)]
         if inside:
             middle = outline.representative_point()
-            store = min(inside, key=lambda s: middle.distance(shapely.Point(s.lng, s.lat)))
-            assert store.external_id is not None
-            chosen[f"{props['name']}: 10% off today"] = (store.external_id, feature["geometry"])
+            external_id = min(inside, key=lambda e: middle.distance(points[e]))
+            chosen[f"{props['name']}: 10% off today"] = (external_id, feature["geometry"])
     ids = await queries.merchant_ids(
         conn, owner_id=owner_id, external_ids=[e for e, _ in chosen.values()]
     )

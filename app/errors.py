@@ -71,6 +71,14 @@ class Conflict(DomainError):
     status, title, slug = 409, "Conflict", "conflict"
 
 
+class ContentTooLarge(DomainError):
+    status, title, slug = 413, "Content too large", "content-too-large"
+
+
+class UnsupportedMediaType(DomainError):
+    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
+
+
 class NotReady(DomainError):
     status, title, slug = 503, "Not ready", "not-ready"
 

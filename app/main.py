@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp
 
 from app import errors, routes
 from app.db import make_engine
+from app.imports import ImportRunner
 from app.metrics import Metrics, MetricsMiddleware
 from app.settings import Settings
+
+log = logging.getLogger("nearby")
 
 
 class NearbyAPI(FastAPI):
@@ -29,12 +34,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings)
         app.state.engine = engine
+        app.state.imports = ImportRunner(engine)
+        try:
+            await app.state.imports.sweep()
+        except (OSError, SQLAlchemyError) as exc:  # the service may start before its database
+            log.warning("could not check for interrupted imports: %s", exc)
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector's full passes, which otherwise stall requests (measured: p99 2.6x -> ...).
         gc.freeze()
         try:
             yield
         finally:
+            await app.state.imports.close()
             await engine.dispose()
 
     app = NearbyAPI(

@@ -7,6 +7,7 @@ the database keeps; the HTTP routes and the batch import both go through it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import cursor, opening_hours, queries, timezones
 from app.auth import Principal
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.opening_hours import Interval
 from app.queries import MerchantRow, MerchantValues
 from app.schemas import MerchantIn, MerchantPatch
 from spatial import CoordSystem, cell_of, to_wgs84
@@ -46,38 +48,74 @@ def prepare(
 ) -> MerchantValues:
     """Validated values to store. Lengths and types are the schemas' job; this checks meaning."""
     lat, lng = to_wgs84(lat, lng, coord)
-    open_minutes = None
-    if opening_hours_text is not None:
-        try:
-            open_minutes = opening_hours.parse(opening_hours_text)
-        except ValueError as exc:
-            raise FieldError("opening_hours", str(exc)) from None
-    if timezone is None:
-        timezone = timezones.infer(lat, lng)
-    else:
-        try:
-            timezones.validate(timezone)
-        except ValueError as exc:
-            raise FieldError("timezone", str(exc)) from None
+    open_minutes = checked_opening_hours(opening_hours_text)
     return MerchantValues(
         external_id=external_id,
         name=name,
         category=category,
-        tags=list(dict.fromkeys(tags)),
+        tags=unique_tags(tags),
         address=address,
         phone=phone,
         lat=lat,
         lng=lng,
         h3=cell_of(lat, lng),
-        timezone=timezone,
+        timezone=checked_timezone(timezone, lat, lng),
         opening_hours=opening_hours_text,
-        open_minutes=open_minutes,
+        open_minutes=list(open_minutes) if open_minutes is not None else None,
         attributes=attributes,
     )
 
 
+# The checks of `prepare`, one per field, shared with the batch import (app/import_rows.py),
+# which converts coordinates a batch at a time and reports every failing field of a row.
+
+
+def checked_opening_hours(text: str | None) -> tuple[Interval, ...] | None:
+    """The weekly open intervals of an opening_hours value; FieldError if unsupported."""
+    if text is None:
+        return None
+    parsed = _parsed_hours(text)
+    if isinstance(parsed, str):
+        raise FieldError("opening_hours", parsed)
+    return parsed
+
+
+def checked_timezone(timezone: str | None, lat: float, lng: float) -> str:
+    """The given IANA zone (FieldError if unknown), or the zone at the WGS-84 point if None."""
+    if timezone is None:
+        return timezones.infer(lat, lng)
+    problem = _timezone_problem(timezone)
+    if problem is not None:
+        raise FieldError("timezone", problem)
+    return timezone
+
+
+def unique_tags(tags: Sequence[str]) -> list[str]:
+    """Tags in their first order, each once."""
+    return list(dict.fromkeys(tags))
+
+
+# A store list repeats a handful of distinct values in these fields: parse each once. Bounded,
+# so a list with millions of distinct values cannot grow them without limit.
+@lru_cache(maxsize=4096)
+def _parsed_hours(text: str) -> tuple[Interval, ...] | str:
+    try:
+        return tuple(opening_hours.parse(text))
+    except ValueError as exc:
+        return str(exc)
+
+
+@lru_cache(maxsize=1024)
+def _timezone_problem(timezone: str) -> str | None:
+    try:
+        timezones.validate(timezone)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 async def register(conn: AsyncConnection, *, principal: Principal, body: MerchantIn) -> MerchantRow:
-    owner_id = await _owner_for_new_merchant(conn, principal, body.owner_id)
+    owner_id = await owner_for_writes(conn, principal, body.owner_id, loc=["body", "owner_id"])
     values = _prepared_or_422(
         lambda: prepare(
             external_id=body.external_id,
@@ -180,17 +218,18 @@ async def list_own(
     return rows[:limit], cursor.encode([str(rows[limit - 1].id)], query)
 
 
-async def _owner_for_new_merchant(
-    conn: AsyncConnection, principal: Principal, owner_id: UUID | None
+async def owner_for_writes(
+    conn: AsyncConnection, principal: Principal, owner_id: UUID | None, *, loc: list[str | int]
 ) -> UUID:
+    """The owner new stores go to: the caller's own, or the one the admin names at `loc`."""
     if principal.owner_id is not None:
         if owner_id not in (None, principal.owner_id):
-            raise Forbidden("An owner key registers merchants only for its own owner")
+            raise Forbidden("An owner key writes stores only for its own owner")
         return principal.owner_id
     if owner_id is None:
-        raise InvalidInput.at(["body", "owner_id"], "is required with the admin key")
+        raise InvalidInput.at(loc, "is required with the admin key")
     if not await queries.owner_exists(conn, owner_id=owner_id):
-        raise InvalidInput.at(["body", "owner_id"], f"there is no owner {owner_id}")
+        raise InvalidInput.at(loc, f"there is no owner {owner_id}")
     return owner_id
 
 

@@ -193,3 +193,48 @@ claim_request = Table(
     PrimaryKeyConstraint("offer_id", "key"),
 )
 Index("ix_claim_request_created_at", claim_request.c.created_at)
+
+# Batch imports (app/imports.py). `runner` is the process that runs a job: while the job is
+# queued or running, that process holds an advisory lock on it (queries/imports.py), so a job
+# whose runner is gone can be told apart from one still at work.
+import_job = Table(
+    "import_job",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()),
+    Column(
+        "owner_id", UUID(as_uuid=True), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("status", Text, nullable=False, server_default=text("'queued'")),
+    Column("format", Text, nullable=False),
+    Column("coord", Text, nullable=False),
+    Column("filename", Text),
+    Column("size_bytes", BigInteger, nullable=False, server_default=text("0")),
+    Column("runner", UUID(as_uuid=True), nullable=False),
+    Column("rows_total", BigInteger, nullable=False, server_default=text("0")),
+    Column("rows_ok", BigInteger, nullable=False, server_default=text("0")),
+    Column("rows_failed", BigInteger, nullable=False, server_default=text("0")),
+    Column("rows_inserted", BigInteger, nullable=False, server_default=text("0")),
+    Column("rows_updated", BigInteger, nullable=False, server_default=text("0")),
+    Column("rows_unchanged", BigInteger, nullable=False, server_default=text("0")),
+    Column("reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
+)
+Index("ix_import_job_owner_id_created_at", import_job.c.owner_id, import_job.c.created_at)
+
+# Every row a job rejected, with the field and the reason; row_num counts data records from 1.
+import_error = Table(
+    "import_error",
+    metadata,
+    Column(
+        "job_id",
+        UUID(as_uuid=True),
+        ForeignKey("import_job.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("row_num", BigInteger, primary_key=True),
+    Column("field", Text, primary_key=True),
+    Column("msg", Text, nullable=False),
+)

@@ -13,9 +13,9 @@ import asyncio
 import os
 import time
 
-from bench import data, harness, nearby, offers
+from bench import data, harness, imports, nearby, offers
 
-CASES = {"nearby": nearby.run, "offers": offers.run}
+CASES = {"nearby": nearby.run, "offers": offers.run, "imports": imports.run}
 
 
 def main() -> None:

@@ -18,10 +18,17 @@ async def test_the_demo_loads_every_named_helsinki_store_and_reloading_changes_n
     assert first.loaded == 967 and first.skipped == {"no name": 37}
     count = text("SELECT count(*) FROM merchant WHERE owner_id = :o")
     assert await conn.scalar(count, {"o": first.owner_id}) == 967
+    # Row versions: an UPDATE makes a new one (a new ctid), even within this one transaction.
+    versions = text(
+        "SELECT string_agg(ctid::text, ',' ORDER BY id) FROM merchant WHERE owner_id = :o"
+    )
+    before = await conn.scalar(versions, {"o": first.owner_id})
     second = await demo.load(conn)
     assert (
         second.owner_id == first.owner_id and await conn.scalar(count, {"o": first.owner_id}) == 967
     )
+    assert second.skipped == {"no name": 37}
+    assert await conn.scalar(versions, {"o": first.owner_id}) == before  # nothing rewritten
     # each load hands out a fresh key; only the newest works
     assert await owner_by_key_hash(conn, api_key_hash=hash_key(second.api_key)) is not None
     assert await owner_by_key_hash(conn, api_key_hash=hash_key(first.api_key)) is None

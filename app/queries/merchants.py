@@ -5,7 +5,6 @@ Locations are stored as geography(Point, 4326) in WGS-84; rows come back with pl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NewType
@@ -136,21 +135,6 @@ async def insert_merchant(
             raise DuplicateExternalId(values.external_id) from None
         raise
     return MerchantRow(**row._mapping)
-
-
-async def upsert_merchants(
-    conn: AsyncConnection, *, owner_id: UUID, values: Sequence[MerchantValues]
-) -> None:
-    """Insert or update by (owner, external_id) in one statement; each value has an external_id."""
-    if not values:
-        return
-    stmt = pg_insert(m).values([{"owner_id": owner_id, **_stored(v)} for v in values])
-    stmt = stmt.on_conflict_do_update(
-        constraint="uq_merchant_owner_id_external_id",
-        set_={name: stmt.excluded[name] for name in _stored(values[0]) if name != "external_id"}
-        | {"updated_at": func.now()},
-    )
-    await conn.execute(stmt)
 
 
 async def update_merchant(

@@ -5,10 +5,11 @@ Each handler: parameters -> a use case -> a response shape. No SQL, loops or bra
 
 from fastapi import APIRouter
 
-from app.routes import merchants, offers, operations, search
+from app.routes import imports, merchants, offers, operations, search
 
 router = APIRouter()
 router.include_router(merchants.router)
 router.include_router(search.router)
 router.include_router(offers.router)
+router.include_router(imports.router)
 router.include_router(operations.router)

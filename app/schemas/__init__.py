@@ -2,6 +2,13 @@
 No table models here. Import as `from app.schemas import X`."""
 
 from app.schemas.common import MAX_TAGS, Instant, Lat, LatLng, Lng, Name, Problem, QueryText, Strict
+from app.schemas.imports import (
+    ImportAccepted,
+    ImportFormat,
+    ImportJobOut,
+    RowError,
+    StoreRecord,
+)
 from app.schemas.merchants import (
     MerchantIn,
     MerchantList,
@@ -51,6 +58,9 @@ __all__ = [
     "ClusterPage",
     "ClusterQuery",
     "Health",
+    "ImportAccepted",
+    "ImportFormat",
+    "ImportJobOut",
     "Instant",
     "Lat",
     "LatLng",
@@ -79,5 +89,7 @@ __all__ = [
     "QueryText",
     "Readiness",
     "RedeemedOut",
+    "RowError",
+    "StoreRecord",
     "Strict",
 ]

@@ -24,13 +24,17 @@ class Row:
 # Spheroid/sphere ratios as the real bound allows (|ratio - 1| < 0.0056). Ties, as shops stacked
 # on one spot make them, come from drawing the same (distance, ratio) pair more than once.
 spots = st.tuples(st.floats(0, 5000), st.floats(-0.0056, 0.0056))
-rows = st.lists(spots, min_size=1, max_size=12).flatmap(
-    lambda places: st.lists(
-        st.tuples(st.sampled_from(places), st.integers(0, 2**32)),
-        max_size=80,
-        unique_by=lambda item: item[1],  # ids are unique
+rows = (
+    st.lists(spots, min_size=1, max_size=12)
+    .flatmap(
+        lambda places: st.lists(
+            st.tuples(st.sampled_from(places), st.integers(0, 2**32)),
+            max_size=80,
+            unique_by=lambda item: item[1],  # ids are unique
+        )
     )
-).map(lambda items: [Row(uuid.UUID(int=key), s * (1 + e), s) for (s, e), key in items])
+    .map(lambda items: [Row(uuid.UUID(int=key), s * (1 + e), s) for (s, e), key in items])
+)
 
 
 def brute_force(all_rows: list[Row], after: tuple[float, uuid.UUID] | None) -> list[Row]:

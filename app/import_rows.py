@@ -1,0 +1,170 @@
+"""Records of a store list -> the rows an import stages, a batch at a time, with every rejection.
+
+Each record passes the checks of a merchant of the API: the limits of the schemas (the same
+field types, in `StoreRecord`) and the meaning checks of `app.merchants` (opening hours,
+timezone). Coordinates are converted to WGS-84 a batch at a time (spatial.to_wgs84_many); a
+record without a timezone gets the one of its location, as the API does. A failing record is
+reported once per failing field, with the field named as the file names it.
+
+`batches` is plain blocking code: the importer runs it in a worker thread, so parsing the next
+batch overlaps with the database taking the last one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from app.import_formats import Record, RecordError, StoreFile
+from app.merchants import FieldError, checked_opening_hours, checked_timezone, unique_tags
+from app.opening_hours import Interval
+from app.schemas import StoreRecord
+from spatial import CoordSystem, cell_of, to_wgs84_many
+from spatial.geometry import normalize_lng
+
+BATCH_ROWS = 5000
+
+# The columns of the staging table, in the order of each staged row (queries.imports).
+STAGED_COLUMNS = (
+    "row_num",
+    "external_id",
+    "name",
+    "category",
+    "tags",
+    "address",
+    "phone",
+    "lat",
+    "lng",
+    "h3",
+    "timezone",
+    "opening_hours",
+    "open_minutes",
+    "attributes",
+)
+
+Rejection = tuple[int, str, str]  # row, field (as the file names it), message
+
+
+@dataclass(slots=True)
+class Batch:
+    rows: list[tuple[Any, ...]] = field(default_factory=list)  # in STAGED_COLUMNS order
+    rejections: list[Rejection] = field(default_factory=list)
+    records: int = 0  # data records read, good or bad
+    failed: int = 0  # records rejected (a record may have several rejections)
+    bytes_read: int = 0
+
+
+def batches(store: StoreFile, coord: CoordSystem, size: int = BATCH_ROWS) -> Iterator[Batch]:
+    """The file's records, checked and converted, `size` at a time (blocking)."""
+    pending: list[Record] = []
+    batch = Batch()
+    for item in store:
+        batch.records += 1
+        if isinstance(item, RecordError):
+            batch.rejections.append((item.row, item.field, item.msg))
+            batch.failed += 1
+        else:
+            pending.append(item)
+        if batch.records >= size:
+            yield _finish(batch, pending, store, coord)
+            pending, batch = [], Batch()
+    if batch.records:
+        yield _finish(batch, pending, store, coord)
+
+
+def stage(records: Sequence[Record], names: dict[str, str], coord: CoordSystem) -> Batch:
+    """Check and convert records: the rows to stage and the rejections, in file order."""
+    batch = Batch()
+    checked: list[tuple[int, StoreRecord]] = []
+    for record in records:
+        try:
+            checked.append((record.row, StoreRecord.model_validate(record.values)))
+        except ValidationError as exc:
+            batch.rejections.extend(_rejections(record, exc, names))
+            batch.failed += 1
+    lats, lngs = to_wgs84_many([s.lat for _, s in checked], [s.lng for _, s in checked], coord)
+    for (row, store), lat_value, lng_value in zip(checked, lats, lngs, strict=True):
+        lat, lng = float(lat_value), float(lng_value)
+        problems: dict[str, str] = {}
+        open_minutes = timezone = None
+        try:
+            open_minutes = checked_opening_hours(store.opening_hours)
+        except FieldError as exc:
+            problems[exc.field] = exc.msg
+        if not (-90.0 <= lat <= 90.0 and -180.0 <= lng <= 180.0):
+            problems["lat"] = f"lies outside the globe once converted from {coord.value}"
+        else:
+            try:
+                timezone = checked_timezone(store.timezone, lat, lng)
+            except FieldError as exc:
+                problems[exc.field] = exc.msg
+        if problems:
+            batch.rejections.extend((row, names[f], msg) for f, msg in problems.items())
+            batch.failed += 1
+            continue
+        batch.rows.append(
+            (
+                row,
+                store.external_id,
+                store.name,
+                store.category,
+                unique_tags(store.tags),
+                store.address,
+                store.phone,
+                lat,
+                normalize_lng(lng),
+                cell_of(lat, lng),
+                timezone,
+                store.opening_hours,
+                None if open_minutes is None else _multirange(open_minutes),
+                None if store.attributes is None else orjson.dumps(store.attributes).decode(),
+            )
+        )
+    batch.rejections.sort()
+    return batch
+
+
+def _finish(batch: Batch, pending: list[Record], store: StoreFile, coord: CoordSystem) -> Batch:
+    staged = stage(pending, store.names, coord)
+    batch.rows = staged.rows
+    batch.rejections = sorted(batch.rejections + staged.rejections)
+    batch.failed += staged.failed
+    batch.bytes_read = store.bytes_read
+    return batch
+
+
+def _rejections(record: Record, exc: ValidationError, names: dict[str, str]) -> list[Rejection]:
+    """One rejection per failing field; several problems of one field share a message."""
+    messages: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False):
+        loc = error["loc"]
+        key = str(loc[0]) if loc else "record"
+        msg = "is required" if error["type"] == "missing" else error["msg"]
+        if key == "tags" and len(loc) > 1 and isinstance(loc[1], int):
+            msg = f"tag {loc[1] + 1}: {msg}"
+        if key in ("lat", "lng") and error["type"] in ("less_than_equal", "greater_than_equal"):
+            msg += _swap_hint(record.values)
+        messages.setdefault(key, []).append(msg)
+    return [(record.row, names.get(key, key), "; ".join(msgs)) for key, msgs in messages.items()]
+
+
+def _swap_hint(values: dict[str, Any]) -> str:
+    """A hint when lat and lng would both be in range the other way round (never swapped here)."""
+    try:
+        lat, lng = float(values["lat"]), float(values["lng"])
+    except (KeyError, TypeError, ValueError):
+        return ""
+    if abs(lng) <= 90.0 and abs(lat) <= 180.0:
+        return " (are lat and lng swapped?)"
+    return ""
+
+
+@lru_cache(maxsize=4096)
+def _multirange(intervals: tuple[Interval, ...]) -> str:
+    """PostgreSQL's text form of an int4multirange."""
+    return "{" + ",".join(f"[{start},{end})" for start, end in intervals) + "}"

@@ -1,0 +1,285 @@
+"""Batch import of store lists: the job lifecycle (upload, background run, status, errors).
+
+A job runs its load (app/import_load.py) in one transaction: the file lands whole or not at
+all, so no store is ever seen half old and half new. Rejected rows are stored as they are
+found, on a connection of their own, so a running job shows them and errors.csv lists them all.
+
+Jobs run in the process that accepted them (`ImportRunner`, one per app on app.state, and one
+per `nearby import`). That process holds an advisory lock while it has jobs; a queued or running
+job whose process is gone is marked failed at the next start of the service and whenever
+someone looks at it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app import queries
+from app.auth import Principal
+from app.errors import ContentTooLarge, Forbidden, NotFound
+from app.import_formats import FileRejected
+from app.import_load import ImportFile, OnProgress, Progress, load
+from app.import_rows import Batch
+from app.queries import ImportJobRow
+
+log = logging.getLogger("nearby.imports")
+
+ERRORS_SHOWN = 100  # rejected rows in a job's JSON; errors.csv has them all
+ORPHANED = "interrupted: the process running the import stopped before it finished"
+STOPPED = "interrupted: the service shut down before the import finished"
+_PROGRESS_EVERY_S = 0.5
+_WRITE_BYTES = 1024 * 1024
+
+
+async def job(conn: AsyncConnection, *, principal: Principal, job_id: UUID) -> ImportJobRow:
+    """A job its owner or the admin may see; one whose process is gone is marked failed."""
+    row = await queries.job_by_id(conn, job_id=job_id)
+    if row is None:
+        raise NotFound(f"There is no import {job_id}")
+    if not principal.may_write(row.owner_id):
+        raise Forbidden("This import belongs to another owner")
+    if row.status in ("queued", "running") and await queries.fail_orphaned_jobs(
+        conn, reason=ORPHANED, job_id=job_id
+    ):
+        row = await queries.job_by_id(conn, job_id=job_id)
+        assert row is not None
+    return row
+
+
+async def save_upload(chunks: AsyncIterator[bytes], *, limit_bytes: int, suffix: str) -> Path:
+    """Stream an upload into a temporary file; ContentTooLarge (and no file) past the limit."""
+    handle, name = tempfile.mkstemp(prefix="nearby-import-", suffix=f".{suffix}")
+    path, size = Path(name), 0
+    try:
+        with os.fdopen(handle, "wb") as out:
+            pending: list[bytes] = []
+            pending_bytes = 0
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit_bytes:
+                    raise too_large(limit_bytes)
+                pending.append(chunk)
+                pending_bytes += len(chunk)
+                if pending_bytes >= _WRITE_BYTES:
+                    await asyncio.to_thread(out.write, b"".join(pending))
+                    pending, pending_bytes = [], 0
+            await asyncio.to_thread(out.write, b"".join(pending))
+    except BaseException:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        raise
+    return path
+
+
+def too_large(limit_bytes: int) -> ContentTooLarge:
+    return ContentTooLarge(f"An import may be at most {limit_bytes:,} bytes")
+
+
+async def status(
+    conn: AsyncConnection, *, principal: Principal, job_id: UUID
+) -> tuple[ImportJobRow, list[tuple[int, str, str]], bool]:
+    """A job, its first rejected rows (file order) and whether there are more of them."""
+    row = await job(conn, principal=principal, job_id=job_id)
+    first = await queries.first_rejections(conn, job_id=job_id, limit=ERRORS_SHOWN + 1)
+    return row, first[:ERRORS_SHOWN], len(first) > ERRORS_SHOWN
+
+
+async def rejections_csv(conn: AsyncConnection, *, job_id: UUID) -> AsyncIterator[bytes]:
+    """errors.csv: every rejected row of a job as `row,field,msg`, in file order."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(("row", "field", "msg"))
+    async for page in queries.all_rejections(conn, job_id=job_id):
+        writer.writerows(page)
+        yield text.getvalue().encode()
+        text.seek(0)
+        text.truncate()
+    yield text.getvalue().encode()
+
+
+class ImportRunner:
+    """Runs import jobs in this process, at most `parallel` at a time; the rest wait queued."""
+
+    def __init__(self, engine: AsyncEngine, *, parallel: int = 2) -> None:
+        self.engine = engine
+        self.id = uuid.uuid4()
+        self.tasks: dict[UUID, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(parallel)
+        self._holders = 0
+        self._held: Any = None
+        self._hold_lock = asyncio.Lock()
+
+    async def sweep(self) -> list[UUID]:
+        """Fail the jobs left queued or running by processes that are gone (at start-up)."""
+        async with self.engine.begin() as conn:
+            failed = await queries.fail_orphaned_jobs(conn, reason=ORPHANED)
+        if failed:
+            log.warning("marked %d interrupted import job(s) as failed", len(failed))
+        return failed
+
+    async def submit(self, *, owner_id: UUID, source: ImportFile) -> ImportJobRow:
+        """Record a queued job and start it in the background."""
+        await self._hold()
+        try:
+            async with self.engine.begin() as conn:
+                row = await _insert_job(conn, owner_id, source, self.id)
+        except BaseException:
+            await self._release()
+            _discard(source)
+            raise
+        task = asyncio.create_task(self._run_held(row.id, owner_id, source))
+        self.tasks[row.id] = task
+        task.add_done_callback(lambda _: self.tasks.pop(row.id, None))
+        return row
+
+    async def run(
+        self, *, owner_id: UUID, source: ImportFile, on_progress: OnProgress | None = None
+    ) -> ImportJobRow:
+        """Record a job and run it to the end here (the CLI); the finished job."""
+        await self._hold()
+        try:
+            async with self.engine.begin() as conn:
+                row = await _insert_job(conn, owner_id, source, self.id)
+        except BaseException:
+            await self._release()
+            raise
+        await self._run_held(row.id, owner_id, source, on_progress)
+        async with self.engine.connect() as conn:
+            done = await queries.job_by_id(conn, job_id=row.id)
+        assert done is not None
+        return done
+
+    async def close(self) -> None:
+        """Stop every job of this process; each is marked failed and stores nothing."""
+        tasks = list(self.tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError):
+                await task
+
+    async def _run_held(
+        self,
+        job_id: UUID,
+        owner_id: UUID,
+        source: ImportFile,
+        on_progress: OnProgress | None = None,
+    ) -> None:
+        try:
+            async with self._slots:
+                await self._execute(job_id, owner_id, source, on_progress)
+        except asyncio.CancelledError:  # stopped while still queued (a running one is failed)
+            await asyncio.shield(self._fail(job_id, STOPPED, only_queued=True))
+            raise
+        finally:
+            _discard(source)
+            await self._release()
+
+    async def _execute(
+        self, job_id: UUID, owner_id: UUID, source: ImportFile, on_progress: OnProgress | None
+    ) -> None:
+        async with self.engine.begin() as conn:
+            await queries.mark_running(conn, job_id=job_id)
+        reporter = _Reporter(self.engine, job_id, on_progress)
+        try:
+            async with self.engine.begin() as conn:
+                loaded = await load(
+                    conn,
+                    owner_id=owner_id,
+                    source=source,
+                    job_id=job_id,
+                    on_batch=reporter.batch,
+                    on_progress=on_progress,
+                )
+                await queries.finish_job(
+                    conn,
+                    job_id=job_id,
+                    rows_total=loaded.rows_total,
+                    rows_failed=loaded.rows_failed,
+                    inserted=loaded.inserted,
+                    updated=loaded.updated,
+                )
+        except FileRejected as exc:
+            await self._fail(job_id, exc.reason)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._fail(job_id, STOPPED))
+            raise
+        except Exception:
+            log.exception("import %s failed", job_id)
+            await self._fail(job_id, "the import failed unexpectedly; the error has been logged")
+
+    async def _fail(self, job_id: UUID, reason: str, *, only_queued: bool = False) -> None:
+        try:
+            async with self.engine.begin() as conn:
+                await queries.fail_job(conn, job_id=job_id, reason=reason, only_queued=only_queued)
+        except (OSError, SQLAlchemyError):  # the database is gone too: the next sweep will do
+            log.exception("could not mark import %s as failed", job_id)
+
+    async def _hold(self) -> None:
+        async with self._hold_lock:
+            if self._holders == 0:
+                self._held = await queries.hold_runner(self.engine, runner=self.id)
+            self._holders += 1
+
+    async def _release(self) -> None:
+        async with self._hold_lock:
+            self._holders -= 1
+            if self._holders == 0:
+                held, self._held = self._held, None
+                await asyncio.shield(queries.release_runner(held, runner=self.id))
+
+
+class _Reporter:
+    """Stores a job's rejected rows as they come and its counts every half second."""
+
+    def __init__(self, engine: AsyncEngine, job_id: UUID, on_progress: OnProgress | None):
+        self.engine, self.job_id, self.on_progress = engine, job_id, on_progress
+        self.last = 0.0
+
+    async def batch(self, batch: Batch, progress: Progress) -> None:
+        now = time.monotonic()
+        if not batch.rejections and now - self.last < _PROGRESS_EVERY_S:
+            if self.on_progress is not None:
+                await self.on_progress(progress)
+            return
+        self.last = now
+        async with self.engine.begin() as conn:
+            await queries.insert_rejections(conn, job_id=self.job_id, rejections=batch.rejections)
+            await queries.record_progress(
+                conn, job_id=self.job_id, rows_total=progress.rows, rows_failed=progress.failed
+            )
+        if self.on_progress is not None:
+            await self.on_progress(progress)
+
+
+async def _insert_job(
+    conn: AsyncConnection, owner_id: UUID, source: ImportFile, runner: UUID
+) -> ImportJobRow:
+    return await queries.insert_job(
+        conn,
+        owner_id=owner_id,
+        format=source.format.value,
+        coord=source.coord.value,
+        filename=source.filename,
+        size_bytes=source.size_bytes,
+        runner=runner,
+    )
+
+
+def _discard(source: ImportFile) -> None:
+    if source.delete_after:
+        source.path.unlink(missing_ok=True)
