@@ -17,6 +17,7 @@ from spatial import (
     BBox,
     CoordSystem,
     Page,
+    cell_ring,
     cell_to_hex,
     from_wgs84,
     from_wgs84_many,
@@ -46,6 +47,7 @@ class ClusterCount:
     count: int
     lat: float
     lng: float
+    boundary: list[list[float]] | None = None  # closed ring of [lng, lat], when asked for
 
 
 @dataclass(frozen=True)
@@ -126,11 +128,13 @@ async def cluster_counts(
     resolution: int | None,
     filters: Filters,
     limit: int,
+    boundaries: bool = False,
 ) -> ClusterResult:
     """Merchants per H3 cell at `resolution` (default: from the box's area), most populous first.
 
     Each cell's position is the mean of its merchants. In GCJ-02/BD-09 the box is widened to hold
     all of its WGS-84 preimage, so a cell on its edge may count a few merchants just outside.
+    With `boundaries`, each cell also carries its outline in `coord`, for drawing hexagons.
     """
     res = resolution if resolution is not None else resolution_for_area(bbox.area_m2())
     keep_mask, set_bits = parent_masks(res)
@@ -146,11 +150,17 @@ async def cluster_counts(
     # A cell astride the antimeridian averages its longitudes on the 0..360 scale instead.
     lngs = [r.lng if r.max_lng - r.min_lng <= 180 else (r.lng_east + 180) % 360 - 180 for r in rows]
     lats, lngs_out = from_wgs84_many([r.lat for r in rows], lngs, coord)
+    rings = [_ring(r.cell, coord) if boundaries else None for r in rows]
     clusters = [
-        ClusterCount(cell_to_hex(r.cell), r.count, float(lat), float(lng))
-        for r, lat, lng in zip(rows, lats, lngs_out, strict=True)
+        ClusterCount(cell_to_hex(r.cell), r.count, float(lat), float(lng), ring)
+        for r, lat, lng, ring in zip(rows, lats, lngs_out, rings, strict=True)
     ]
     return ClusterResult(clusters, res, truncated)
+
+
+def _ring(cell: int, coord: CoordSystem) -> list[list[float]]:
+    lats, lngs = from_wgs84_many(*cell_ring(cell), coord)
+    return [[float(lng), float(lat)] for lat, lng in zip(lats, lngs, strict=True)]
 
 
 async def _ranked(

@@ -57,5 +57,23 @@ def cell_center(cell: H3Cell) -> tuple[float, float]:
     return float(lat), float(lng)
 
 
+def cell_ring(cell: H3Cell) -> tuple[list[float], list[float]]:
+    """The cell's outline as a closed ring (lats, lngs), for drawing on a map.
+
+    Six vertices, five for a pentagon, more where an edge crosses an icosahedron face; the first
+    repeats at the end. Longitudes are unwrapped to follow on from the first vertex, so a cell
+    astride the antimeridian has some beyond +-180 instead of a ring that jumps across the map.
+    (The few coarse cells around a pole have no such ring: theirs winds once round the globe.)
+    """
+    lats: list[float] = []
+    lngs: list[float] = []
+    for lat, lng in h3i.cell_to_boundary(cell):
+        if lngs:
+            lng += 360.0 * round((lngs[0] - lng) / 360.0)
+        lats.append(float(lat))
+        lngs.append(float(lng))
+    return lats + lats[:1], lngs + lngs[:1]
+
+
 def _signed(value: int) -> int:
     return value - _INT64 if value >= 1 << 63 else value

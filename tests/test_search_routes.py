@@ -8,6 +8,7 @@ from typing import Any
 import h3.api.basic_int as h3i
 import httpx
 import pytest
+import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
@@ -314,3 +315,35 @@ async def test_cluster_positions_follow_the_datum(client, conn, owner_id):
     )
     keep, set_bits = parent_masks(9)
     assert int(cluster["h3"], 16) == (row.h3 & keep) | set_bits
+
+
+async def test_cluster_boundaries_are_the_h3_cells_drawn_in_the_datum(client, conn, owner_id):
+    row = await insert_merchant(conn, owner_id, lat=31.2304, lng=121.4737)
+    params: dict[str, Any] = {"min_lat": 31.2, "min_lng": 121.4, "max_lat": 31.3, "max_lng": 121.5}
+    params["resolution"] = 9
+    (plain,) = (await clusters(client, **params))["clusters"]
+    assert "boundary" not in plain
+    for system in CoordSystem:
+        body = await clusters(client, **params, coord=system.value, boundaries="true")
+        (cluster,) = body["clusters"]
+        cell = int(cluster["h3"], 16)
+        expected = [from_wgs84(lat, lng, system) for lat, lng in h3i.cell_to_boundary(cell)]
+        ring = cluster["boundary"]
+        assert ring[0] == ring[-1] and len(ring) == 7
+        assert [p[1] for p in ring[:-1]] == pytest.approx([lat for lat, _ in expected], abs=1e-9)
+        assert [p[0] for p in ring[:-1]] == pytest.approx([lng for _, lng in expected], abs=1e-9)
+        # The merchant's own point lies inside its cell's outline in every system.
+        located = from_wgs84(row.lat, row.lng, system)
+        assert shapely.Polygon(ring).contains(shapely.Point(located[1], located[0]))
+
+
+async def test_a_cluster_boundary_on_the_antimeridian_does_not_jump_across_the_map(
+    client, conn, owner_id
+):
+    await insert_merchant(conn, owner_id, lat=-16.5, lng=179.999, timezone="Pacific/Fiji")
+    body = await clusters(
+        client, min_lat=-17, min_lng=179, max_lat=-16, max_lng=-179, resolution=2, boundaries=1
+    )
+    (cluster,) = body["clusters"]
+    lngs = [lng for lng, _ in cluster["boundary"]]
+    assert max(lngs) - min(lngs) < 10 and max(abs(lng) for lng in lngs) > 180

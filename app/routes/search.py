@@ -76,6 +76,7 @@ async def search_bbox(
 @router.get(
     "/v1/search/clusters",
     response_model=ClusterPage,
+    response_model_exclude_none=True,
     responses=problems(422),
     tags=["search"],
     openapi_extra=query_params.openapi(ClusterQuery),
@@ -91,9 +92,13 @@ async def search_clusters(
         resolution=params.resolution,
         filters=Filters(params.category),
         limit=params.limit,
+        boundaries=params.boundaries,
     )
     return ClusterPage(
-        clusters=[Cluster(h3=c.cell, count=c.count, lat=c.lat, lng=c.lng) for c in result.clusters],
+        clusters=[
+            Cluster(h3=c.cell, count=c.count, lat=c.lat, lng=c.lng, boundary=c.boundary)
+            for c in result.clusters
+        ],
         resolution=result.resolution,
         coord=params.coord,
         truncated=result.truncated,

@@ -30,6 +30,11 @@ class Cluster(BaseModel):
     count: int
     lat: float
     lng: float
+    boundary: list[list[float]] | None = Field(
+        None,
+        description="With `boundaries=true`: the cell's outline, a closed ring of [lng, lat] in "
+        "`coord` (longitudes continue past +-180 for a cell astride the antimeridian).",
+    )
 
 
 class ClusterPage(BaseModel):
@@ -91,4 +96,7 @@ class ClusterQuery(BoxQuery):
     )
     limit: int = Field(
         2000, ge=1, le=10_000, description="At most this many cells, most populous first."
+    )
+    boundaries: bool = Field(
+        False, description="Also give each cell's outline (`boundary`), e.g. to draw hexagons."
     )

@@ -5,10 +5,19 @@ from __future__ import annotations
 import h3
 import h3.api.basic_int as h3i
 import pytest
+import shapely
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spatial import INDEX_RES, cell_center, cell_of, cell_to_hex, parent_masks, resolution_for_area
+from spatial import (
+    INDEX_RES,
+    cell_center,
+    cell_of,
+    cell_ring,
+    cell_to_hex,
+    parent_masks,
+    resolution_for_area,
+)
 
 
 def test_cell_of_matches_the_h3_documentation_example():
@@ -56,3 +65,19 @@ def test_cell_center_is_inside_its_cell():
 )
 def test_resolution_for_area_keeps_a_map_to_a_few_hundred_cells(area_m2, res):
     assert resolution_for_area(area_m2) == res
+
+
+@given(st.floats(-80, 80), st.floats(-180, 180), st.integers(1, 15))
+def test_a_cell_ring_is_closed_continuous_and_holds_the_cell(lat, lng, res):
+    cell = cell_of(lat, lng, res)
+    lats, lngs = cell_ring(cell)
+    assert (lats[0], lngs[0]) == (lats[-1], lngs[-1]) and len(lats) >= 6
+    assert max(abs(b - a) for a, b in zip(lngs, lngs[1:], strict=False)) < 180
+    wrapped = [((lng + 180) % 360 - 180) for lng in lngs[:-1]]
+    expected = h3i.cell_to_boundary(cell)
+    assert lats[:-1] == pytest.approx([lat for lat, _ in expected], abs=1e-9)
+    assert wrapped == pytest.approx([lng for _, lng in expected], abs=1e-9)
+    centre_lat, centre_lng = cell_center(cell)
+    centre_lng += 360 * round((lngs[0] - centre_lng) / 360)
+    ring = shapely.Polygon(zip(lngs, lats, strict=True))
+    assert ring.contains(shapely.Point(centre_lng, centre_lat))
