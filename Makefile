@@ -1,27 +1,29 @@
 # Nearby: two commands on a fresh machine.
 #   make run    the service with the Helsinki demo data on http://127.0.0.1:8000/
-#   make test   the whole test suite against a real PostGIS
-# Both set up what they need: a virtual environment with the packages of pyproject.toml, and,
-# when DATABASE_URL is unset, the project's own PostGIS (scripts/localdb).
+#   make test   the whole test suite against a real PostGIS, the console's in a real chromium
+# Both set up what they need: a virtual environment with the packages of pyproject.toml, the web
+# console's libraries from npm (web/node_modules), and, when DATABASE_URL is unset, the project's
+# own PostGIS (scripts/localdb); the tests also Debian's chromium (scripts/chromium).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.installed
+WEB_READY := web/node_modules/.installed
 export NEARBY_ADMIN_KEY ?= dev-admin-key
 
 .PHONY: run test bench setup lint db
 
-run: $(READY)
+run: $(READY) $(WEB_READY)
 	scripts/with-db $(BIN)/nearby serve --demo
 
-test: $(READY)
-	scripts/with-db $(BIN)/pytest
+test: $(READY) $(WEB_READY)
+	NEARBY_CHROMIUM=$$(scripts/chromium) scripts/with-db $(BIN)/pytest
 
 bench: $(READY)
 	scripts/with-db $(BIN)/python -m bench
 
-setup: $(READY)
+setup: $(READY) $(WEB_READY)
 
 lint: $(READY)
 	$(BIN)/ruff check app spatial tests bench migrations scripts
@@ -33,4 +35,8 @@ db:
 $(READY): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+$(WEB_READY): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
 	touch $@

@@ -15,6 +15,7 @@ from app import errors, routes
 from app.db import make_engine
 from app.imports import ImportRunner
 from app.metrics import Metrics, MetricsMiddleware
+from app.routes import console
 from app.settings import Settings
 
 log = logging.getLogger("nearby")
@@ -59,5 +60,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     errors.install(app)
     app.include_router(routes.router)
+    console.mount(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

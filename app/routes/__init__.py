@@ -5,7 +5,7 @@ Each handler: parameters -> a use case -> a response shape. No SQL, loops or bra
 
 from fastapi import APIRouter
 
-from app.routes import imports, merchants, offers, operations, search
+from app.routes import console, imports, merchants, offers, operations, search
 
 router = APIRouter()
 router.include_router(merchants.router)
@@ -13,3 +13,4 @@ router.include_router(search.router)
 router.include_router(offers.router)
 router.include_router(imports.router)
 router.include_router(operations.router)
+router.include_router(console.router)

@@ -1,0 +1,68 @@
+// Calls to the service's public HTTP API (../shared/API.md), nothing else. Errors come back as
+// problem+json (RFC 9457); ApiError turns them into a sentence a person can read.
+
+export class ApiError extends Error {
+  constructor(message, status, problem) {
+    super(message);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+export async function api(path, { method = "GET", params, body, key } = {}) {
+  const url = new URL(path, window.location.origin);
+  for (const [name, value] of Object.entries(params ?? {})) {
+    for (const one of Array.isArray(value) ? value : [value]) {
+      if (one !== undefined && one !== null && one !== "") url.searchParams.append(name, String(one));
+    }
+  }
+  const headers = { Accept: "application/json" };
+  if (key) headers.Authorization = `Bearer ${key}`;
+  const init = { method, headers };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (error) {
+    throw new ApiError(`The service cannot be reached (${error.message}).`, 0, null);
+  }
+  if (response.status === 204) return null;
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!response.ok) throw new ApiError(describe(response.status, data, text), response.status, data);
+  return data;
+}
+
+// "Invalid input (422): radius: ..." plus one line per further invalid field.
+export function describe(status, problem, text) {
+  if (problem && typeof problem === "object" && (problem.title || problem.detail)) {
+    const lines = [`${problem.title ?? "Error"} (${status})${problem.detail ? `: ${problem.detail}` : ""}`];
+    const errors = Array.isArray(problem.errors) ? problem.errors : [];
+    if (errors.length > 1) {
+      for (const error of errors) lines.push(`• ${(error.loc ?? []).join(".")}: ${error.msg}`);
+    }
+    return lines.join("\n");
+  }
+  return `HTTP ${status}: ${(text ?? "").slice(0, 200) || "no details"}`;
+}
+
+// Every page of a paged list (results + next_cursor), up to `maxPages`.
+export async function allPages(path, options, maxPages = 50) {
+  const results = [];
+  let cursor;
+  for (let page = 0; page < maxPages; page += 1) {
+    const body = await api(path, { ...options, params: { ...options.params, cursor } });
+    results.push(...body.results);
+    cursor = body.next_cursor;
+    if (!cursor) return { results, complete: true };
+  }
+  return { results, complete: false };
+}

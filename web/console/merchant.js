@@ -1,0 +1,271 @@
+// Merchant (with an owner key, kept only in this browser): the owner's stores on the map, each
+// store's offers with their claimed / redeemed / remaining counts, and new offers whose fence is
+// drawn on the map.
+
+import { allPages, api } from "./api.js";
+import { FenceDrawer } from "./draw.js";
+import { fenceLayer, formatPoint, toLatLng } from "./geo.js";
+import { clearMessage, showError, showOk } from "./message.js";
+
+const KEY = "nearby.ownerKey";
+const $ = (id) => document.getElementById(id);
+
+export class Merchant {
+  constructor(map, coord) {
+    this.map = map;
+    this.coord = coord;
+    this.storeLayer = L.layerGroup();
+    this.fenceLayer = L.layerGroup();
+    this.stores = [];
+    this.markers = new Map();
+    this.selected = null;
+    this.drawer = new FenceDrawer(map, (drawer) => this.drawingChanged(drawer));
+    this.onClick = (event) => this.drawer.click(event.latlng);
+
+    $("key-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const key = $("owner-key").value.trim();
+      if (!key) return;
+      localStorage.setItem(KEY, key);
+      this.loadStores(true);
+    });
+    $("forget-key").addEventListener("click", () => this.forget());
+    $("store-filter").addEventListener("input", () => this.renderStoreList());
+    for (const radio of document.querySelectorAll('input[name="fence"]')) {
+      radio.addEventListener("change", () => this.drawer.setKind(radio.value));
+    }
+    $("finish-polygon").addEventListener("click", () => this.drawer.finish());
+    $("clear-fence").addEventListener("click", () => this.drawer.clear());
+    $("circle-radius").addEventListener("input", () => this.drawer.setRadius(Number($("circle-radius").value)));
+    $("offer-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.saveOffer();
+    });
+  }
+
+  get key() {
+    return localStorage.getItem(KEY);
+  }
+
+  activate() {
+    this.storeLayer.addTo(this.map);
+    this.fenceLayer.addTo(this.map);
+    this.drawer.attach();
+    this.map.on("click", this.onClick);
+    if (this.key) {
+      $("owner-key").value = this.key;
+      if (!this.stores.length) this.loadStores(true);
+    }
+  }
+
+  deactivate() {
+    this.storeLayer.remove();
+    this.fenceLayer.remove();
+    this.drawer.detach();
+    this.map.off("click", this.onClick);
+  }
+
+  coordChanged() {
+    if (!this.key) return;
+    const selected = this.selected?.id;
+    this.drawer.clear();
+    this.loadStores(false).then(() => {
+      const store = this.stores.find((s) => s.id === selected);
+      if (store) this.select(store, false);
+    });
+  }
+
+  forget() {
+    localStorage.removeItem(KEY);
+    $("owner-key").value = "";
+    this.stores = [];
+    this.selected = null;
+    this.storeLayer.clearLayers();
+    this.fenceLayer.clearLayers();
+    this.drawer.clear();
+    this.renderStoreList();
+    $("store-detail").hidden = true;
+    $("stores-summary").hidden = true;
+    showOk("The key is forgotten.");
+  }
+
+  async loadStores(fit) {
+    const coord = this.coord();
+    let page;
+    try {
+      page = await allPages("/v1/merchants", { key: this.key, params: { limit: 100, coord } });
+    } catch (error) {
+      showError(error.status === 401 ? "That key was not accepted" : "Your stores could not be loaded", error);
+      return;
+    }
+    clearMessage();
+    this.stores = page.results;
+    this.storeLayer.clearLayers();
+    this.markers.clear();
+    const reference = this.map.getCenter().lng;
+    for (const store of this.stores) {
+      const marker = L.circleMarker(toLatLng(store.location, reference), {
+        radius: 5, color: "#fff", weight: 1.5, fillColor: "#2b8a3e", fillOpacity: 0.95,
+      })
+        .bindTooltip(store.name)
+        // While a fence is being drawn a click on a store is a corner (the map hears it too).
+        .on("click", () => this.drawer.kind === "store" && this.select(store, false))
+        .addTo(this.storeLayer);
+      this.markers.set(store.id, marker);
+    }
+    const summary = $("stores-summary");
+    summary.hidden = false;
+    summary.textContent =
+      `${this.stores.length} store${this.stores.length === 1 ? "" : "s"}` +
+      (page.complete ? "" : " (the first ones only)") + ". Pick one to see and add its offers.";
+    $("store-filter-label").hidden = this.stores.length < 10;
+    this.renderStoreList();
+    if (fit && this.stores.length) {
+      this.map.fitBounds(L.featureGroup([...this.markers.values()]).getBounds(), { maxZoom: 16, padding: [20, 20] });
+    }
+  }
+
+  renderStoreList() {
+    const filter = $("store-filter").value.trim().toLowerCase();
+    const shown = this.stores.filter((s) => !filter || s.name.toLowerCase().includes(filter)).slice(0, 200);
+    $("stores").replaceChildren(
+      ...shown.map((store) => {
+        const item = document.createElement("li");
+        item.dataset.id = store.id;
+        item.classList.toggle("selected", store.id === this.selected?.id);
+        item.innerHTML = `<span class="name"></span><div class="meta"></div>`;
+        item.querySelector(".name").textContent = store.name;
+        item.querySelector(".meta").textContent = [store.category, store.address].filter(Boolean).join(" · ");
+        item.addEventListener("click", () => this.select(store, true));
+        return item;
+      }),
+    );
+  }
+
+  async select(store, pan) {
+    this.selected = store;
+    for (const [id, marker] of this.markers) {
+      marker.setStyle({ fillColor: id === store.id ? "#d9480f" : "#2b8a3e", radius: id === store.id ? 8 : 5 });
+    }
+    this.renderStoreList();
+    $("store-detail").hidden = false;
+    $("store-name").textContent = store.name;
+    if (pan) this.map.setView(toLatLng(store.location, this.map.getCenter().lng), Math.max(this.map.getZoom(), 15));
+    this.drawer.setKind(document.querySelector('input[name="fence"]:checked').value);
+    await this.loadOffers();
+  }
+
+  async loadOffers() {
+    const store = this.selected;
+    if (!store) return;
+    let page;
+    try {
+      page = await allPages(`/v1/merchants/${store.id}/offers`, {
+        key: this.key,
+        params: { limit: 100, coord: this.coord() },
+      });
+    } catch (error) {
+      showError("The store's offers could not be loaded", error);
+      return;
+    }
+    if (store !== this.selected) return;
+    this.fenceLayer.clearLayers();
+    const reference = this.map.getCenter().lng;
+    $("no-store-offers").hidden = page.results.length > 0;
+    $("offers").replaceChildren(
+      ...page.results.map((offer) => {
+        const fence = fenceLayer(offer.geofence, reference, {
+          color: "#d9480f", weight: 1.5, dashArray: "6 4", fillOpacity: 0.06, interactive: false,
+        }).addTo(this.fenceLayer);
+        const item = document.createElement("li");
+        item.dataset.id = offer.id;
+        item.innerHTML =
+          `<span class="distance"></span><span class="name"></span><div class="meta window"></div>` +
+          `<div class="meta counts"></div><button type="button" class="delete">Delete</button>`;
+        item.querySelector(".distance").textContent = offer.status.replace("_", " ");
+        item.querySelector(".name").textContent = offer.title;
+        item.querySelector(".window").textContent = describeWindow(offer);
+        item.querySelector(".counts").textContent =
+          `claimed ${offer.claimed} · redeemed ${offer.redeemed} · remaining ` +
+          (offer.remaining === null ? "unlimited" : offer.remaining);
+        item.addEventListener("click", () => this.map.fitBounds(fence.getBounds(), { maxZoom: 17 }));
+        item.querySelector(".delete").addEventListener("click", (event) => {
+          event.stopPropagation();
+          this.deleteOffer(offer);
+        });
+        return item;
+      }),
+    );
+  }
+
+  async deleteOffer(offer) {
+    if (!window.confirm(`Delete "${offer.title}" and its ${offer.claimed} codes?`)) return;
+    try {
+      await api(`/v1/offers/${offer.id}`, { method: "DELETE", key: this.key });
+      showOk(`Deleted "${offer.title}".`);
+    } catch (error) {
+      showError("The offer could not be deleted", error);
+    }
+    await this.loadOffers();
+  }
+
+  drawingChanged(drawer) {
+    const kind = drawer.kind;
+    const hint = drawer.hint();
+    $("draw-hint").hidden = !hint;
+    $("draw-hint").textContent = hint;
+    $("circle-radius-label").hidden = kind !== "circle";
+    if (kind === "circle" && document.activeElement !== $("circle-radius")) {
+      $("circle-radius").value = String(drawer.radius);
+    }
+    $("draw-buttons").hidden = kind === "store";
+    $("finish-polygon").hidden = kind !== "polygon";
+  }
+
+  async saveOffer() {
+    const store = this.selected;
+    const geofence = this.drawer.geofence();
+    if (geofence === undefined) {
+      showError("The fence is not finished", this.drawer.hint());
+      return;
+    }
+    const number = (id) => ($(id).value.trim() === "" ? null : Number($(id).value));
+    const instant = (id) => ($(id).value ? new Date($(id).value).toISOString() : undefined);
+    const body = {
+      title: $("offer-title").value.trim(),
+      description: $("offer-description").value.trim() || null,
+      geofence,
+      coord: this.coord(),
+      starts_at: instant("offer-starts"),
+      ends_at: instant("offer-ends"),
+      quantity: number("offer-quantity"),
+      per_user_limit: number("offer-per-user"),
+    };
+    try {
+      const offer = await api(`/v1/merchants/${store.id}/offers`, { method: "POST", key: this.key, body });
+      const where = geofence === null ? "500 m round the store" : describeFence(geofence);
+      showOk(`Saved "${offer.title}" (${where}).`);
+      $("offer-title").value = "";
+      $("offer-description").value = "";
+      this.drawer.clear();
+    } catch (error) {
+      showError("The offer was not saved", error);
+      return;
+    }
+    await this.loadOffers();
+  }
+}
+
+function describeWindow(offer) {
+  const when = (iso) => new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  return `${when(offer.starts_at)} → ${offer.ends_at ? when(offer.ends_at) : "no end"}` +
+    (offer.quantity === null ? "" : ` · ${offer.quantity} codes`) +
+    (offer.per_user_limit === null ? "" : ` · ${offer.per_user_limit} per user`);
+}
+
+function describeFence(geofence) {
+  if (geofence.type === "circle") {
+    return `circle of ${geofence.radius_m} m at ${formatPoint(geofence.center.lat, geofence.center.lng)}`;
+  }
+  return `polygon of ${geofence.coordinates[0].length - 1} corners`;
+}
