@@ -161,7 +161,8 @@ async def _owner(url: str) -> object:
 async def _empty(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute("TRUNCATE merchant, import_error")
+        # CASCADE: offers and their claims reference merchants (empty here, but the keys stand).
+        await conn.execute("TRUNCATE merchant, import_error CASCADE")
         await conn.execute("DELETE FROM import_job")
         await conn.execute("CHECKPOINT")
     finally:
