@@ -2,7 +2,7 @@
 // point; the viewport shows H3 cluster hexagons when zoomed out and the stores themselves when in.
 
 import { api } from "./api.js";
-import { fenceLayer, formatDistance, formatPoint, near, toLatLng, viewportBox } from "./geo.js";
+import { fenceLayer, formatDistance, formatPoint, near, toLatLng, viewportBox, wrapLng } from "./geo.js";
 import { clearMessage, showError } from "./message.js";
 
 const STORE_ZOOM = 17; // from this zoom on the viewport shows stores (up to 100), below it clusters
@@ -71,7 +71,7 @@ export class Explore {
     const seq = ++this.searchSeq;
     this.point = L.latLng(latlng.lat, latlng.lng);
     const lat = this.point.lat;
-    const lng = ((((this.point.lng + 180) % 360) + 360) % 360) - 180;
+    const lng = wrapLng(this.point.lng);
     const params = { ...this.params(), lat, lng, limit: PAGE };
     this.drawSearchArea(params.radius);
     $("search-hint").hidden = true;
