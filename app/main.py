@@ -59,7 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     errors.install(app)
-    app.include_router(routes.router)
+    for router in routes.ROUTERS:
+        app.include_router(router)
     console.mount(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
