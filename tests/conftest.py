@@ -11,6 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import migrate
-from app.db import get_conn, get_read_conn, get_search_conn, make_engine
+from app.db import get_conn, get_read_conn, make_engine
 from app.main import create_app
 from app.settings import Settings
 
@@ -129,12 +130,9 @@ def app(settings: Settings, conn: AsyncConnection, driver: Any) -> FastAPI:
     async def same_conn() -> AsyncIterator[AsyncConnection]:
         yield conn
 
-    async def same_driver() -> AsyncIterator[Any]:
-        yield driver
-
     app.dependency_overrides[get_conn] = in_savepoint
     app.dependency_overrides[get_read_conn] = same_conn
-    app.dependency_overrides[get_search_conn] = same_driver
+    app.state.driver_connector = lambda: nullcontext(driver)
     return app
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
+from app.db import driver_connector, make_engine
 from tests.conftest import ADMIN_KEY
 
 
@@ -53,3 +58,30 @@ async def test_a_failed_write_commits_nothing(live):
     listed = (await live.get("/v1/merchants", headers=key)).json()["results"]
     assert [m["id"] for m in listed] == [first["id"]]
     await live.delete(f"/v1/merchants/{first['id']}", headers=key)
+
+
+async def test_a_cancelled_request_gives_its_driver_connection_back_in_working_order(settings):
+    """The hot paths open their connection in the handler (db.driver_connection), without
+    FastAPI's shielded exit: a request cancelled mid-query must still return it to the pool,
+    and the next request must find it usable, not busy with the cancelled query."""
+    engine = make_engine(settings.model_copy(update={"pool_size": 1, "pool_overflow": 0}))
+    connect = driver_connector(engine)
+    started = asyncio.Event()
+
+    async def slow_request() -> None:
+        async with connect() as conn:
+            started.set()
+            await conn.fetchval("SELECT pg_sleep(30)")
+
+    try:
+        task = asyncio.create_task(slow_request())
+        await started.wait()
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        async with connect() as conn:  # the pool's only connection
+            assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await engine.dispose()

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from app import claims, offers, presenters, query_params
 from app.auth import Caller
-from app.db import Conn, ReadConn, SearchConn
+from app.db import Conn, ReadConn, driver_connection
 from app.errors import PROBLEM_JSON
 from app.routes.responses import json_body, problems
 from app.schemas import (
@@ -83,22 +83,21 @@ async def list_offers(
     tags=["offers"],
     openapi_extra=query_params.openapi(OffersHereQuery),
 )
-async def offers_here(
-    conn: SearchConn,
-    params: Annotated[OffersHereQuery, Depends(query_params.parser(OffersHereQuery))],
-) -> Response:
+async def offers_here(request: Request) -> Response:
     """Every offer whose geofence covers the point, active at `at` with codes left, nearest
     store first (ties by offer id)."""
-    result = await offers.here(
-        conn,
-        lat=params.lat,
-        lng=params.lng,
-        coord=params.coord,
-        at=params.at,
-        categories=params.category,
-        limit=params.limit,
-        after_cursor=params.cursor,
-    )
+    params = query_params.read(OffersHereQuery, request)
+    async with driver_connection(request) as conn:
+        result = await offers.here(
+            conn,
+            lat=params.lat,
+            lng=params.lng,
+            coord=params.coord,
+            at=params.at,
+            categories=params.category,
+            limit=params.limit,
+            after_cursor=params.cursor,
+        )
     return json_body(
         presenters.offers_here_json(result.hits, params.coord, result.at, result.next_cursor)
     )
@@ -135,18 +134,19 @@ async def delete_offer(conn: Conn, caller: Caller, offer_id: UUID) -> Response:
     tags=["claims"],
 )
 async def claim_offer(
-    conn: SearchConn, offer_id: UUID, body: ClaimIn, idempotency_key: IdempotencyKey = None
+    request: Request, offer_id: UUID, body: ClaimIn, idempotency_key: IdempotencyKey = None
 ) -> Response:
     """A code for a user standing inside the fence; at most `quantity` codes ever."""
-    outcome = await claims.claim(
-        conn,
-        offer_id=offer_id,
-        user_id=body.user_id,
-        lat=body.lat,
-        lng=body.lng,
-        coord=body.coord,
-        key=idempotency_key,
-    )
+    async with driver_connection(request) as conn:
+        outcome = await claims.claim(
+            conn,
+            offer_id=offer_id,
+            user_id=body.user_id,
+            lat=body.lat,
+            lng=body.lng,
+            coord=body.coord,
+            key=idempotency_key,
+        )
     return Response(
         outcome.body,
         status_code=outcome.status,
