@@ -8,6 +8,7 @@ label set stays small whatever clients send. Each app has its own registry.
 from __future__ import annotations
 
 from time import perf_counter
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,10 +31,18 @@ class Metrics:
             registry=self.registry,
         )
 
+        # (method, route, status) -> its two series. prometheus_client's labels() validates and
+        # locks on every call; the label set is small and fixed once seen, so look it up once.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        labels = (method, route, str(status))
-        self.requests.labels(*labels).inc()
-        self.duration.labels(*labels).observe(seconds)
+        series = self._series.get((method, route, status))
+        if series is None:
+            labels = (method, route, str(status))
+            series = self.requests.labels(*labels), self.duration.labels(*labels)
+            self._series[(method, route, status)] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
