@@ -307,7 +307,9 @@ async def test_the_coordinate_switch_shows_the_same_stores_in_both_systems(page,
             "void window.nearby.map.setView([60.1685, 24.941], 16, {animate: false})"
         )
         await click_map(page)
-        await page.locator("#search-summary").filter(has_text="60.16").wait_for()
+        # Not just "60.16": "Searching at 60.16..." shows that before the answer is listed.
+        done = re.compile(r"within \d+ m of 60\.16.*\(GCJ02\)")
+        await page.locator("#search-summary").filter(has_text=done).wait_for()
         gcj_ids = await listed(page, "#results")
         asked = await page.locator("#search-summary").evaluate("e => ({...e.dataset})")
         wgs = console.get("/v1/search/nearby", lat=asked["lat"], lng=asked["lng"], radius=3000)
