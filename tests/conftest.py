@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import hypothesis
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -27,6 +28,12 @@ from app.main import create_app
 from app.settings import Settings
 
 ADMIN_KEY = "test-admin-key"
+
+# No per-example deadline: timing belongs in bench/. On a loaded CI machine the first example of
+# a coordinate test (which builds the mainland outline) took 846 ms against Hypothesis's default
+# 200 ms and failed a correct test.
+hypothesis.settings.register_profile("nearby", deadline=None)
+hypothesis.settings.load_profile("nearby")
 
 
 def _shared_data() -> Path:
