@@ -16,7 +16,7 @@ import orjson
 from app.offers import status as offers_status
 from app.queries import MerchantHit, MerchantRow, OfferHit, OfferRow
 from app.schemas import MerchantOut, OfferOut
-from spatial import CoordSystem, from_wgs84, geojson_in
+from spatial import CoordSystem, cell_to_hex, from_wgs84, geojson_in
 
 JSON_OPTIONS = orjson.OPT_UTC_Z  # "2026-11-22T06:00:00Z", as pydantic writes it
 
@@ -45,11 +45,11 @@ def bbox_json(rows: Sequence[MerchantRow], coord: CoordSystem, truncated: bool) 
 
 def merchant_body(row: MerchantRow, coord: CoordSystem) -> dict[str, Any]:
     """The contract's merchant object, with the location in `coord`."""
-    if coord is CoordSystem.WGS84:  # most requests; skips the call (the hot path's rows add up)
-        lat, lng = row.lat, row.lng
-    else:
-        lat, lng = from_wgs84(row.lat, row.lng, coord)
-    attributes = row.attributes
+    lat, lng = (
+        from_wgs84(row.lat, row.lng, coord)
+        if coord is not CoordSystem.WGS84
+        else (row.lat, row.lng)
+    )
     return {
         "id": str(row.id),
         "owner_id": str(row.owner_id),
@@ -60,17 +60,16 @@ def merchant_body(row: MerchantRow, coord: CoordSystem) -> dict[str, Any]:
         "address": row.address,
         "phone": row.phone,
         "location": {"lat": lat, "lng": lng},
-        "coord": _COORD_NAMES[coord],
-        "h3": f"{row.h3:x}",  # cell_to_hex, inlined
+        "coord": coord.value,
+        "h3": cell_to_hex(row.h3),
         "timezone": row.timezone,
         "opening_hours": row.opening_hours,
-        "attributes": orjson.Fragment(attributes) if type(attributes) is str else attributes,
+        "attributes": orjson.Fragment(row.attributes)
+        if isinstance(row.attributes, str)
+        else row.attributes,
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
-
-
-_COORD_NAMES = {system: system.value for system in CoordSystem}
 
 
 def offer(row: OfferRow, coord: CoordSystem, at: datetime) -> OfferOut:
