@@ -131,8 +131,25 @@ def wrk(
     """Drive GET path?lat=..&lng=..{query} with `connections` connections for `seconds`."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
         f.writelines(f"{lat:.7f},{lng:.7f}\n" for lat, lng in points)
-    env = dict(os.environ, BENCH_PATH=path, BENCH_POINTS=f.name, BENCH_QUERY=query)
-    out = subprocess.run(
+    try:
+        out = run_wrk(
+            port,
+            LUA,
+            {"BENCH_PATH": path, "BENCH_POINTS": f.name, "BENCH_QUERY": query},
+            seconds=seconds,
+            connections=connections,
+        )
+    finally:
+        os.unlink(f.name)
+    return _parse_wrk(out)
+
+
+def run_wrk(
+    port: int, script: Path, env: dict[str, str], *, seconds: float, connections: int
+) -> str:
+    """wrk's report of `script` against the port (2 threads, latency percentiles); `env` is
+    added to the environment the script reads its settings from."""
+    return subprocess.run(
         [
             ensure_wrk(),
             "-t2",
@@ -140,16 +157,14 @@ def wrk(
             f"-d{max(1, round(seconds))}s",
             "--latency",
             "-s",
-            str(LUA),
+            str(script),
             f"http://127.0.0.1:{port}",
         ],
-        env=env,
+        env=dict(os.environ, **env),
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    os.unlink(f.name)
-    return _parse_wrk(out)
 
 
 def alternate(

@@ -29,7 +29,6 @@ import json
 import math
 import os
 import re
-import subprocess
 import time
 import uuid
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ import shapely
 
 from bench import data
 from bench.bare_app import OFFERS_HERE, OFFERS_HERE_H3
-from bench.harness import Row, alternate, ensure_wrk, server
+from bench.harness import Row, alternate, run_wrk, server
 from spatial import CoordSystem, circle_fence, polygon_fence
 from spatial.geofence import covering_cells
 
@@ -355,24 +354,9 @@ def _wrk_claims(
     path = f"/tmp/bench-claims-{run_id}.txt"
     with open(path, "w") as f:
         f.writelines(f"{o},{lat!r},{lng!r}\n" for o, lat, lng in offers)
-    env = dict(os.environ, BENCH_OFFERS=path, BENCH_RUN=run_id, BENCH_KEYED="1" if keyed else "0")
+    env = {"BENCH_OFFERS": path, "BENCH_RUN": run_id, "BENCH_KEYED": "1" if keyed else "0"}
     try:
-        out = subprocess.run(
-            [
-                ensure_wrk(),
-                "-t2",
-                f"-c{connections}",
-                f"-d{max(1, round(seconds))}s",
-                "--latency",
-                "-s",
-                str(CLAIMS_LUA),
-                f"http://127.0.0.1:{port}",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        out = run_wrk(port, CLAIMS_LUA, env, seconds=seconds, connections=connections)
     finally:
         os.unlink(path)
     requests, duration_s, refused, p50_ms, p99_ms = _parse(out)
