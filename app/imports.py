@@ -133,12 +133,9 @@ class ImportRunner:
 
     async def submit(self, *, owner_id: UUID, source: ImportFile) -> ImportJobRow:
         """Record a queued job and start it in the background."""
-        await self._hold()
         try:
-            async with self.engine.begin() as conn:
-                row = await _insert_job(conn, owner_id, source, self.id)
+            row = await self._record(owner_id, source)
         except BaseException:
-            await self._release()
             _discard(source)
             raise
         task = asyncio.create_task(self._run_held(row.id, owner_id, source))
@@ -150,13 +147,7 @@ class ImportRunner:
         self, *, owner_id: UUID, source: ImportFile, on_progress: OnProgress | None = None
     ) -> ImportJobRow:
         """Record a job and run it to the end here (the CLI); the finished job."""
-        await self._hold()
-        try:
-            async with self.engine.begin() as conn:
-                row = await _insert_job(conn, owner_id, source, self.id)
-        except BaseException:
-            await self._release()
-            raise
+        row = await self._record(owner_id, source)
         await self._run_held(row.id, owner_id, source, on_progress)
         async with self.engine.connect() as conn:
             done = await queries.job_by_id(conn, job_id=row.id)
@@ -171,6 +162,16 @@ class ImportRunner:
         for task in tasks:
             with suppress(asyncio.CancelledError):
                 await task
+
+    async def _record(self, owner_id: UUID, source: ImportFile) -> ImportJobRow:
+        """Take a runner slot and record the job as queued; the slot is given back if that fails."""
+        await self._hold()
+        try:
+            async with self.engine.begin() as conn:
+                return await _insert_job(conn, owner_id, source, self.id)
+        except BaseException:
+            await self._release()
+            raise
 
     async def _run_held(
         self,
