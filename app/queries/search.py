@@ -38,6 +38,12 @@ class ClusterRow:
     )
 
 
+# The query point ($1, EWKT) as a geography, in a scalar subquery: PostgreSQL computes that once
+# per execution (an InitPlan). Under the generic plans the service uses, a bare `$1::geography`
+# is a function call parsed again at every use on every row: three times per row of a window,
+# which measured 680 against 580 us of server CPU for a 28-row window in a city centre.
+_HERE = "(SELECT $1::geography)"
+
 # Columns in the order of MerchantRow's fields, so a record unpacks straight into it. Attributes
 # come as JSON text: most window rows are never shown, and the shown ones go out as they are.
 _ROW_COLUMNS = """m.id, m.owner_id, m.external_id, m.name, m.category, m.tags, m.address, m.phone,
@@ -127,7 +133,7 @@ def near_statement(
     `knn=False` orders by the same sphere distance written as a plain expression, which the
     index cannot walk (see merchants_near for when that is needed).
     """
-    sql = Params(ewkt(lat, lng))  # $1: the point, parsed once per execution
+    sql = Params(ewkt(lat, lng))  # $1: the point, as _HERE
     categories = list(dict.fromkeys(filters.categories))
     if not knn or not categories:
         return _walk(
@@ -161,20 +167,20 @@ def _walk(
 ) -> str:
     """One SELECT of merchants_near: the walk from $1 over `location`, optionally one category."""
     if knn:
-        sphere = f"({location} <-> $1::geography)"
+        sphere = f"({location} <-> {_HERE})"
     else:
-        sphere = f"ST_Distance({location}, $1::geography, false)"
+        sphere = f"ST_Distance({location}, {_HERE}, false)"
     where = _filter_conditions(sql, filters, with_categories=category is None)
     if category is not None:
         where.append(f"m.category = {sql.add(category)}")
     if radius_m is not None:
-        where.append(f"ST_DWithin({location}, $1::geography, {sql.add(radius_m)})")
+        where.append(f"ST_DWithin({location}, {_HERE}, {sql.add(radius_m)})")
     if envelopes:
         where.append(_within_bounds(sql, envelopes))
     if min_sphere_m > 0:
         where.append(f"{sphere} >= {sql.add(min_sphere_m)}")
     return f"""
-        SELECT {_ROW_COLUMNS}, ST_Distance({location}, $1::geography) AS distance_m,
+        SELECT {_ROW_COLUMNS}, ST_Distance({location}, {_HERE}) AS distance_m,
                {sphere} AS sphere_m
         FROM merchant m
         WHERE {" AND ".join(where) or "true"}
