@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Generic, Protocol, TypeVar
 from uuid import UUID
 
@@ -28,6 +29,7 @@ SPHEROID_SLACK = 0.0075
 ABSOLUTE_SLACK_M = 1e-6
 
 Key = tuple[float, UUID]  # (distance_m, id): the order of results
+_RESULT_ORDER = attrgetter("distance_m", "id")
 
 
 class Candidate(Protocol):
@@ -75,14 +77,15 @@ def take_page(
     `candidates` are what a query returned in ascending `sphere_m` with LIMIT `window`; `keep`
     is an exact test the query could only approximate (it may only drop rows).
     """
-    ranked = sorted(
-        (
+    if after is not None or keep is not None:
+        candidates_left: Sequence[C] = [
             c
             for c in candidates
             if (after is None or (c.distance_m, c.id) > after) and (keep is None or keep(c))
-        ),
-        key=lambda c: (c.distance_m, c.id),
-    )
+        ]
+    else:
+        candidates_left = candidates
+    ranked = sorted(candidates_left, key=_RESULT_ORDER)
     if len(candidates) < window:  # the query ran dry: nothing was left unseen
         return Page(ranked[:limit], has_more=len(ranked) > limit)
     if len(ranked) <= limit:
