@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("cases", nargs="*", choices=[*CASES, []], help="default: all")
     parser.add_argument("--rows", type=int, default=1_000_000, help="merchants to load")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each wrk run")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per endpoint")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating runs per endpoint")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument(
         "--database",

@@ -39,6 +39,41 @@ class Load:
 
 
 @dataclass(frozen=True)
+class Runs:
+    """An endpoint's wrk runs, one per round of `alternate`: the median of each measure."""
+
+    runs: tuple[Load, ...]
+
+    @property
+    def requests_per_s(self) -> float:
+        return median(r.requests_per_s for r in self.runs)
+
+    @property
+    def p50_ms(self) -> float:
+        return median(r.p50_ms for r in self.runs)
+
+    @property
+    def p99_ms(self) -> float:
+        return median(r.p99_ms for r in self.runs)
+
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for r in self.runs)
+
+
+def paired_ratio(a: Runs, b: Runs, measure: str) -> float:
+    """The median over rounds of a's `measure` over b's in the same round.
+
+    The two runs of a round are seconds apart, so what a noisy machine does to one (CPU steal
+    comes and goes over tens of seconds here) it mostly does to the other; a ratio of medians
+    taken over the whole case lets one slow spell weigh on one side only.
+    """
+    return median(
+        getattr(x, measure) / getattr(y, measure) for x, y in zip(a.runs, b.runs, strict=True)
+    )
+
+
+@dataclass(frozen=True)
 class Row:
     """One line of the result table."""
 
@@ -176,8 +211,10 @@ def alternate(
     seconds: float,
     connections: int,
     query: dict[str, str] | None = None,
-) -> dict[str, Load]:
-    """Run each endpoint in turn, `rounds` times, after a warm-up; the median of each measure."""
+) -> dict[str, Runs]:
+    """Run each endpoint in turn, `rounds` times, after a warm-up (see paired_ratio).
+
+    Odd rounds run the endpoints in reverse order."""
     query = query or {}
     for name, port in ports.items():
         wrk(
@@ -189,8 +226,11 @@ def alternate(
             query=query.get(name, ""),
         )
     runs: dict[str, list[Load]] = {name: [] for name in ports}
-    for _ in range(rounds):
-        for name, port in ports.items():
+    for round_number in range(rounds):
+        order = list(ports.items())
+        if round_number % 2:  # neither side always goes first
+            order.reverse()
+        for name, port in order:
             runs[name].append(
                 wrk(
                     port,
@@ -201,15 +241,7 @@ def alternate(
                     query=query.get(name, ""),
                 )
             )
-    return {
-        name: Load(
-            requests_per_s=median(r.requests_per_s for r in loads),
-            p50_ms=median(r.p50_ms for r in loads),
-            p99_ms=median(r.p99_ms for r in loads),
-            errors=sum(r.errors for r in loads),
-        )
-        for name, loads in runs.items()
-    }
+    return {name: Runs(tuple(loads)) for name, loads in runs.items()}
 
 
 def print_table(rows: Sequence[Row]) -> None:

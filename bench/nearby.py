@@ -7,7 +7,7 @@ Targets (issue 2): the service at >= 0.8x the bare endpoint's requests/s, with a
 from __future__ import annotations
 
 from bench import data
-from bench.harness import Row, alternate, server
+from bench.harness import Row, alternate, paired_ratio, server
 
 
 def run(database_url: str, *, seconds: float, rounds: int, connections: int) -> list[Row]:
@@ -35,7 +35,8 @@ def run(database_url: str, *, seconds: float, rounds: int, connections: int) -> 
                 raise SystemExit(
                     f"bench: {s.errors} service and {b.errors} bare errors in {scenario}"
                 )
-            rps_ratio, p99_ratio = s.requests_per_s / b.requests_per_s, s.p99_ms / b.p99_ms
+            rps_ratio = paired_ratio(s, b, "requests_per_s")
+            p99_ratio = paired_ratio(s, b, "p99_ms")
             rows += [
                 Row(
                     "nearby",
@@ -53,7 +54,7 @@ def run(database_url: str, *, seconds: float, rounds: int, connections: int) -> 
                     "p50 ms",
                     f"{s.p50_ms:.2f}",
                     f"{b.p50_ms:.2f}",
-                    f"{s.p50_ms / b.p50_ms:.2f}x",
+                    f"{paired_ratio(s, b, 'p50_ms'):.2f}x",
                     "",
                     None,
                 ),
