@@ -195,10 +195,11 @@ def here_statement(
     ordering by distance to the store cannot use the fence index anyway.
     """
     sql = Params(ewkt(lat, lng), at)  # $1: the point (geography), $2: the instant
-    here = "$1::geography"
+    # Scalar subqueries, computed once per execution (see queries.search._HERE).
+    here, here_geometry = "(SELECT $1::geography)", "(SELECT $1::geography::geometry)"
     where = [
-        f"o.fence && {here}::geometry",
-        f"""CASE WHEN o.radius_m IS NULL THEN ST_Covers(o.fence, {here}::geometry)
+        f"o.fence && {here_geometry}",
+        f"""CASE WHEN o.radius_m IS NULL THEN ST_Covers(o.fence, {here_geometry})
                  ELSE ST_DWithin(o.center, {here}, o.radius_m) END""",
         "o.starts_at <= $2 AND (o.ends_at IS NULL OR o.ends_at > $2)",
         "(o.quantity IS NULL OR o.claimed < o.quantity)",
