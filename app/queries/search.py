@@ -166,10 +166,7 @@ def _walk(
     category: str | None = None,
 ) -> str:
     """One SELECT of merchants_near: the walk from $1 over `location`, optionally one category."""
-    if knn:
-        sphere = f"({location} <-> {_HERE})"
-    else:
-        sphere = f"ST_Distance({location}, {_HERE}, false)"
+    sphere = f"({location} <-> {_HERE})" if knn else f"ST_Distance({location}, {_HERE}, false)"
     where = _filter_conditions(sql, filters, with_categories=category is None)
     if category is not None:
         where.append(f"m.category = {sql.add(category)}")
@@ -250,7 +247,9 @@ def _intersects_envelopes(sql: Params, envelopes: Sequence[Envelope]) -> str:
     boxes = []
     for envelope in envelopes:
         corners = ", ".join(sql.add(value) for value in envelope)
-        boxes.append(f"ST_Intersects(m.location::geometry, ST_MakeEnvelope({corners}, 4326))")
+        boxes.append(
+            f"ST_Intersects(m.location::geometry, (SELECT ST_MakeEnvelope({corners}, 4326)))"
+        )
     return "(" + " OR ".join(boxes) + ")"
 
 
