@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp
 
 from app import errors, routes
-from app.db import driver_connector, make_engine
+from app.db import DriverConnections, make_engine
 from app.imports import ImportRunner
 from app.metrics import Metrics, MetricsMiddleware
 from app.routes import console
@@ -35,7 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings)
         app.state.engine = engine
-        app.state.driver_connector = driver_connector(engine)
+        connections = DriverConnections(engine, keep=settings.pool_size)
+        app.state.driver_connector = connections
         app.state.imports = ImportRunner(engine)
         try:
             await app.state.imports.sweep()
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.imports.close()
+            await connections.close()
             await engine.dispose()
 
     app = NearbyAPI(

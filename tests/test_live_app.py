@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
-from app.db import driver_connector, make_engine
+from app.db import DriverConnections, make_engine
 from tests.conftest import ADMIN_KEY
 
 
@@ -62,14 +63,16 @@ async def test_a_failed_write_commits_nothing(live):
 
 async def test_a_cancelled_request_gives_its_driver_connection_back_in_working_order(settings):
     """The hot paths open their connection in the handler (db.driver_connection), without
-    FastAPI's shielded exit: a request cancelled mid-query must still return it to the pool,
-    and the next request must find it usable, not busy with the cancelled query."""
+    FastAPI's shielded exit: a request cancelled mid-query must still give it back, and the
+    next request must find it usable, not busy with the cancelled query."""
     engine = make_engine(settings.model_copy(update={"pool_size": 1, "pool_overflow": 0}))
-    connect = driver_connector(engine)
+    connect = DriverConnections(engine, keep=1)
     started = asyncio.Event()
+    used: list[object] = []
 
     async def slow_request() -> None:
         async with connect() as conn:
+            used.append(conn)
             started.set()
             await conn.fetchval("SELECT pg_sleep(30)")
 
@@ -80,8 +83,58 @@ async def test_a_cancelled_request_gives_its_driver_connection_back_in_working_o
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert connect.idle == 1  # back, waiting for the next hot request
         async with connect() as conn:  # the pool's only connection
+            assert conn is used[0]
             assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await connect.close()
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        await engine.dispose()
+
+
+async def test_driver_connections_wait_up_to_keep_and_go_back_to_the_engine(settings):
+    engine = make_engine(settings.model_copy(update={"pool_size": 3, "pool_overflow": 0}))
+    connect = DriverConnections(engine, keep=2)
+    pool: Any = engine.pool
+    try:
+        async with connect() as a, connect() as b, connect() as c:
+            assert pool.checkedout() == 3
+            assert len({id(a), id(b), id(c)}) == 3
+        assert (connect.idle, pool.checkedout()) == (2, 2)  # the third went back to the pool
+        async with connect() as conn:  # a waiting one, no checkout
+            assert pool.checkedout() == 2
+            assert conn in (a, b)
+    finally:
+        await connect.close()
+        assert pool.checkedout() == 0
+        await engine.dispose()
+
+
+async def test_a_connection_left_in_a_transaction_or_closed_is_not_kept(settings):
+    engine = make_engine(settings.model_copy(update={"pool_size": 2, "pool_overflow": 0}))
+    connect = DriverConnections(engine, keep=2)
+    pool: Any = engine.pool
+    try:
+        async with connect() as conn:
+            await conn.execute("BEGIN")
+        async with connect() as conn:
+            await conn.close()
+        assert (connect.idle, pool.checkedout()) == (0, 0)
+        async with connect() as conn:  # the pool replaces what was invalidated
+            assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await connect.close()
+        await engine.dispose()
+
+
+async def test_an_old_connection_goes_back_to_the_engine(settings):
+    engine = make_engine(settings)
+    connect = DriverConnections(engine, keep=2, recycle_s=0.0)
+    pool: Any = engine.pool
+    try:
+        async with connect() as conn:
+            assert await conn.fetchval("SELECT 1") == 1
+        assert (connect.idle, pool.checkedout()) == (0, 0)
     finally:
         await engine.dispose()
