@@ -87,6 +87,42 @@ class Row:
     ok: bool | None
 
 
+def versus(
+    case: str, scenario: str, a: Runs, b: Runs, *, targets: bool = True, p50: bool = True
+) -> list[Row]:
+    """requests/s, p50 and p99 of `a` against `b`: medians, and ratios paired per round.
+
+    With `targets`, issue 2's: requests/s >= 0.80x and p99 <= 1.25x of the baseline.
+    """
+
+    def row(
+        what: str, measure: str, digits: int, at_least: float = 0.0, at_most: float = 0.0
+    ) -> Row:
+        ratio = paired_ratio(a, b, measure)
+        target, ok = "", None
+        if targets and at_least:
+            target, ok = f">= {at_least:.2f}x", ratio >= at_least
+        if targets and at_most:
+            target, ok = f"<= {at_most:.2f}x", ratio <= at_most
+        value, baseline = getattr(a, measure), getattr(b, measure)
+        return Row(
+            case,
+            scenario,
+            what,
+            f"{value:,.{digits}f}",
+            f"{baseline:,.{digits}f}",
+            f"{ratio:.2f}x",
+            target,
+            ok,
+        )
+
+    rows = [row("requests/s", "requests_per_s", 0, at_least=0.8)]
+    if p50:
+        rows.append(row("p50 ms", "p50_ms", 2))
+    rows.append(row("p99 ms", "p99_ms", 2, at_most=1.25))
+    return rows
+
+
 def bench_database(base_url: str, name: str = "nearby_bench") -> str:
     """The URL of database `name` on the server of `base_url`, created and migrated if needed."""
     scheme, _, rest = base_url.partition("://")

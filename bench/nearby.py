@@ -7,7 +7,7 @@ Targets (issue 2): the service at >= 0.8x the bare endpoint's requests/s, with a
 from __future__ import annotations
 
 from bench import data
-from bench.harness import Row, alternate, paired_ratio, server
+from bench.harness import Row, alternate, server, versus
 
 
 def run(database_url: str, *, seconds: float, rounds: int, connections: int) -> list[Row]:
@@ -35,38 +35,5 @@ def run(database_url: str, *, seconds: float, rounds: int, connections: int) -> 
                 raise SystemExit(
                     f"bench: {s.errors} service and {b.errors} bare errors in {scenario}"
                 )
-            rps_ratio = paired_ratio(s, b, "requests_per_s")
-            p99_ratio = paired_ratio(s, b, "p99_ms")
-            rows += [
-                Row(
-                    "nearby",
-                    scenario,
-                    "requests/s",
-                    f"{s.requests_per_s:,.0f}",
-                    f"{b.requests_per_s:,.0f}",
-                    f"{rps_ratio:.2f}x",
-                    ">= 0.80x",
-                    rps_ratio >= 0.8,
-                ),
-                Row(
-                    "nearby",
-                    scenario,
-                    "p50 ms",
-                    f"{s.p50_ms:.2f}",
-                    f"{b.p50_ms:.2f}",
-                    f"{paired_ratio(s, b, 'p50_ms'):.2f}x",
-                    "",
-                    None,
-                ),
-                Row(
-                    "nearby",
-                    scenario,
-                    "p99 ms",
-                    f"{s.p99_ms:.2f}",
-                    f"{b.p99_ms:.2f}",
-                    f"{p99_ratio:.2f}x",
-                    "<= 1.25x",
-                    p99_ratio <= 1.25,
-                ),
-            ]
+            rows += versus("nearby", scenario, s, b)
     return rows

@@ -44,7 +44,7 @@ import shapely
 
 from bench import data
 from bench.bare_app import OFFERS_HERE, OFFERS_HERE_H3
-from bench.harness import Row, alternate, paired_ratio, run_wrk, server
+from bench.harness import Row, alternate, run_wrk, server, versus
 from spatial import CoordSystem, circle_fence, polygon_fence
 from spatial.geofence import covering_cells
 
@@ -84,51 +84,8 @@ def run(database_url: str, *, seconds: float, rounds: int, connections: int) -> 
         if errors:
             raise SystemExit(f"bench: errors in offers/here: {errors}")
         s, b, h = loads["service"], loads["bare"], loads["bare H3"]
-        rps, p99 = paired_ratio(s, b, "requests_per_s"), paired_ratio(s, b, "p99_ms")
-        scenario = f"{OFFERS // 1000}k offers, here"
-        rows += [
-            _row(
-                scenario,
-                "requests/s",
-                s.requests_per_s,
-                b.requests_per_s,
-                ">= 0.80x",
-                rps >= 0.8,
-                ratio=rps,
-            ),
-            _row(
-                scenario,
-                "p50 ms",
-                s.p50_ms,
-                b.p50_ms,
-                "",
-                None,
-                digits=2,
-                ratio=paired_ratio(s, b, "p50_ms"),
-            ),
-            _row(
-                scenario, "p99 ms", s.p99_ms, b.p99_ms, "<= 1.25x", p99 <= 1.25, digits=2, ratio=p99
-            ),
-            _row(
-                "H3 vs GiST, HTTP",
-                "requests/s",
-                h.requests_per_s,
-                b.requests_per_s,
-                "",
-                None,
-                ratio=paired_ratio(h, b, "requests_per_s"),
-            ),
-            _row(
-                "H3 vs GiST, HTTP",
-                "p99 ms",
-                h.p99_ms,
-                b.p99_ms,
-                "",
-                None,
-                digits=2,
-                ratio=paired_ratio(h, b, "p99_ms"),
-            ),
-        ]
+        rows += versus("offers", f"{OFFERS // 1000}k offers, here", s, b)
+        rows += versus("offers", "H3 vs GiST, HTTP", h, b, targets=False, p50=False)
         rows += claim_storm(
             service, database_url, seconds=seconds, rounds=rounds, connections=connections
         )
@@ -564,19 +521,15 @@ def _row(
     target: str,
     ok: bool | None,
     digits: int = 0,
-    ratio: float | None = None,
 ) -> Row:
-    """`ratio`: the paired ratio of the runs (harness.paired_ratio); else value / baseline."""
-    if ratio is None and baseline:
-        ratio = value / baseline
-    shown = f"{ratio:.2f}x" if ratio is not None else ""
+    ratio = f"{value / baseline:.2f}x" if baseline else ""
     return Row(
         "offers",
         scenario,
         what,
         f"{value:,.{digits}f}",
         f"{baseline:,.{digits}f}" if baseline is not None else "",
-        shown,
+        ratio,
         target,
         ok,
     )
