@@ -40,7 +40,7 @@ class ClusterRow:
 
 # The query point ($1, EWKT) as a geography, in a scalar subquery: PostgreSQL computes that once
 # per execution (an InitPlan). Under the generic plans the service uses, a bare `$1::geography`
-# is a function call parsed again at every use on every row: three times per row of a window,
+# is an expression evaluated again at every use on every row: three times per row of a window,
 # which measured 680 against 580 us of server CPU for a 28-row window in a city centre.
 _HERE = "(SELECT $1::geography)"
 
