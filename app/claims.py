@@ -33,10 +33,10 @@ import asyncpg
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import queries
 from app.auth import Principal
 from app.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from app.queries import ClaimGate, ClaimRow
+from app.queries import claims as claims_sql
+from app.queries.claims import ClaimGate, ClaimRow
 from spatial import CoordSystem, to_wgs84
 
 IDEMPOTENCY_TTL_S = 24 * 3600.0
@@ -78,11 +78,11 @@ async def claim(
         try:
             outcome = Outcome(201, await _take(conn, offer_id, user_id, lat, lng, now, key))
         except _Replay:
-            stored = await queries.stored_response(conn, offer_id=offer_id, key=key)
+            stored = await claims_sql.stored_response(conn, offer_id=offer_id, key=key)
             return _replay(stored, user_id)
         except (Forbidden, Conflict) as exc:  # nothing was written but the key
             outcome = Outcome(exc.status, problem_body(exc))
-            await queries.store_response(
+            await claims_sql.store_response(
                 conn, offer_id=offer_id, key=key, status=outcome.status, body=outcome.body.decode()
             )
         if next(_keyed_claims) % PURGE_EVERY == 0:
@@ -92,19 +92,19 @@ async def claim(
 
 async def purge_expired(conn: asyncpg.Connection) -> int:
     """Delete up to PURGE_BATCH keys older than the TTL; how many went."""
-    return await queries.purge_claim_requests(conn, ttl_s=IDEMPOTENCY_TTL_S, batch=PURGE_BATCH)
+    return await claims_sql.purge_claim_requests(conn, ttl_s=IDEMPOTENCY_TTL_S, batch=PURGE_BATCH)
 
 
 async def redeem(conn: AsyncConnection, *, principal: Principal, code: str) -> ClaimRow:
     """Redeem a code once, for the owner of its offer's store (or the admin)."""
     code = code.upper()
-    target = await queries.redeem_target(conn, code=code)
+    target = await claims_sql.redeem_target(conn, code=code)
     if target is None:
         raise NotFound(f"There is no claim with code {code}")
     if not principal.may_write(target.owner_id):
         raise Forbidden("This code belongs to another owner's offer")
     now = datetime.now(UTC)
-    row = await queries.redeem(conn, code=code, now=now) if target.redeemed_at is None else None
+    row = await claims_sql.redeem(conn, code=code, now=now) if target.redeemed_at is None else None
     if row is None:
         raise Conflict(f"The code {code} has already been redeemed")
     return row
@@ -135,7 +135,7 @@ async def _take(
     body = {"code": code, "offer_id": str(offer_id), "user_id": user_id, "claimed_at": now}
     response = orjson.dumps(body, option=_JSON)
     try:
-        taken = await queries.take_code(
+        taken = await claims_sql.take_code(
             conn,
             offer_id=offer_id,
             user_id=user_id,
@@ -167,7 +167,7 @@ async def _take(
         )
     # It sold out, maybe since the gate's read (the lock re-checks the newest row), or, rarely,
     # its owner just changed it: read it again for the message.
-    again = await queries.claim_gate(conn, offer_id=offer_id, lat=lat, lng=lng, now=now)
+    again = await claims_sql.claim_gate(conn, offer_id=offer_id, lat=lat, lng=lng, now=now)
     raise _inactive(again) if again and not again.active else _sold_out(again or gate)
 
 
@@ -175,7 +175,7 @@ class _Replay(Exception):
     """The Idempotency-Key was taken by an earlier request: answer with its response."""
 
 
-def _replay(stored: queries.StoredResponse | None, user_id: str) -> Outcome:
+def _replay(stored: claims_sql.StoredResponse | None, user_id: str) -> Outcome:
     assert stored is not None, "a key that is taken and committed has its response"
     if stored.user_id != user_id:
         raise InvalidInput.at(

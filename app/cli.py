@@ -12,9 +12,10 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import demo, import_cli, migrate, owners
+from app import demo, merchants, migrate
 from app.db import make_engine
-from app.schemas import ImportFormat
+from app.imports import cli as import_cli
+from app.schemas.imports import ImportFormat
 from app.settings import Settings
 from spatial import CoordSystem
 
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         migrate.upgrade(settings.async_database_url)
     elif args.command == "create-owner":
-        row, api_key = _run(settings, lambda conn: owners.create(conn, name=args.name))
+        row, api_key = _run(settings, lambda conn: merchants.create_owner(conn, name=args.name))
         _say(f"owner {row.id} ({row.name})\napi key: {api_key}\n(the key is shown only now)")
     elif args.command == "load-demo":
         migrate.upgrade(settings.async_database_url)

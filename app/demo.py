@@ -23,11 +23,14 @@ from uuid import UUID
 import shapely
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import import_load, owners, queries
+from app import merchants
 from app.auth import hash_key, new_api_key
-from app.import_formats import Record
+from app.imports import load as import_load
+from app.imports.formats import Record
 from app.merchants import FieldError, checked_opening_hours
-from app.queries import OfferValues
+from app.queries import offers as offers_sql
+from app.queries import owners as owners_sql
+from app.queries.offers import OfferValues
 from spatial import CoordSystem, polygon_fence
 
 DEMO_OWNER = "Helsinki demo (© OpenStreetMap contributors, ODbL)"
@@ -48,14 +51,14 @@ class DemoLoad:
 
 async def load(conn: AsyncConnection, path: Path = HELSINKI_CSV) -> DemoLoad:
     """Upsert the demo stores and give the demo owner a fresh key (only its hash is stored)."""
-    existing = await queries.owner_by_name(conn, name=DEMO_OWNER)
+    existing = await owners_sql.owner_by_name(conn, name=DEMO_OWNER)
     api_key = new_api_key()
     if existing is None:
-        owner, api_key = await owners.create(conn, name=DEMO_OWNER)
+        owner, api_key = await merchants.create_owner(conn, name=DEMO_OWNER)
         owner_id = owner.id
     else:
         owner_id = existing.id
-        await queries.set_owner_key(conn, owner_id=owner_id, api_key_hash=hash_key(api_key))
+        await owners_sql.set_owner_key(conn, owner_id=owner_id, api_key_hash=hash_key(api_key))
     records, skipped = stores_from_osm(path)
     loaded, rejected = await import_load.load_records(
         conn, owner_id=owner_id, records=records, coord=CoordSystem.WGS84
@@ -129,12 +132,12 @@ async def _load_offers(conn: AsyncConnection, owner_id: UUID, stores: list[Recor
             middle = outline.representative_point()
             external_id = min(inside, key=lambda e: middle.distance(points[e]))
             chosen[f"{props['name']}: 10% off today"] = (external_id, feature["geometry"])
-    ids = await queries.merchant_ids(
+    ids = await offers_sql.merchant_ids(
         conn, owner_id=owner_id, external_ids=[e for e, _ in chosen.values()]
     )
     for title, (external_id, geometry) in chosen.items():
         merchant_id = ids[external_id]
-        existing = await queries.offers_of_merchant(
+        existing = await offers_sql.offers_of_merchant(
             conn, merchant_id=merchant_id, before=None, limit=100
         )
         if any(offer.title == title for offer in existing):
@@ -149,5 +152,5 @@ async def _load_offers(conn: AsyncConnection, owner_id: UUID, stores: list[Recor
             quantity=100,
             per_user_limit=1,
         )
-        await queries.insert_offer(conn, merchant_id=merchant_id, values=values)
+        await offers_sql.insert_offer(conn, merchant_id=merchant_id, values=values)
     return sorted(chosen)

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp
 
 from app import errors, routes
 from app.db import DriverConnections, make_engine
-from app.imports import ImportRunner
+from app.imports.jobs import ImportRunner
 from app.metrics import Metrics, MetricsMiddleware
 from app.routes import console
 from app.settings import Settings

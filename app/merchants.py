@@ -1,4 +1,5 @@
-"""Merchant use cases (register, read, edit, remove, list) and the checks every store passes.
+"""Merchant and owner use cases (register, read, edit, remove, list; new owners and their keys)
+and the checks every store passes.
 
 `prepare` turns one store's fields, in any coordinate system, into the validated WGS-84 values
 the database keeps; the HTTP routes and the batch import both go through it.
@@ -13,12 +14,15 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import cursor, opening_hours, queries, timezones
-from app.auth import Principal
+from app import cursor, opening_hours, timezones
+from app.auth import Principal, hash_key, new_api_key
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.opening_hours import Interval
-from app.queries import MerchantRow, MerchantValues
-from app.schemas import MerchantIn, MerchantPatch
+from app.queries import merchants as merchants_sql
+from app.queries import owners as owners_sql
+from app.queries.merchants import MerchantRow, MerchantValues
+from app.queries.owners import OwnerRow
+from app.schemas.merchants import MerchantIn, MerchantPatch
 from spatial import CoordSystem, cell_of, to_wgs84
 
 
@@ -66,7 +70,7 @@ def prepare(
     )
 
 
-# The checks of `prepare`, one per field, shared with the batch import (app/import_rows.py),
+# The checks of `prepare`, one per field, shared with the batch import (app/imports/rows.py),
 # which converts coordinates a batch at a time and reports every failing field of a row.
 
 
@@ -114,6 +118,13 @@ def _timezone_problem(timezone: str) -> str | None:
     return None
 
 
+async def create_owner(conn: AsyncConnection, *, name: str) -> tuple[OwnerRow, str]:
+    """A new owner and its API key; the key is returned this once and stored only as a hash."""
+    api_key = new_api_key()
+    row = await owners_sql.insert_owner(conn, name=name, api_key_hash=hash_key(api_key))
+    return row, api_key
+
+
 async def register(conn: AsyncConnection, *, principal: Principal, body: MerchantIn) -> MerchantRow:
     owner_id = await owner_for_writes(conn, principal, body.owner_id, loc=["body", "owner_id"])
     values = _prepared_or_422(
@@ -133,13 +144,13 @@ async def register(conn: AsyncConnection, *, principal: Principal, body: Merchan
         )
     )
     try:
-        return await queries.insert_merchant(conn, owner_id=owner_id, values=values)
-    except queries.DuplicateExternalId:
+        return await merchants_sql.insert_merchant(conn, owner_id=owner_id, values=values)
+    except merchants_sql.DuplicateExternalId:
         raise _duplicate(values.external_id) from None
 
 
 async def get(conn: AsyncConnection, *, merchant_id: UUID) -> MerchantRow:
-    row = await queries.merchant_by_id(conn, merchant_id=merchant_id)
+    row = await merchants_sql.merchant_by_id(conn, merchant_id=merchant_id)
     if row is None:
         raise NotFound(f"There is no merchant {merchant_id}")
     return row
@@ -178,14 +189,14 @@ async def edit(
         )
     )
     try:
-        return await queries.update_merchant(conn, merchant_id=merchant_id, values=values)
-    except queries.DuplicateExternalId:
+        return await merchants_sql.update_merchant(conn, merchant_id=merchant_id, values=values)
+    except merchants_sql.DuplicateExternalId:
         raise _duplicate(values.external_id) from None
 
 
 async def remove(conn: AsyncConnection, *, principal: Principal, merchant_id: UUID) -> None:
     await _writable(conn, principal, merchant_id)
-    await queries.delete_merchant(conn, merchant_id=merchant_id)
+    await merchants_sql.delete_merchant(conn, merchant_id=merchant_id)
 
 
 async def list_own(
@@ -212,7 +223,9 @@ async def list_own(
             after = UUID(last_id)
         except (TypeError, ValueError, AttributeError):
             raise cursor.invalid("is not a cursor this service issued") from None
-    rows = await queries.merchants_of_owner(conn, owner_id=target, after=after, limit=limit + 1)
+    rows = await merchants_sql.merchants_of_owner(
+        conn, owner_id=target, after=after, limit=limit + 1
+    )
     if len(rows) <= limit:
         return rows, None
     return rows[:limit], cursor.encode([str(rows[limit - 1].id)], query)
@@ -228,13 +241,13 @@ async def owner_for_writes(
         return principal.owner_id
     if owner_id is None:
         raise InvalidInput.at(loc, "is required with the admin key")
-    if not await queries.owner_exists(conn, owner_id=owner_id):
+    if not await owners_sql.owner_exists(conn, owner_id=owner_id):
         raise InvalidInput.at(loc, f"there is no owner {owner_id}")
     return owner_id
 
 
 async def _writable(conn: AsyncConnection, principal: Principal, merchant_id: UUID) -> MerchantRow:
-    row = await queries.merchant_by_id(conn, merchant_id=merchant_id, for_update=True)
+    row = await merchants_sql.merchant_by_id(conn, merchant_id=merchant_id, for_update=True)
     if row is None:
         raise NotFound(f"There is no merchant {merchant_id}")
     if not principal.may_write(row.owner_id):

@@ -16,11 +16,14 @@ from uuid import UUID
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import cursor, queries
+from app import cursor
 from app.auth import Principal
 from app.errors import Forbidden, InvalidInput, NotFound
-from app.queries import MerchantRow, OfferHit, OfferRow, OfferValues
-from app.schemas import CircleFence, MultiPolygonFence, OfferIn, OfferPatch, PolygonFence
+from app.queries import merchants as merchants_sql
+from app.queries import offers as offers_sql
+from app.queries.merchants import MerchantRow
+from app.queries.offers import OfferHit, OfferRow, OfferValues
+from app.schemas.offers import CircleFence, MultiPolygonFence, OfferIn, OfferPatch, PolygonFence
 from spatial import (
     DEFAULT_RADIUS_M,
     CoordSystem,
@@ -68,11 +71,11 @@ async def create(
         quantity=body.quantity,
         per_user_limit=body.per_user_limit,
     )
-    return await queries.insert_offer(conn, merchant_id=merchant_id, values=values)
+    return await offers_sql.insert_offer(conn, merchant_id=merchant_id, values=values)
 
 
 async def get(conn: AsyncConnection, *, offer_id: UUID) -> OfferRow:
-    row = await queries.offer_by_id(conn, offer_id=offer_id)
+    row = await offers_sql.offer_by_id(conn, offer_id=offer_id)
     if row is None:
         raise NotFound(f"There is no offer {offer_id}")
     return row
@@ -88,7 +91,7 @@ async def edit(
     if "title" in given and patch.title is None:
         raise InvalidInput.at(["body", "title"], "may not be null")
     if "geofence" in given:
-        store = await queries.merchant_by_id(conn, merchant_id=current.merchant_id)
+        store = await merchants_sql.merchant_by_id(conn, merchant_id=current.merchant_id)
         assert store is not None  # the offer's foreign key
         fence = _fence(patch.geofence, patch.coord, store)
     else:
@@ -113,14 +116,14 @@ async def edit(
             patch.per_user_limit if "per_user_limit" in given else current.per_user_limit
         ),
     )
-    return await queries.update_offer(conn, offer_id=offer_id, values=values)
+    return await offers_sql.update_offer(conn, offer_id=offer_id, values=values)
 
 
 async def remove(conn: AsyncConnection, *, principal: Principal, offer_id: UUID) -> None:
     """Delete the offer and its codes: they can no longer be redeemed. To stop an offer but
     honour its codes, set ends_at instead."""
     await _writable(conn, principal, offer_id)
-    await queries.delete_offer(conn, offer_id=offer_id)
+    await offers_sql.delete_offer(conn, offer_id=offer_id)
 
 
 async def list_of_merchant(
@@ -141,7 +144,7 @@ async def list_of_merchant(
             before = (datetime.fromisoformat(created_at), UUID(offer_id))
         except (TypeError, ValueError):
             raise cursor.invalid("is not a cursor this service issued") from None
-    rows = await queries.offers_of_merchant(
+    rows = await offers_sql.offers_of_merchant(
         conn, merchant_id=merchant_id, before=before, limit=limit + 1
     )
     if len(rows) <= limit:
@@ -177,7 +180,7 @@ async def here(
             raise cursor.invalid("is not a cursor this service issued") from None
     wgs_lat, wgs_lng = to_wgs84(lat, lng, coord)
     instant = at or datetime.now(UTC)
-    hits = await queries.offers_here(
+    hits = await offers_sql.offers_here(
         conn,
         lat=wgs_lat,
         lng=wgs_lng,
@@ -219,7 +222,7 @@ def _checked_end(starts_at: datetime, ends_at: datetime | None) -> datetime | No
 async def _writable_merchant(
     conn: AsyncConnection, principal: Principal, merchant_id: UUID
 ) -> MerchantRow:
-    store = await queries.merchant_by_id(conn, merchant_id=merchant_id)
+    store = await merchants_sql.merchant_by_id(conn, merchant_id=merchant_id)
     if store is None:
         raise NotFound(f"There is no merchant {merchant_id}")
     if not principal.may_write(store.owner_id):
@@ -228,7 +231,7 @@ async def _writable_merchant(
 
 
 async def _writable(conn: AsyncConnection, principal: Principal, offer_id: UUID) -> OfferRow:
-    row = await queries.offer_by_id(conn, offer_id=offer_id, for_update=True)
+    row = await offers_sql.offer_by_id(conn, offer_id=offer_id, for_update=True)
     if row is None:
         raise NotFound(f"There is no offer {offer_id}")
     if not principal.may_write(row.owner_id):

@@ -10,9 +10,13 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import owners, queries
+from app import merchants
 from app.merchants import prepare
-from app.queries import MerchantRow, OfferRow, OfferValues, OwnerRow
+from app.queries import merchants as merchants_sql
+from app.queries import offers as offers_sql
+from app.queries.merchants import MerchantRow
+from app.queries.offers import OfferRow, OfferValues
+from app.queries.owners import OwnerRow
 from spatial import CoordSystem, Fence
 
 _numbers = itertools.count(1)
@@ -20,7 +24,7 @@ _numbers = itertools.count(1)
 
 async def create_owner(conn: AsyncConnection, name: str = "Test owner") -> tuple[OwnerRow, str]:
     """An owner and its API key."""
-    return await owners.create(conn, name=name)
+    return await merchants.create_owner(conn, name=name)
 
 
 async def insert_merchant(
@@ -46,7 +50,7 @@ async def insert_merchant(
         "opening_hours_text": None,
         "attributes": {},
     } | fields
-    return await queries.insert_merchant(conn, owner_id=owner_id, values=prepare(**values))
+    return await merchants_sql.insert_merchant(conn, owner_id=owner_id, values=prepare(**values))
 
 
 async def insert_offer(
@@ -67,4 +71,6 @@ async def insert_offer(
         "quantity": None,
         "per_user_limit": 1,
     } | fields
-    return await queries.insert_offer(conn, merchant_id=merchant_id, values=OfferValues(**values))
+    return await offers_sql.insert_offer(
+        conn, merchant_id=merchant_id, values=OfferValues(**values)
+    )

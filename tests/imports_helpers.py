@@ -14,10 +14,11 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import import_load, queries
-from app.import_load import ImportFile, Loaded, Progress
-from app.import_rows import Batch
-from app.schemas import ImportFormat
+from app.imports import load
+from app.imports.load import ImportFile, Loaded, Progress
+from app.imports.rows import Batch
+from app.queries import imports as imports_sql
+from app.schemas.imports import ImportFormat
 from spatial import CoordSystem
 
 CSV_FIELDS = (
@@ -84,7 +85,7 @@ async def import_file(
 ) -> Imported:
     """Run the import pipeline on a file inside the test's transaction, as a job would."""
     size = path.stat().st_size  # noqa: ASYNC240 (a small local file)
-    job = await queries.insert_job(
+    job = await imports_sql.insert_job(
         conn,
         owner_id=owner_id,
         format=fmt.value,
@@ -95,13 +96,11 @@ async def import_file(
     )
 
     async def keep(batch: Batch, progress: Progress) -> None:
-        await queries.insert_rejections(conn, job_id=job.id, rejections=batch.rejections)
+        await imports_sql.insert_rejections(conn, job_id=job.id, rejections=batch.rejections)
 
     source = ImportFile(path, fmt, coord, columns or {}, path.name, size, False)
-    loaded = await import_load.load(
-        conn, owner_id=owner_id, source=source, job_id=job.id, on_batch=keep
-    )
-    rejections = await queries.first_rejections(conn, job_id=job.id, limit=10**9)
+    loaded = await load.load(conn, owner_id=owner_id, source=source, job_id=job.id, on_batch=keep)
+    rejections = await imports_sql.first_rejections(conn, job_id=job.id, limit=10**9)
     return Imported(loaded, rejections)
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import claims
-from app.schemas import ClaimOut, RedeemedOut
+from app.schemas.offers import ClaimOut, RedeemedOut
 from spatial import CoordSystem, circle_fence, from_wgs84
 from tests.factories import create_owner, insert_merchant, insert_offer
 

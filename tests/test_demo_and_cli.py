@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from app import demo
 from app.auth import hash_key
-from app.queries import owner_by_key_hash
+from app.queries.owners import owner_by_key_hash
 
 
 async def test_the_demo_loads_every_named_helsinki_store_and_reloading_changes_nothing(conn):

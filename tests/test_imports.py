@@ -1,7 +1,7 @@
 """The import pipeline on real PostGIS, in each format: what lands, what is rejected and why.
 
 Each test imports inside its own rolled-back transaction, through the same code a job runs
-(app.import_load.load), and reads back the stored rows and the reported rejections.
+(app.imports.load.load), and reads back the stored rows and the reported rejections.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from app.import_formats import FileRejected
-from app.schemas import ImportFormat
+from app.imports.formats import FileRejected
+from app.schemas.imports import ImportFormat
 from spatial import CoordSystem, gcj02_to_bd09, wgs84_to_gcj02
 from tests.factories import create_owner
 from tests.imports_helpers import import_file, import_rows, store

@@ -23,9 +23,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import imports, queries
+from app.imports import jobs
 from app.main import create_app
-from app.schemas import ImportFormat, ImportJobOut
+from app.queries import imports as imports_sql
+from app.schemas.imports import ImportFormat, ImportJobOut
 from app.settings import Settings
 from tests.conftest import ADMIN_KEY
 from tests.imports_helpers import render, store
@@ -234,7 +235,7 @@ async def test_a_job_whose_process_is_gone_is_failed_at_start_up_and_when_looked
     owner_id = uuid.UUID(owner["owner_id"])
     async with engine.begin() as conn:
         gone = [
-            await queries.insert_job(
+            await imports_sql.insert_job(
                 conn,
                 owner_id=owner_id,
                 format="csv",
@@ -248,11 +249,11 @@ async def test_a_job_whose_process_is_gone_is_failed_at_start_up_and_when_looked
         await conn.execute(
             text("UPDATE import_job SET status = 'running' WHERE id = :id"), {"id": gone[0].id}
         )
-    alive = imports.ImportRunner(engine)
+    alive = jobs.ImportRunner(engine)
     await alive._hold()  # a runner of another process, still at work
     try:
         async with engine.begin() as conn:
-            busy = await queries.insert_job(
+            busy = await imports_sql.insert_job(
                 conn,
                 owner_id=owner_id,
                 format="csv",
@@ -265,14 +266,14 @@ async def test_a_job_whose_process_is_gone_is_failed_at_start_up_and_when_looked
         async with restarted.router.lifespan_context(restarted):
             pass
         async with engine.connect() as conn:
-            after = {j.id: await queries.job_by_id(conn, job_id=j.id) for j in (*gone, busy)}
+            after = {j.id: await imports_sql.job_by_id(conn, job_id=j.id) for j in (*gone, busy)}
         assert after[gone[0].id].status == after[gone[1].id].status == "failed"
-        assert after[gone[0].id].reason == imports.ORPHANED and after[gone[0].id].finished_at
+        assert after[gone[0].id].reason == jobs.ORPHANED and after[gone[0].id].finished_at
         assert after[busy.id].status == "queued"
     finally:
         await alive._release()
     looked_at = (await live.get(f"/v1/imports/{busy.id}", headers=auth(owner))).json()
-    assert (looked_at["status"], looked_at["reason"]) == ("failed", imports.ORPHANED)
+    assert (looked_at["status"], looked_at["reason"]) == ("failed", jobs.ORPHANED)
 
 
 def big_csv(path: Path, rows: int) -> None:
@@ -302,7 +303,7 @@ async def test_a_service_shutting_down_mid_import_stores_nothing_and_fails_the_j
                 await asyncio.sleep(0.02)
             assert body["status"] == "running"
     job = await finished(live, job_id, auth(owner))
-    assert (job["status"], job["reason"]) == ("failed", imports.STOPPED)
+    assert (job["status"], job["reason"]) == ("failed", jobs.STOPPED)
     listed = (await live.get("/v1/merchants", headers=auth(owner))).json()["results"]
     assert listed == []
 
@@ -389,5 +390,5 @@ async def test_a_killed_import_leaves_nothing_and_is_failed_afterwards(
         await process.wait()
     await asyncio.sleep(0.5)  # the server notices the closed connection and drops its locks
     seen = (await live.get(f"/v1/imports/{job.id}", headers=auth(owner))).json()
-    assert (seen["status"], seen["reason"]) == ("failed", imports.ORPHANED)
+    assert (seen["status"], seen["reason"]) == ("failed", jobs.ORPHANED)
     assert (await live.get("/v1/merchants", headers=auth(owner))).json()["results"] == []

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from app.import_formats import FileRejected
-from app.schemas import ImportFormat
+from app.imports.formats import FileRejected
+from app.schemas.imports import ImportFormat
 from spatial import CoordSystem
 from tests.factories import create_owner
 from tests.imports_helpers import import_file

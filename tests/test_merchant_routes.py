@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.schemas import MerchantList, MerchantOut, OwnerOut
+from app.schemas.merchants import MerchantList, MerchantOut, OwnerOut
 from spatial import CoordSystem, from_wgs84
 from tests.factories import create_owner
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from pyproj import Geod
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import discovery
-from app.queries import Filters
+from app import search
+from app.queries.search import Filters
 from spatial import CoordSystem, cell_of
 from tests.factories import create_owner
 
@@ -120,7 +120,7 @@ async def test_nearby_pages_match_the_geodesic_oracle(
         limits = [scenario["limit"], *scenario["later_limits"]]
         for page_number in range(10_000):
             limit = limits[min(page_number, len(limits) - 1)]
-            result = await discovery.nearby(
+            result = await search.nearby(
                 driver,
                 lat=scenario["lat"],
                 lng=scenario["lng"],
@@ -202,7 +202,7 @@ async def test_the_radius_edge_is_exact_to_a_millimetre(
         plng, plat, _ = GEOD.fwd(lng, lat, azimuth, d)
         points.append((plat, (plng + 180) % 360 - 180))
     inside, outside = await insert_points(driver, owner.id, points)
-    result = await discovery.nearby(
+    result = await search.nearby(
         driver,
         lat=lat,
         lng=lng,
@@ -226,7 +226,7 @@ async def test_stacked_points_a_hair_from_the_origin_page_once_each(
     ids = await insert_points(driver, owner.id, [(83.00000000000101, 2.98e-12)] * 2)
     got, cursor = [], None
     while True:
-        result = await discovery.nearby(
+        result = await search.nearby(
             driver,
             lat=83.0,
             lng=0.0,

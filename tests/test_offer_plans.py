@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import queries
+from app.queries import offers as offers_sql
 from app.queries.claims import _TAKE, _TAKE_KEYED
 from spatial import circle_fence
 from tests.factories import create_owner
@@ -65,12 +65,14 @@ async def seeded(conn: AsyncConnection, driver: Any) -> Any:
 
 
 async def test_offers_here_reads_the_fence_index(seeded: Any):
-    statement, values = queries.here_statement(lat=31.2, lng=121.5, at=AT, categories=[], limit=21)
+    statement, values = offers_sql.here_statement(
+        lat=31.2, lng=121.5, at=AT, categories=[], limit=21
+    )
     assert _indexes(await plan(seeded, statement, values)) == {"ix_offer_fence", "pk_merchant"}
 
 
 async def test_offers_here_with_categories_and_a_cursor_still_reads_the_fence_index(seeded: Any):
-    statement, values = queries.here_statement(
+    statement, values = offers_sql.here_statement(
         lat=31.2,
         lng=121.5,
         at=AT,

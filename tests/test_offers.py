@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.schemas import OfferList, OfferOut
+from app.schemas.offers import OfferList, OfferOut
 from spatial import CoordSystem, from_wgs84
 from tests.factories import create_owner, insert_merchant
 

@@ -20,7 +20,7 @@ from pyproj import Geod
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import offers
-from app.schemas import OffersHerePage
+from app.schemas.offers import OffersHerePage
 from spatial import CoordSystem, circle_fence, from_wgs84, gcj02_to_wgs84, polygon_fence
 from tests.factories import create_owner, insert_merchant, insert_offer
 

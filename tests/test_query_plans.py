@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import queries
-from app.queries import Filters
+from app.queries import search as search_sql
+from app.queries.search import Filters
 from spatial import parent_masks
 from tests.factories import create_owner
 
@@ -87,21 +87,21 @@ async def test_the_service_plans_generically(seeded: Any):
 
 
 async def test_nearby_without_category_walks_the_plain_location_index(seeded: Any):
-    statement, values = queries.near_statement(
+    statement, values = search_sql.near_statement(
         lat=31.2, lng=121.5, filters=Filters(), window=28, radius_m=1000
     )
     assert _indexes(await plan(seeded, statement, values)) == {"ix_merchant_location"}
 
 
 async def test_nearby_with_one_category_walks_the_category_index(seeded: Any):
-    statement, values = queries.near_statement(
+    statement, values = search_sql.near_statement(
         lat=31.2, lng=121.5, filters=Filters(["tea"]), window=28, radius_m=1000
     )
     assert _indexes(await plan(seeded, statement, values)) == {"ix_merchant_category_location"}
 
 
 async def test_nearby_with_several_categories_walks_the_category_index_once_each(seeded: Any):
-    statement, values = queries.near_statement(
+    statement, values = search_sql.near_statement(
         lat=31.2, lng=121.5, filters=Filters(["tea", "books", "tea"]), window=28, radius_m=1000
     )
     explained = await plan(seeded, statement, values)
@@ -111,14 +111,14 @@ async def test_nearby_with_several_categories_walks_the_category_index_once_each
 
 async def test_nearby_with_text_and_hours_filters_still_walks_the_location_index(seeded: Any):
     filters = Filters((), "ab", datetime(2026, 11, 22, tzinfo=UTC))
-    statement, values = queries.near_statement(
+    statement, values = search_sql.near_statement(
         lat=31.2, lng=121.5, filters=filters, window=28, radius_m=1000
     )
     assert _indexes(await plan(seeded, statement, values)) == {"ix_merchant_location"}
 
 
 async def test_a_viewport_walks_outward_from_its_centre(seeded: Any):
-    statement, values = queries.near_statement(
+    statement, values = search_sql.near_statement(
         lat=31.2,
         lng=121.5,
         filters=Filters(),
@@ -131,7 +131,7 @@ async def test_a_viewport_walks_outward_from_its_centre(seeded: Any):
 
 async def test_clusters_read_the_viewport_through_the_geometry_index(seeded: Any):
     keep, set_bits = parent_masks(9)
-    statement, values = queries.cluster_statement(
+    statement, values = search_sql.cluster_statement(
         envelopes=[(121.45, 31.15, 121.55, 31.25)],
         keep_mask=keep,
         set_bits=set_bits,

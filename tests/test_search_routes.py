@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pyproj import Geod
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.schemas import BBoxPage, ClusterPage, NearbyPage
+from app.schemas.search import BBoxPage, ClusterPage, NearbyPage
 from spatial import CoordSystem, from_wgs84, parent_masks, to_wgs84
 from tests.factories import create_owner, insert_merchant
 

@@ -9,15 +9,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import imports, merchants
-from app.auth import Caller
+from app import merchants
 from app.db import Conn, get_read_conn
 from app.errors import InvalidInput, UnsupportedMediaType
-from app.import_formats import mapping_problems
-from app.import_load import ImportFile
+from app.imports import jobs
+from app.imports.formats import mapping_problems
+from app.imports.load import ImportFile
+from app.routes.callers import Caller
 from app.routes.responses import problems
-from app.schemas import ImportAccepted, ImportFormat, ImportJobOut, RowError
 from app.schemas.common import Text200
+from app.schemas.imports import ImportAccepted, ImportFormat, ImportJobOut, RowError
 from spatial import CoordSystem
 
 # The app limits bodies to NEARBY_MAX_BODY_BYTES; an upload has its own, larger limit
@@ -87,8 +88,8 @@ async def create_import(
     settings = request.app.state.settings
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > settings.max_import_bytes:
-        raise imports.too_large(settings.max_import_bytes)
-    path = await imports.save_upload(
+        raise jobs.too_large(settings.max_import_bytes)
+    path = await jobs.save_upload(
         request.stream(), limit_bytes=settings.max_import_bytes, suffix=fmt.value
     )
     source = ImportFile(path, fmt, coord, columns, filename, path.stat().st_size, delete_after=True)
@@ -98,7 +99,7 @@ async def create_import(
 
 @router.get("/v1/imports/{import_id}", responses=problems(401, 403, 404, 422), tags=["imports"])
 async def get_import(conn: Conn, caller: Caller, import_id: UUID) -> ImportJobOut:
-    row, errors, truncated = await imports.status(conn, principal=caller, job_id=import_id)
+    row, errors, truncated = await jobs.status(conn, principal=caller, job_id=import_id)
     return ImportJobOut(
         id=row.id,
         owner_id=row.owner_id,
@@ -136,9 +137,9 @@ async def get_import_errors(
     conn: Conn, caller: Caller, stream_conn: StreamConn, import_id: UUID
 ) -> StreamingResponse:
     """Every rejected row of the import, in file order."""
-    await imports.job(conn, principal=caller, job_id=import_id)
+    await jobs.job(conn, principal=caller, job_id=import_id)
     return StreamingResponse(
-        imports.rejections_csv(stream_conn, job_id=import_id),
+        jobs.rejections_csv(stream_conn, job_id=import_id),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'},
     )

@@ -7,11 +7,19 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from app import merchants, owners, presenters
-from app.auth import Admin, Caller
+from app import merchants
 from app.db import Conn, ReadConn
+from app.routes import presenters
+from app.routes.callers import Admin, Caller
 from app.routes.responses import problems
-from app.schemas import MerchantIn, MerchantList, MerchantOut, MerchantPatch, OwnerIn, OwnerOut
+from app.schemas.merchants import (
+    MerchantIn,
+    MerchantList,
+    MerchantOut,
+    MerchantPatch,
+    OwnerIn,
+    OwnerOut,
+)
 from spatial import CoordSystem
 
 Limit = Annotated[int, Query(ge=1, le=100)]
@@ -23,7 +31,7 @@ router = APIRouter()
 
 @router.post("/v1/owners", status_code=201, responses=problems(401, 403, 422), tags=["owners"])
 async def create_owner(conn: Conn, _: Admin, body: OwnerIn) -> OwnerOut:
-    row, api_key = await owners.create(conn, name=body.name)
+    row, api_key = await merchants.create_owner(conn, name=body.name)
     return OwnerOut(id=row.id, name=row.name, api_key=api_key, created_at=row.created_at)
 
 

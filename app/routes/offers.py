@@ -9,12 +9,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from app import claims, offers, presenters, query_params
-from app.auth import Caller
+from app import claims, offers
 from app.db import Conn, ReadConn, driver_connection
 from app.errors import PROBLEM_JSON
+from app.routes import params, presenters
+from app.routes.callers import Caller
 from app.routes.responses import json_body, problems
-from app.schemas import (
+from app.schemas.offers import (
     ClaimIn,
     ClaimOut,
     OfferIn,
@@ -81,25 +82,25 @@ async def list_offers(
     response_model=OffersHerePage,
     responses=problems(422),
     tags=["offers"],
-    openapi_extra=query_params.openapi(OffersHereQuery),
+    openapi_extra=params.openapi(OffersHereQuery),
 )
 async def offers_here(request: Request) -> Response:
     """Every offer whose geofence covers the point, active at `at` with codes left, nearest
     store first (ties by offer id)."""
-    params = query_params.read(OffersHereQuery, request)
+    query = params.read(OffersHereQuery, request)
     async with driver_connection(request) as conn:
         result = await offers.here(
             conn,
-            lat=params.lat,
-            lng=params.lng,
-            coord=params.coord,
-            at=params.at,
-            categories=params.category,
-            limit=params.limit,
-            after_cursor=params.cursor,
+            lat=query.lat,
+            lng=query.lng,
+            coord=query.coord,
+            at=query.at,
+            categories=query.category,
+            limit=query.limit,
+            after_cursor=query.cursor,
         )
     return json_body(
-        presenters.offers_here_json(result.hits, params.coord, result.at, result.next_cursor)
+        presenters.offers_here_json(result.hits, query.coord, result.at, result.next_cursor)
     )
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app import queries
 from app.db import ReadConn
 from app.errors import NotReady
 from app.migrate import head_revision
+from app.queries import operations as operations_sql
 from app.routes.responses import problems
-from app.schemas import Health, Readiness
+from app.schemas.operations import Health, Readiness
 
 router = APIRouter()
 
@@ -21,7 +21,7 @@ async def healthz() -> Health:
 
 @router.get("/readyz", responses=problems(503), tags=["operations"])
 async def readyz(conn: ReadConn) -> Readiness:
-    revision, head = await queries.schema_revision(conn), head_revision()
+    revision, head = await operations_sql.schema_revision(conn), head_revision()
     if revision != head:
         raise NotReady(f"The database is at migration {revision}, the service needs {head}")
     return Readiness(status="ok", revision=revision)

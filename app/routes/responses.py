@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Response
 
 from app.errors import PROBLEM_JSON
-from app.schemas import Problem
+from app.schemas.common import Problem
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:

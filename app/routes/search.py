@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 
-from app import discovery, presenters, query_params
+from app import search
 from app.db import driver_connection
-from app.queries import Filters
+from app.queries.search import Filters
+from app.routes import params, presenters
 from app.routes.responses import json_body, problems
-from app.schemas import (
+from app.schemas.search import (
     BBoxPage,
     BBoxQuery,
     BoxQuery,
@@ -30,25 +31,25 @@ router = APIRouter()
     response_model=NearbyPage,
     responses=problems(422),
     tags=["search"],
-    openapi_extra=query_params.openapi(NearbyQuery),
+    openapi_extra=params.openapi(NearbyQuery),
 )
 async def search_nearby(request: Request) -> Response:
     """Every merchant within `radius` metres, nearest first (geodesic on WGS-84), ties by id."""
-    params = query_params.read(NearbyQuery, request)
-    open_at = (params.at or datetime.now(UTC)) if params.open_now else None
+    query = params.read(NearbyQuery, request)
+    open_at = (query.at or datetime.now(UTC)) if query.open_now else None
     async with driver_connection(request) as conn:
-        result = await discovery.nearby(
+        result = await search.nearby(
             conn,
-            lat=params.lat,
-            lng=params.lng,
-            coord=params.coord,
-            radius_m=params.radius,
-            filters=Filters(params.category, params.q, open_at),
-            limit=params.limit,
-            after_cursor=params.cursor,
-            open_now=params.open_now,
+            lat=query.lat,
+            lng=query.lng,
+            coord=query.coord,
+            radius_m=query.radius,
+            filters=Filters(query.category, query.q, open_at),
+            limit=query.limit,
+            after_cursor=query.cursor,
+            open_now=query.open_now,
         )
-    return json_body(presenters.nearby_json(result.hits, params.coord, result.next_cursor))
+    return json_body(presenters.nearby_json(result.hits, query.coord, result.next_cursor))
 
 
 @router.get(
@@ -56,20 +57,20 @@ async def search_nearby(request: Request) -> Response:
     response_model=BBoxPage,
     responses=problems(422),
     tags=["search"],
-    openapi_extra=query_params.openapi(BBoxQuery),
+    openapi_extra=params.openapi(BBoxQuery),
 )
 async def search_bbox(request: Request) -> Response:
     """Merchants in a viewport, the `limit` nearest its centre; min_lng > max_lng crosses 180°."""
-    params = query_params.read(BBoxQuery, request)
+    query = params.read(BBoxQuery, request)
     async with driver_connection(request) as conn:
-        page = await discovery.in_bbox(
+        page = await search.in_bbox(
             conn,
-            bbox=_bbox(params),
-            coord=params.coord,
-            filters=Filters(params.category),
-            limit=params.limit,
+            bbox=_bbox(query),
+            coord=query.coord,
+            filters=Filters(query.category),
+            limit=query.limit,
         )
-    return json_body(presenters.bbox_json(page.items, params.coord, page.has_more))
+    return json_body(presenters.bbox_json(page.items, query.coord, page.has_more))
 
 
 @router.get(
@@ -78,20 +79,20 @@ async def search_bbox(request: Request) -> Response:
     response_model_exclude_none=True,
     responses=problems(422),
     tags=["search"],
-    openapi_extra=query_params.openapi(ClusterQuery),
+    openapi_extra=params.openapi(ClusterQuery),
 )
 async def search_clusters(request: Request) -> ClusterPage:
     """Merchant counts per H3 cell, for map pins and heat maps."""
-    params = query_params.read(ClusterQuery, request)
+    query = params.read(ClusterQuery, request)
     async with driver_connection(request) as conn:
-        result = await discovery.cluster_counts(
+        result = await search.cluster_counts(
             conn,
-            bbox=_bbox(params),
-            coord=params.coord,
-            resolution=params.resolution,
-            filters=Filters(params.category),
-            limit=params.limit,
-            boundaries=params.boundaries,
+            bbox=_bbox(query),
+            coord=query.coord,
+            resolution=query.resolution,
+            filters=Filters(query.category),
+            limit=query.limit,
+            boundaries=query.boundaries,
         )
     return ClusterPage(
         clusters=[
@@ -99,7 +100,7 @@ async def search_clusters(request: Request) -> ClusterPage:
             for c in result.clusters
         ],
         resolution=result.resolution,
-        coord=params.coord,
+        coord=query.coord,
         truncated=result.truncated,
     )
 

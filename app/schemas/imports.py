@@ -21,7 +21,7 @@ class ImportFormat(StrEnum):
 class StoreRecord(BaseModel):
     """One store of an imported file, with the same limits as a merchant of the API (MerchantIn).
 
-    The readers (app/import_formats.py) leave out empty values, split `tags` on `;`, and take
+    The readers (app/imports/formats.py) leave out empty values, split `tags` on `;`, and take
     `lat`/`lng` from a GeoJSON Point; keys the contract does not name are ignored.
     """
 

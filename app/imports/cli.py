@@ -19,12 +19,14 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import import_load, imports, queries
 from app.db import make_engine
-from app.import_formats import mapping_problems
-from app.import_load import ImportFile
-from app.queries import ImportJobRow
-from app.schemas import ImportFormat
+from app.imports import jobs, load
+from app.imports.formats import mapping_problems
+from app.imports.load import ImportFile
+from app.queries import imports as imports_sql
+from app.queries import owners as owners_sql
+from app.queries.imports import ImportJobRow
+from app.schemas.imports import ImportFormat
 from app.settings import Settings
 from spatial import CoordSystem
 
@@ -90,15 +92,15 @@ async def _import(
         started = time.monotonic()
         bar = _Bar(err, source.size_bytes)
         with bar.progress:
-            job = await imports.ImportRunner(engine).run(
+            job = await jobs.ImportRunner(engine).run(
                 owner_id=owner_id, source=source, on_progress=bar.update
             )
         seconds = time.monotonic() - started
         async with engine.connect() as conn:
-            first = await queries.first_rejections(conn, job_id=job.id, limit=ERRORS_PRINTED)
+            first = await imports_sql.first_rejections(conn, job_id=job.id, limit=ERRORS_PRINTED)
             if errors_path is not None:
                 with errors_path.open("wb") as f:  # noqa: ASYNC230 (a command, not a server)
-                    async for chunk in imports.rejections_csv(conn, job_id=job.id):
+                    async for chunk in jobs.rejections_csv(conn, job_id=job.id):
                         f.write(chunk)
     finally:
         await engine.dispose()
@@ -113,9 +115,9 @@ async def _owner(engine: AsyncEngine, owner: str) -> UUID | None:
         try:
             owner_id = UUID(owner)
         except ValueError:
-            row = await queries.owner_by_name(conn, name=owner)
+            row = await owners_sql.owner_by_name(conn, name=owner)
             return row.id if row else None
-        return owner_id if await queries.owner_exists(conn, owner_id=owner_id) else None
+        return owner_id if await owners_sql.owner_exists(conn, owner_id=owner_id) else None
 
 
 class _Bar:
@@ -136,7 +138,7 @@ class _Bar:
             "reading", total=max(size_bytes, 1), rows=0, rate=0.0
         )
 
-    async def update(self, progress: import_load.Progress) -> None:
+    async def update(self, progress: load.Progress) -> None:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         self.progress.update(
             self.task,

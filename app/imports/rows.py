@@ -20,10 +20,10 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from app.import_formats import Record, RecordError, StoreFile
+from app.imports.formats import Record, RecordError, StoreFile
 from app.merchants import FieldError, checked_opening_hours, checked_timezone, unique_tags
 from app.opening_hours import Interval
-from app.schemas import StoreRecord
+from app.schemas.imports import StoreRecord
 from spatial import CoordSystem, cell_of, to_wgs84_many
 from spatial.geometry import normalize_lng
 

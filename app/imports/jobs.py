@@ -1,6 +1,6 @@
 """Batch import of store lists: the job lifecycle (upload, background run, status, errors).
 
-A job runs its load (app/import_load.py) in one transaction: the file lands whole or not at
+A job runs its load (app/imports/load.py) in one transaction: the file lands whole or not at
 all, so no store is ever seen half old and half new. Rejected rows are stored as they are
 found, on a connection of their own, so a running job shows them and errors.csv lists them all.
 
@@ -29,13 +29,13 @@ from uuid import UUID
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app import queries
 from app.auth import Principal
 from app.errors import ContentTooLarge, Forbidden, NotFound
-from app.import_formats import FileRejected
-from app.import_load import ImportFile, OnProgress, Progress, load
-from app.import_rows import Batch
-from app.queries import ImportJobRow
+from app.imports.formats import FileRejected
+from app.imports.load import ImportFile, OnProgress, Progress, load
+from app.imports.rows import Batch
+from app.queries import imports as imports_sql
+from app.queries.imports import ImportJobRow
 
 log = logging.getLogger("nearby.imports")
 
@@ -48,15 +48,15 @@ _WRITE_BYTES = 1024 * 1024
 
 async def job(conn: AsyncConnection, *, principal: Principal, job_id: UUID) -> ImportJobRow:
     """A job its owner or the admin may see; one whose process is gone is marked failed."""
-    row = await queries.job_by_id(conn, job_id=job_id)
+    row = await imports_sql.job_by_id(conn, job_id=job_id)
     if row is None:
         raise NotFound(f"There is no import {job_id}")
     if not principal.may_write(row.owner_id):
         raise Forbidden("This import belongs to another owner")
-    if row.status in ("queued", "running") and await queries.fail_orphaned_jobs(
+    if row.status in ("queued", "running") and await imports_sql.fail_orphaned_jobs(
         conn, reason=ORPHANED, job_id=job_id
     ):
-        row = await queries.job_by_id(conn, job_id=job_id)
+        row = await imports_sql.job_by_id(conn, job_id=job_id)
         assert row is not None
     return row
 
@@ -94,7 +94,7 @@ async def status(
 ) -> tuple[ImportJobRow, list[tuple[int, str, str]], bool]:
     """A job, its first rejected rows (file order) and whether there are more of them."""
     row = await job(conn, principal=principal, job_id=job_id)
-    first = await queries.first_rejections(conn, job_id=job_id, limit=ERRORS_SHOWN + 1)
+    first = await imports_sql.first_rejections(conn, job_id=job_id, limit=ERRORS_SHOWN + 1)
     return row, first[:ERRORS_SHOWN], len(first) > ERRORS_SHOWN
 
 
@@ -103,7 +103,7 @@ async def rejections_csv(conn: AsyncConnection, *, job_id: UUID) -> AsyncIterato
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(("row", "field", "msg"))
-    async for page in queries.all_rejections(conn, job_id=job_id):
+    async for page in imports_sql.all_rejections(conn, job_id=job_id):
         writer.writerows(page)
         yield text.getvalue().encode()
         text.seek(0)
@@ -126,7 +126,7 @@ class ImportRunner:
     async def sweep(self) -> list[UUID]:
         """Fail the jobs left queued or running by processes that are gone (at start-up)."""
         async with self.engine.begin() as conn:
-            failed = await queries.fail_orphaned_jobs(conn, reason=ORPHANED)
+            failed = await imports_sql.fail_orphaned_jobs(conn, reason=ORPHANED)
         if failed:
             log.warning("marked %d interrupted import job(s) as failed", len(failed))
         return failed
@@ -150,7 +150,7 @@ class ImportRunner:
         row = await self._record(owner_id, source)
         await self._run_held(row.id, owner_id, source, on_progress)
         async with self.engine.connect() as conn:
-            done = await queries.job_by_id(conn, job_id=row.id)
+            done = await imports_sql.job_by_id(conn, job_id=row.id)
         assert done is not None
         return done
 
@@ -194,7 +194,7 @@ class ImportRunner:
         self, job_id: UUID, owner_id: UUID, source: ImportFile, on_progress: OnProgress | None
     ) -> None:
         async with self.engine.begin() as conn:
-            await queries.mark_running(conn, job_id=job_id)
+            await imports_sql.mark_running(conn, job_id=job_id)
         reporter = _Reporter(self.engine, job_id, on_progress)
         try:
             async with self.engine.begin() as conn:
@@ -206,7 +206,7 @@ class ImportRunner:
                     on_batch=reporter.batch,
                     on_progress=on_progress,
                 )
-                await queries.finish_job(
+                await imports_sql.finish_job(
                     conn,
                     job_id=job_id,
                     rows_total=loaded.rows_total,
@@ -226,14 +226,16 @@ class ImportRunner:
     async def _fail(self, job_id: UUID, reason: str, *, only_queued: bool = False) -> None:
         try:
             async with self.engine.begin() as conn:
-                await queries.fail_job(conn, job_id=job_id, reason=reason, only_queued=only_queued)
+                await imports_sql.fail_job(
+                    conn, job_id=job_id, reason=reason, only_queued=only_queued
+                )
         except (OSError, SQLAlchemyError):  # the database is gone too: the next sweep will do
             log.exception("could not mark import %s as failed", job_id)
 
     async def _hold(self) -> None:
         async with self._hold_lock:
             if self._holders == 0:
-                self._held = await queries.hold_runner(self.engine, runner=self.id)
+                self._held = await imports_sql.hold_runner(self.engine, runner=self.id)
             self._holders += 1
 
     async def _release(self) -> None:
@@ -241,7 +243,7 @@ class ImportRunner:
             self._holders -= 1
             if self._holders == 0:
                 held, self._held = self._held, None
-                await asyncio.shield(queries.release_runner(held, runner=self.id))
+                await asyncio.shield(imports_sql.release_runner(held, runner=self.id))
 
 
 class _Reporter:
@@ -259,8 +261,10 @@ class _Reporter:
             return
         self.last = now
         async with self.engine.begin() as conn:
-            await queries.insert_rejections(conn, job_id=self.job_id, rejections=batch.rejections)
-            await queries.record_progress(
+            await imports_sql.insert_rejections(
+                conn, job_id=self.job_id, rejections=batch.rejections
+            )
+            await imports_sql.record_progress(
                 conn, job_id=self.job_id, rows_total=progress.rows, rows_failed=progress.failed
             )
         if self.on_progress is not None:
@@ -270,7 +274,7 @@ class _Reporter:
 async def _insert_job(
     conn: AsyncConnection, owner_id: UUID, source: ImportFile, runner: UUID
 ) -> ImportJobRow:
-    return await queries.insert_job(
+    return await imports_sql.insert_job(
         conn,
         owner_id=owner_id,
         format=source.format.value,

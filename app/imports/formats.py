@@ -25,8 +25,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from app.geojson_stream import FeatureCollection, NotAFeatureCollection
-from app.schemas import ImportFormat
+from app.imports.geojson import FeatureCollection, NotAFeatureCollection
+from app.schemas.imports import ImportFormat
 
 FIELDS = (
     "external_id",

@@ -11,8 +11,9 @@ from uuid import UUID
 
 import asyncpg
 
-from app import cursor, queries
-from app.queries import Filters, MerchantHit
+from app import cursor
+from app.queries import search as search_sql
+from app.queries.search import Filters, MerchantHit
 from spatial import (
     BBox,
     CoordSystem,
@@ -138,7 +139,7 @@ async def cluster_counts(
     """
     res = resolution if resolution is not None else resolution_for_area(bbox.area_m2())
     keep_mask, set_bits = parent_masks(res)
-    rows = await queries.clusters(
+    rows = await search_sql.clusters(
         conn,
         envelopes=_wgs84_envelopes(bbox, coord),
         keep_mask=keep_mask,
@@ -178,7 +179,7 @@ async def _ranked(
     """The exact next page by (distance_m, id), widening the kNN window until it is provably so."""
     window = window_for(limit)
     while True:
-        hits = await queries.merchants_near(
+        hits = await search_sql.merchants_near(
             conn,
             lat=lat,
             lng=lng,

@@ -14,8 +14,11 @@ from typing import Any
 import orjson
 
 from app.offers import status as offers_status
-from app.queries import MerchantHit, MerchantRow, OfferHit, OfferRow
-from app.schemas import MerchantOut, OfferOut
+from app.queries.merchants import MerchantRow
+from app.queries.offers import OfferHit, OfferRow
+from app.queries.search import MerchantHit
+from app.schemas.merchants import MerchantOut
+from app.schemas.offers import OfferOut
 from spatial import CoordSystem, cell_to_hex, from_wgs84, geojson_in
 
 JSON_OPTIONS = orjson.OPT_UTC_Z  # "2026-11-22T06:00:00Z", as pydantic writes it

@@ -17,10 +17,11 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import import_rows, queries
-from app.import_formats import FIELDS, Record, StoreFile
-from app.import_rows import Batch, Rejection
-from app.schemas import ImportFormat
+from app.imports import rows
+from app.imports.formats import FIELDS, Record, StoreFile
+from app.imports.rows import Batch, Rejection
+from app.queries import imports as imports_sql
+from app.schemas.imports import ImportFormat
 from spatial import CoordSystem
 
 T = TypeVar("T")
@@ -68,12 +69,12 @@ async def load(
 ) -> Loaded:
     """Import a file for an owner inside the caller's transaction. FileRejected if the file is
     not a store list of its format (the caller rolls back)."""
-    await queries.create_staging(conn)
+    await imports_sql.create_staging(conn)
     total = failed = 0
     with StoreFile(source.path, source.format, source.columns) as store:
-        async with _in_thread(lambda: import_rows.batches(store, source.coord)) as batches:
+        async with _in_thread(lambda: rows.batches(store, source.coord)) as batches:
             async for batch in batches:
-                await queries.stage_rows(conn, rows=batch.rows, columns=import_rows.STAGED_COLUMNS)
+                await imports_sql.stage_rows(conn, rows=batch.rows, columns=rows.STAGED_COLUMNS)
                 total, failed = total + batch.records, failed + batch.failed
                 progress = Progress(total, failed, batch.bytes_read, source.size_bytes, "reading")
                 if on_batch is not None:
@@ -81,9 +82,9 @@ async def load(
         id_field = store.names["external_id"]
     if on_progress is not None:
         await on_progress(Progress(total, failed, source.size_bytes, source.size_bytes, "writing"))
-    failed += await queries.settle_duplicates(conn, job_id=job_id, field=id_field)
-    written = await queries.upsert_staged(conn, owner_id=owner_id)
-    await queries.drop_staging(conn)
+    failed += await imports_sql.settle_duplicates(conn, job_id=job_id, field=id_field)
+    written = await imports_sql.upsert_staged(conn, owner_id=owner_id)
+    await imports_sql.drop_staging(conn)
     return Loaded(total, failed, written.inserted, written.updated)
 
 
@@ -92,18 +93,18 @@ async def load_records(
 ) -> tuple[Loaded, list[Rejection]]:
     """Import stores already in the contract's fields (the demo data) inside the caller's
     transaction, through the same checks and upsert as a file; with the rejections."""
-    await queries.create_staging(conn)
+    await imports_sql.create_staging(conn)
     rejections: list[Rejection] = []
     failed = 0
     names = {field: field for field in FIELDS}
-    for start in range(0, len(records), import_rows.BATCH_ROWS):
-        batch = import_rows.stage(records[start : start + import_rows.BATCH_ROWS], names, coord)
-        await queries.stage_rows(conn, rows=batch.rows, columns=import_rows.STAGED_COLUMNS)
+    for start in range(0, len(records), rows.BATCH_ROWS):
+        batch = rows.stage(records[start : start + rows.BATCH_ROWS], names, coord)
+        await imports_sql.stage_rows(conn, rows=batch.rows, columns=rows.STAGED_COLUMNS)
         rejections += batch.rejections
         failed += batch.failed
-    failed += await queries.settle_duplicates(conn, job_id=None, field="external_id")
-    written = await queries.upsert_staged(conn, owner_id=owner_id)
-    await queries.drop_staging(conn)
+    failed += await imports_sql.settle_duplicates(conn, job_id=None, field="external_id")
+    written = await imports_sql.upsert_staged(conn, owner_id=owner_id)
+    await imports_sql.drop_staging(conn)
     return Loaded(len(records), failed, written.inserted, written.updated), rejections
 
 
