@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any
 
+import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_TAGS = 50
+# API.md "Merchants": `attributes` is an object of at most 16 KiB serialised and 8 levels deep
+# (the object itself is level 1), its integers in 64 bits (signed). Past these a store's JSON
+# would outweigh every search result it appears in, or break the serialiser (orjson stops at 254
+# levels and at 64-bit integers) after the request was accepted.
+MAX_ATTRIBUTES_BYTES = 16 * 1024
+MAX_ATTRIBUTES_DEPTH = 8
+_INT64 = range(-(2**63), 2**63)
 
 
 def _no_nul(value: str) -> str:
@@ -16,17 +25,41 @@ def _no_nul(value: str) -> str:
     return value
 
 
-def _no_nul_anywhere(value: Any) -> Any:
-    """PostgreSQL cannot store NUL in text or jsonb, so it is refused up front."""
-    if isinstance(value, str):
-        _no_nul(value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _no_nul(key)
-            _no_nul_anywhere(item)
-    elif isinstance(value, list):
-        for item in value:
-            _no_nul_anywhere(item)
+def checked_attributes(value: dict[str, Any]) -> dict[str, Any]:
+    """A store's `attributes` within the contract's limits, else ValueError saying which and where.
+
+    The one owner of these rules: MerchantIn/MerchantPatch (API) and StoreRecord (imports) both
+    validate through the `Attributes` type. Walked without recursion, so no depth is too deep.
+    """
+    pending: list[tuple[Any, str, int]] = [(value, "", 1)]
+    while pending:
+        item, where, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_ATTRIBUTES_DEPTH:
+                raise ValueError(
+                    f"must be at most {MAX_ATTRIBUTES_DEPTH} levels deep (objects and arrays);"
+                    f" {where} is level {depth}"
+                )
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    _no_nul(key)
+                    pending.append((child, f"{where}.{key}" if where else key, depth + 1))
+            else:
+                pending.extend((child, f"{where}[{i}]", depth + 1) for i, child in enumerate(item))
+        elif isinstance(item, str):
+            _no_nul(item)  # PostgreSQL cannot store NUL in text or jsonb
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int) and item not in _INT64:
+            raise ValueError(f"integers must fit in 64 bits (signed); {where} does not")
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"numbers must be finite; {where} is {item}")
+    size = len(orjson.dumps(value))
+    if size > MAX_ATTRIBUTES_BYTES:
+        raise ValueError(
+            f"must be at most {MAX_ATTRIBUTES_BYTES // 1024} KiB serialised as JSON;"
+            f" this is {size:,} bytes"
+        )
     return value
 
 
@@ -39,7 +72,7 @@ Text200 = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_n
 Address = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul)]
 Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Lng = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
-Attributes = Annotated[dict[str, Any], AfterValidator(_no_nul_anywhere)]
+Attributes = Annotated[dict[str, Any], AfterValidator(checked_attributes)]
 
 
 def _aware(value: datetime | None) -> datetime | None:

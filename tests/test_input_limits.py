@@ -1,0 +1,201 @@
+"""The contract's input limits: `attributes` (16 KiB, 8 levels, 64-bit integers) in the API and
+in imports, malformed bodies, unknown query parameters, and swapped coordinates.
+
+Each limit is checked at and just past its edge, through the real app or the import pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.schemas.common import MAX_ATTRIBUTES_BYTES, MAX_ATTRIBUTES_DEPTH
+from app.schemas.imports import ImportFormat
+from tests.factories import create_owner
+from tests.imports_helpers import import_file, store
+from tests.test_bad_input import assert_problem
+
+PLACE = {"name": "Limits", "category": "coffee", "location": {"lat": 31.23, "lng": 121.47}}
+
+
+def nested(levels: int) -> dict[str, Any]:
+    """An attributes object `levels` deep: {"a": {"a": ... {"a": 1}}}."""
+    value: Any = 1
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+def nested_text(levels: int) -> str:
+    """The same as JSON text, for depths Python's json module cannot write."""
+    return '{"a":' * levels + "1" + "}" * levels
+
+
+def padded(size: int) -> dict[str, str]:
+    """An attributes object of exactly `size` bytes serialised: {"s":"xxx..."}."""
+    return {"s": "x" * (size - len('{"s":""}'))}
+
+
+@pytest.fixture
+async def owner(conn: AsyncConnection) -> dict[str, str]:
+    _, key = await create_owner(conn, "Limits")
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def post_store(
+    client: httpx.AsyncClient, owner: dict[str, str], attributes_json: str
+) -> httpx.Response:
+    body = json.dumps(PLACE | {"attributes": "@"}).replace('"@"', attributes_json)
+    return await client.post(
+        "/v1/merchants", content=body, headers=owner | {"Content-Type": "application/json"}
+    )
+
+
+# ------------------------------------------------------------------------------ attributes, API
+
+GOOD_ATTRIBUTES = [
+    nested(MAX_ATTRIBUTES_DEPTH),
+    {"list": [[[[[[[1]]]]]]]},  # arrays count as levels too: 8 with the object
+    {"max": 2**63 - 1, "min": -(2**63), "float": 1.5e300},
+    padded(MAX_ATTRIBUTES_BYTES),
+]
+BAD_ATTRIBUTES = [
+    # (attributes as JSON text, what the message names)
+    (json.dumps(nested(MAX_ATTRIBUTES_DEPTH + 1)), "8 levels deep"),
+    (json.dumps({"list": [[[[[[[[1]]]]]]]]}), "8 levels deep"),
+    (nested_text(300), "8 levels deep"),
+    (nested_text(600), "8 levels deep"),
+    (json.dumps({"n": 2**63}), "64 bits"),
+    (json.dumps({"n": [-(2**63) - 1]}), "64 bits"),
+    (json.dumps({"n": 2**64}), "64 bits"),
+    (json.dumps({"n": 10**40}), "64 bits"),
+    ('{"n": 1e400}', "finite"),
+    ('{"n": NaN}', "finite"),
+    (json.dumps(padded(MAX_ATTRIBUTES_BYTES + 1)), "16 KiB"),
+    (json.dumps(padded(9 * 1024 * 1024)), "16 KiB"),
+    (json.dumps({"k\x00": 1}), "NUL"),
+    ("[1, 2]", "valid dictionary"),
+]
+
+
+@pytest.mark.parametrize("attributes", GOOD_ATTRIBUTES, ids=["depth", "arrays", "ints", "size"])
+async def test_attributes_at_the_limits_are_stored_and_read_back(client, owner, attributes):
+    response = await post_store(client, owner, json.dumps(attributes))
+    assert response.status_code == 201, response.text
+    got = await client.get(f"/v1/merchants/{response.json()['id']}")
+    assert got.json()["attributes"] == attributes
+
+
+@pytest.mark.parametrize(("attributes", "says"), BAD_ATTRIBUTES)
+async def test_attributes_past_the_limits_are_422_on_create_and_patch(
+    client, owner, attributes, says
+):
+    body = assert_problem(await post_store(client, owner, attributes), 422)
+    assert body["errors"][0]["loc"] == ["body", "attributes"], body
+    assert says in body["errors"][0]["msg"], body
+    created = await client.post("/v1/merchants", json=PLACE, headers=owner)
+    patch = json.dumps({"attributes": "@"}).replace('"@"', attributes)
+    response = await client.patch(
+        f"/v1/merchants/{created.json()['id']}",
+        content=patch,
+        headers=owner | {"Content-Type": "application/json"},
+    )
+    body = assert_problem(response, 422)
+    assert body["errors"][0]["loc"] == ["body", "attributes"] and says in body["detail"], body
+
+
+async def test_the_message_says_where_the_limit_is_passed(client, owner):
+    deep = {"menu": {"drinks": [nested(MAX_ATTRIBUTES_DEPTH - 2)]}}
+    body = assert_problem(await post_store(client, owner, json.dumps(deep)), 422)
+    assert "menu.drinks[0].a.a.a.a.a is level 9" in body["detail"], body
+    too_big = '{"ids": [1, 18446744073709551616]}'
+    body = assert_problem(await post_store(client, owner, too_big), 422)
+    assert "ids[1] does not" in body["detail"], body
+
+
+# ---------------------------------------------------------------------------- attributes, imports
+
+
+async def test_an_import_reports_rows_past_the_attribute_limits_and_lands_the_good_ones(
+    conn, tmp_path
+):
+    owner, _ = await create_owner(conn, "Importer")
+    lines = [
+        json.dumps(store(1, attributes={"ok": True})),
+        json.dumps(store(2) | {"attributes": "@"}).replace('"@"', nested_text(300)),
+        json.dumps(store(3) | {"attributes": "@"}).replace('"@"', nested_text(2000)),
+        json.dumps(store(4, attributes={"n": 2**64})),
+        json.dumps(store(5, attributes=padded(MAX_ATTRIBUTES_BYTES + 1))),
+        json.dumps(store(6, attributes={"n": 2**63 - 1})),
+    ]
+    path = tmp_path / "limits.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    result = await import_file(conn, owner.id, path, ImportFormat.NDJSON)
+    assert [(row, field) for row, field, _ in result.rejections] == [
+        (2, "attributes"),
+        (3, "record"),
+        (4, "attributes"),
+        (5, "attributes"),
+    ]
+    messages = [msg for _, _, msg in result.rejections]
+    assert "8 levels deep" in messages[0] and "nested too deeply" in messages[1]
+    assert "64 bits" in messages[2] and "16 KiB" in messages[3]
+    stored = await conn.execute(
+        text("SELECT external_id FROM merchant WHERE owner_id = :o ORDER BY 1"), {"o": owner.id}
+    )
+    assert [r.external_id for r in stored] == ["S-0001", "S-0006"]
+
+
+async def test_a_first_ndjson_line_too_deep_to_parse_is_a_reported_row(conn, tmp_path):
+    owner, _ = await create_owner(conn, "Importer")
+    deep = json.dumps(store(1) | {"attributes": "@"}).replace('"@"', nested_text(1100))
+    path = tmp_path / "deep-first.ndjson"
+    path.write_text(deep + "\n" + json.dumps(store(2)) + "\n")
+    result = await import_file(conn, owner.id, path, ImportFormat.NDJSON)
+    assert [(row, field) for row, field, _ in result.rejections] == [(1, "record")]
+    assert (result.loaded.rows_total, result.loaded.rows_failed) == (2, 1)
+
+
+async def test_a_geojson_feature_too_deep_to_parse_is_a_reported_row(conn, tmp_path):
+    owner, _ = await create_owner(conn, "Importer")
+
+    def feature(n: int, attributes: str) -> str:
+        properties = {k: v for k, v in store(n).items() if k not in ("lat", "lng")}
+        point = {"type": "Point", "coordinates": [121.47, 31.23]}
+        text_ = json.dumps({"type": "Feature", "geometry": point, "properties": properties})
+        return text_.replace('"properties": {', f'"properties": {{"attributes": {attributes}, ', 1)
+
+    tricky = '{"s": "]}\\"[{", "d": ' + "[" * 3000 + '"]]"' + "]" * 3000 + "}"
+    features = [feature(1, "{}"), feature(2, tricky), feature(3, '{"ok": 1}')]
+    path = tmp_path / "deep.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": [' + ",".join(features) + "]}")
+    result = await import_file(conn, owner.id, path, ImportFormat.GEOJSON)
+    assert [(row, field) for row, field, _ in result.rejections] == [(2, "record")]
+    assert (result.loaded.rows_total, result.loaded.rows_failed) == (3, 1)
+
+
+# ----------------------------------------------------------------------------- malformed bodies
+
+MALFORMED = {
+    "invalid JSON": b'{"name": ',
+    "not UTF-8": b'{"name": "\xff\xfe", "category": "c"}',
+    "UTF-8 cut short": b'{"name": "\xe4\xb8"}',
+    "1,000 levels": b"[" * 1000 + b"]" * 1000,
+    "100,000 levels": b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("body", MALFORMED.values(), ids=MALFORMED.keys())
+async def test_malformed_bodies_are_422_problems(client, owner, admin, body):
+    json_type = {"Content-Type": "application/json"}
+    response = await client.post("/v1/merchants", content=body, headers=owner | json_type)
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["loc"][0] == "body", problem
+    response = await client.post("/v1/owners", content=body, headers=admin | json_type)
+    assert_problem(response, 422)
