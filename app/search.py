@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
+import numpy as np
 
 from app import cursor
 from app.queries import search as search_sql
@@ -160,7 +161,10 @@ async def cluster_counts(
 
 
 def _ring(cell: int, coord: CoordSystem) -> list[list[float]]:
+    """The cell's outline in `coord`, its longitudes following on as cell_ring has them (the
+    conversion wraps each vertex back into [-180, 180))."""
     lats, lngs = from_wgs84_many(*cell_ring(cell), coord)
+    lngs = np.unwrap(lngs, period=360.0)
     return [[float(lng), float(lat)] for lat, lng in zip(lats, lngs, strict=True)]
 
 

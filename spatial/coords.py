@@ -9,6 +9,13 @@ of GCJ-02 and applies everywhere.
 The forward formulas are the published standard ones (Krasovsky 1940 ellipsoid). The inverses
 iterate to < 1e-9 degrees (about 0.1 mm); the common one-step inverse is 1-2 m off.
 
+Every result lies on the globe: longitudes in [-180, 180) (BD-09 adds 0.0065 degrees, which
+carries a store at 179.998 past the antimeridian, so it wraps) and latitudes in [-90, 90].
+A round trip is exact to 1e-9 degrees except in two slivers: within 0.01 degrees of a pole,
+where BD-09's output is clamped (off by up to 0.01 degrees), and within 0.0001 degrees (10 m)
+of the antimeridian, where BD-09's formula, not periodic in longitude, gives two points the
+same position (off by up to 0.002 degrees, about 200 m).
+
 Functions take and return (lat, lng). Each formula is written once over a math namespace: `math`
 for one point (a request's origin) and `numpy` for the `_many` forms (result lists and imports).
 """
@@ -19,7 +26,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from enum import StrEnum
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
@@ -67,25 +74,24 @@ def in_mainland_china(lat: float, lng: float) -> bool:
 
 def wgs84_to_gcj02(lat: float, lng: float) -> tuple[float, float]:
     if not in_mainland_china(lat, lng):
-        return lat, lng
-    return _gcj_forward(lat, lng, math)
+        return lat, _wrap(lng)
+    return _on_globe(*_gcj_forward(lat, lng, math))
 
 
 def gcj02_to_wgs84(lat: float, lng: float) -> tuple[float, float]:
     """The exact inverse of the GCJ-02 shift; points outside the mainland are unchanged."""
     if not in_mainland_china(lat, lng):
-        return lat, lng
-    return _invert(lambda a, b: _gcj_forward(a, b, math), lat, lng, lat, lng)
+        return lat, _wrap(lng)
+    return _on_globe(*_invert(lambda a, b: _gcj_forward(a, b, math), lat, lng, lat, lng))
 
 
 def gcj02_to_bd09(lat: float, lng: float) -> tuple[float, float]:
-    return _bd_forward(lat, lng, math)
+    return _on_globe(*_bd_forward(lat, _wrap(lng), math))
 
 
 def bd09_to_gcj02(lat: float, lng: float) -> tuple[float, float]:
     """The exact inverse of the BD-09 offset, iterated from the published one-step inverse."""
-    first = _bd_one_step_inverse(lat, lng, math)
-    return _invert(lambda a, b: _bd_forward(a, b, math), lat, lng, *first)
+    return _on_globe(*_bd_inverse(lat, _wrap(lng), math))
 
 
 def to_wgs84(lat: float, lng: float, system: CoordSystem) -> tuple[float, float]:
@@ -153,16 +159,16 @@ def in_mainland_china_many(lats: Points, lngs: Points) -> NDArray[np.bool_]:
 
 def to_wgs84_many(lats: Points, lngs: Points, system: CoordSystem) -> tuple[Array, Array]:
     lat, lng = _arrays(lats, lngs)
-    if system is CoordSystem.BD09:
-        first = _bd_one_step_inverse(lat, lng, np)
-        lat, lng = _invert(lambda a, b: _bd_forward(a, b, np), lat, lng, *first)
     if system is CoordSystem.WGS84:
         return lat, lng
+    lng = _wrap(lng)
+    if system is CoordSystem.BD09:
+        lat, lng = _on_globe(*_bd_inverse(lat, lng, np))
     shifted = in_mainland_china_many(lat, lng)
     glat, glng = lat[shifted], lng[shifted]
     lat, lng = lat.copy(), lng.copy()
-    lat[shifted], lng[shifted] = _invert(
-        lambda a, b: _gcj_forward(a, b, np), glat, glng, glat, glng
+    lat[shifted], lng[shifted] = _on_globe(
+        *_invert(lambda a, b: _gcj_forward(a, b, np), glat, glng, glat, glng)
     )
     return lat, lng
 
@@ -171,11 +177,12 @@ def from_wgs84_many(lats: Points, lngs: Points, system: CoordSystem) -> tuple[Ar
     lat, lng = _arrays(lats, lngs)
     if system is CoordSystem.WGS84:
         return lat, lng
+    lng = _wrap(lng)
     shifted = in_mainland_china_many(lat, lng)
     lat, lng = lat.copy(), lng.copy()
     lat[shifted], lng[shifted] = _gcj_forward(lat[shifted], lng[shifted], np)
     if system is CoordSystem.BD09:
-        return _bd_forward(lat, lng, np)
+        return _on_globe(*_bd_forward(lat, lng, np))
     return lat, lng
 
 
@@ -215,6 +222,16 @@ def _bd_one_step_inverse(lat: V, lng: V, xp: ModuleType) -> tuple[V, V]:
     return z * xp.sin(theta), z * xp.cos(theta)
 
 
+def _bd_inverse(lat: V, lng: V, xp: ModuleType) -> tuple[V, V]:
+    """GCJ-02 of a BD-09 point (lng in [-180, 180)), its lng not yet wrapped.
+
+    The first guess is wrapped onto the globe before iterating, so a point that BD-09 carried
+    across the antimeridian is solved on the side it came from.
+    """
+    guess_lat, guess_lng = _bd_one_step_inverse(lat, lng, xp)
+    return _invert(partial(_bd_forward, xp=xp), lat, lng, guess_lat, _wrap(guess_lng))
+
+
 def _invert(
     forward: Callable[[Any, Any], tuple[Any, Any]],
     target_lat: V,
@@ -225,15 +242,41 @@ def _invert(
     """Solve forward(lat, lng) == target by fixed-point iteration from a first guess.
 
     Both offsets change by well under 1% per unit of movement, so each round gains about two
-    digits: four or five rounds from a 500 m guess.
+    digits: four or five rounds from a 500 m guess. Longitudes compare round the globe: a
+    target just past the antimeridian (as the forward transforms wrap it) is 360 degrees from
+    the formula's own output, not 359.99.
     """
     for _ in range(_MAX_ITERATIONS):
         got_lat, got_lng = forward(lat, lng)
-        err_lat, err_lng = got_lat - target_lat, got_lng - target_lng
+        err_lat, err_lng = got_lat - target_lat, _wrap(got_lng - target_lng)
         lat, lng = lat - err_lat, lng - err_lng
         if max(_largest(err_lat), _largest(err_lng)) < _TOLERANCE_DEG:
             break
     return lat, lng
+
+
+def _wrap(lng: V) -> V:
+    """A longitude in [-180, 180); values already in range are returned as they are, bit for bit.
+
+    (A hair below -180 comes out of `% 360` as 360.0 exactly, hence the second step.)
+    """
+    if isinstance(lng, np.ndarray):
+        off = (lng < -180.0) | (lng >= 180.0)
+        if not off.any():
+            return lng
+        wrapped = (lng + 180.0) % 360.0 - 180.0
+        return np.where(off, np.where(wrapped >= 180.0, wrapped - 360.0, wrapped), lng)
+    if -180.0 <= lng < 180.0:
+        return lng
+    wrapped = (lng + 180.0) % 360.0 - 180.0
+    return wrapped - 360.0 if wrapped >= 180.0 else wrapped
+
+
+def _on_globe(lat: V, lng: V) -> tuple[V, V]:
+    """A converted point back on the globe: lng wrapped, lat clamped to the poles."""
+    if isinstance(lat, np.ndarray):
+        return np.clip(lat, -90.0, 90.0), _wrap(lng)
+    return min(90.0, max(-90.0, lat)), _wrap(lng)
 
 
 def _largest(values: float | Array) -> float:

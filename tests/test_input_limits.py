@@ -199,3 +199,57 @@ async def test_malformed_bodies_are_422_problems(client, owner, admin, body):
     assert problem["errors"][0]["loc"][0] == "body", problem
     response = await client.post("/v1/owners", content=body, headers=admin | json_type)
     assert_problem(response, 422)
+
+
+# ---------------------------------------------------------------------- BD-09 at the antimeridian
+
+
+def lngs_in(value: Any) -> list[float]:
+    """Every longitude in a response body: each {"lat", "lng"}'s and each GeoJSON [lng, lat]'s."""
+    if isinstance(value, dict):
+        own = [value["lng"]] if "lat" in value and "lng" in value else []
+        return own + [lng for item in value.values() for lng in lngs_in(item)]
+    if isinstance(value, list):
+        if len(value) == 2 and all(isinstance(x, float | int) for x in value):
+            return [value[0]]
+        return [lng for item in value for lng in lngs_in(item)]
+    return []
+
+
+async def test_a_store_by_the_antimeridian_reads_in_bd09_without_a_500(client, owner):
+    store_ = {**PLACE, "location": {"lat": 10.0, "lng": 179.998}, "timezone": "Pacific/Fiji"}
+    created = (await client.post("/v1/merchants", json=store_, headers=owner)).json()
+    offer = {"title": "Dateline", "geofence": None}
+    made = await client.post(f"/v1/merchants/{created['id']}/offers", json=offer, headers=owner)
+    assert made.status_code == 201, made.text
+    bd09 = {"coord": "bd09"}
+    one = await client.get(f"/v1/merchants/{created['id']}", params=bd09)
+    assert one.status_code == 200, one.text
+    lat, lng = one.json()["location"]["lat"], one.json()["location"]["lng"]
+    assert lng == pytest.approx(-179.9955, abs=1e-3)
+    here = {"lat": lat, "lng": lng, "coord": "bd09"}
+    responses = [
+        one,
+        await client.get("/v1/merchants", params=bd09, headers=owner),
+        await client.get(f"/v1/merchants/{created['id']}/offers", params=bd09, headers=owner),
+        await client.get(f"/v1/offers/{made.json()['id']}", params=bd09),
+        await client.get("/v1/offers/here", params=here),
+        await client.get("/v1/search/nearby", params=here | {"include": "offers"}),
+    ]
+    for response in responses:
+        assert response.status_code == 200, (response.url, response.text)
+        lngs = lngs_in(response.json())
+        assert lngs and all(-180 <= x < 180 for x in lngs), (response.url, lngs)
+    assert responses[-1].json()["results"][0]["id"] == created["id"]
+    assert responses[4].json()["results"][0]["merchant"]["id"] == created["id"]
+
+
+async def test_a_bd09_store_at_lng_minus_180_without_a_timezone_is_created(client, owner):
+    store_ = {**PLACE, "location": {"lat": 10.0, "lng": -180.0}, "coord": "bd09"}
+    response = await client.post("/v1/merchants", json=store_, headers=owner)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["timezone"].startswith(("Etc/", "Pacific/")), body
+    assert abs(body["location"]["lng"]) == pytest.approx(180.0, abs=1e-6)
+    wgs = (await client.get(f"/v1/merchants/{body['id']}")).json()["location"]
+    assert wgs["lng"] == pytest.approx(179.9935, abs=1e-3)
