@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -234,7 +235,7 @@ async def test_a_store_by_the_antimeridian_reads_in_bd09_without_a_500(client, o
         await client.get(f"/v1/merchants/{created['id']}/offers", params=bd09, headers=owner),
         await client.get(f"/v1/offers/{made.json()['id']}", params=bd09),
         await client.get("/v1/offers/here", params=here),
-        await client.get("/v1/search/nearby", params=here | {"include": "offers"}),
+        await client.get("/v1/search/nearby", params=here),
     ]
     for response in responses:
         assert response.status_code == 200, (response.url, response.text)
@@ -253,3 +254,81 @@ async def test_a_bd09_store_at_lng_minus_180_without_a_timezone_is_created(clien
     assert abs(body["location"]["lng"]) == pytest.approx(180.0, abs=1e-6)
     wgs = (await client.get(f"/v1/merchants/{body['id']}")).json()["location"]
     assert wgs["lng"] == pytest.approx(179.9935, abs=1e-3)
+
+
+# ------------------------------------------------------------------ unknown query parameters
+
+
+def api_routes() -> list[tuple[str, str]]:
+    """(method, path) of every route of the OpenAPI document, path parameters filled in."""
+    from fastapi.routing import APIRoute
+
+    from app.routes import ROUTERS
+
+    found = []
+    for router in ROUTERS:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.include_in_schema:
+                path = route.path_format.replace("{code}", "A" * 26)
+                while "{" in path:
+                    start, end = path.index("{"), path.index("}")
+                    path = path[:start] + "00000000-0000-0000-0000-000000000000" + path[end + 1 :]
+                found += [(method, path) for method in sorted(route.methods)]
+    return found
+
+
+@pytest.mark.parametrize(("method", "path"), api_routes())
+async def test_every_route_refuses_an_unknown_query_parameter(client, admin, method, path):
+    response = await client.request(method, path, params={"limt": "5"}, headers=admin)
+    body = assert_problem(response, 422)
+    assert body["errors"][0]["loc"] == ["query", "limt"], body
+    assert "is not a parameter of this route" in body["errors"][0]["msg"]
+
+
+async def test_known_parameters_still_pass_and_the_message_lists_them(client, owner):
+    listed = await client.get("/v1/merchants", params={"limit": "5"}, headers=owner)
+    assert listed.status_code == 200, listed.text
+    body = assert_problem(await client.get("/v1/merchants", params={"owner": "x"}), 422)
+    assert "(it takes: coord, cursor, limit, owner_id)" in body["detail"], body
+    body = assert_problem(await client.get("/v1/search/nearby", params={"lat": 1, "lgn": 2}), 422)
+    assert [e["loc"] for e in body["errors"]] == [["query", "lgn"]]
+
+
+# ----------------------------------------------------------------------- swapped coordinates
+
+
+async def test_swapped_coordinates_get_the_hint_everywhere(client, owner):
+    shanghai_swapped = {"lat": 121.4737, "lng": 31.2304}
+    body = assert_problem(
+        await client.post(
+            "/v1/merchants", json=PLACE | {"location": shanghai_swapped}, headers=owner
+        ),
+        422,
+    )
+    assert body["errors"] == [
+        {
+            "loc": ["body", "location", "lat"],
+            "msg": "Input should be less than or equal to 90 (are lat and lng swapped?)",
+        }
+    ]
+    for path in ("/v1/search/nearby", "/v1/offers/here"):
+        body = assert_problem(await client.get(path, params=shanghai_swapped), 422)
+        assert body["errors"][0]["loc"] == ["query", "lat"], body
+        assert body["errors"][0]["msg"].endswith("(are lat and lng swapped?)"), body
+    claim = {"user_id": "u1"} | shanghai_swapped
+    response = await client.post(f"/v1/offers/{uuid4()}/claims", json=claim)
+    assert assert_problem(response, 422)["errors"][0]["msg"].endswith("swapped?)")
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        {"lat": 95.0, "lng": 120.0},  # lng could not be a latitude
+        {"lat": 200.0, "lng": 10.0},  # lat could not be a longitude either
+        {"lat": "north", "lng": 10.0},
+    ],
+)
+async def test_no_hint_when_swapping_would_not_help(client, owner, location):
+    body = PLACE | {"location": location}
+    response = await client.post("/v1/merchants", json=body, headers=owner)
+    assert "swapped" not in assert_problem(response, 422)["detail"]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from app import merchants
 from app.db import Conn, ReadConn
-from app.routes import presenters
+from app.routes import params, presenters
 from app.routes.callers import Admin, Caller
 from app.routes.responses import problems
 from app.schemas.merchants import (
@@ -26,7 +26,7 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=512)]
 Coord = Annotated[CoordSystem, Query(description="Coordinate system of every position in and out.")]
 
-router = APIRouter()
+router = APIRouter(route_class=params.KnownQueryRoute)
 
 
 @router.post("/v1/owners", status_code=201, responses=problems(401, 403, 422), tags=["owners"])

@@ -8,10 +8,11 @@ from app.db import ReadConn
 from app.errors import NotReady
 from app.migrate import head_revision
 from app.queries import operations as operations_sql
+from app.routes import params
 from app.routes.responses import problems
 from app.schemas.operations import Health, Readiness
 
-router = APIRouter()
+router = APIRouter(route_class=params.KnownQueryRoute)
 
 
 @router.get("/healthz", tags=["operations"])

@@ -7,7 +7,17 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 MAX_TAGS = 50
 # API.md "Merchants": `attributes` is an object of at most 16 KiB serialised and 8 levels deep
@@ -85,13 +95,57 @@ QueryText = Annotated[str, StringConstraints(min_length=1, max_length=200), Afte
 Instant = Annotated[datetime, AfterValidator(_aware)]
 
 
+SWAP_HINT = " (are lat and lng swapped?)"
+_RANGE_ERRORS = ("less_than_equal", "greater_than_equal")
+
+
+def swap_hint(lat: Any, lng: Any) -> str:
+    """SWAP_HINT when lat is out of range but lat and lng would both be valid the other way
+    round (a store at lat 121.47, lng 31.23 is in Shanghai); else "". Never swaps them itself."""
+    try:
+        lat_deg, lng_deg = float(lat), float(lng)
+    except (TypeError, ValueError):
+        return ""
+    return SWAP_HINT if 90.0 < abs(lat_deg) <= 180.0 and abs(lng_deg) <= 90.0 else ""
+
+
+class HintsSwappedLatLng(BaseModel):
+    """A shape with `lat` and `lng` fields: a range error of `lat` says when they look swapped.
+
+    The one owner of that hint, for request bodies, query strings and imported rows alike.
+    """
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _hint_swapped(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            hint = swap_hint(data.get("lat"), data.get("lng")) if isinstance(data, dict) else ""
+            if not hint:
+                raise
+            errors = [_hinted(error, hint) for error in exc.errors(include_url=False)]
+            raise ValidationError.from_exception_data(exc.title, errors) from None
+
+
+def _hinted(error: Any, hint: str) -> InitErrorDetails:
+    """The error as it was (its message kept word for word), plus the hint on lat's range."""
+    msg = error["msg"]
+    if error["loc"] == ("lat",) and error["type"] in _RANGE_ERRORS:
+        msg += hint
+    # A message as its own template: no context, so braces in it stay as they are.
+    return InitErrorDetails(
+        type=PydanticCustomError(error["type"], msg), loc=error["loc"], input=error["input"]
+    )
+
+
 class Strict(BaseModel):
     """Request bodies refuse unknown fields: a misspelt field is an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
 
 
-class LatLng(Strict):
+class LatLng(Strict, HintsSwappedLatLng):
     lat: Lat
     lng: Lng
 

@@ -14,7 +14,17 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from app.schemas.common import Instant, Lat, LatLng, Lng, Name, QueryText, Strict, Text200
+from app.schemas.common import (
+    HintsSwappedLatLng,
+    Instant,
+    Lat,
+    LatLng,
+    Lng,
+    Name,
+    QueryText,
+    Strict,
+    Text200,
+)
 from spatial import MAX_RADIUS_M, MAX_VERTICES, MIN_RADIUS_M, CoordSystem
 
 Coordinate = Annotated[float, Field(allow_inf_nan=False)]
@@ -158,7 +168,7 @@ class OffersHerePage(BaseModel):
     next_cursor: str | None
 
 
-class OffersHereQuery(BaseModel):
+class OffersHereQuery(HintsSwappedLatLng):
     lat: Lat
     lng: Lng
     at: Instant | None = Field(None, description="RFC 3339 instant; default now.")
@@ -174,7 +184,7 @@ class OffersHereQuery(BaseModel):
     )
 
 
-class ClaimIn(Strict):
+class ClaimIn(Strict, HintsSwappedLatLng):
     user_id: QueryText = Field(description="The client's user, e.g. a mini program's openid.")
     lat: Lat
     lng: Lng

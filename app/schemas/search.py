@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from app.schemas.common import Instant, Lat, Lng, QueryText
+from app.schemas.common import HintsSwappedLatLng, Instant, Lat, Lng, QueryText
 from app.schemas.merchants import MerchantOut
 from spatial import CoordSystem
 
@@ -65,7 +65,7 @@ class BoxQuery(BaseModel):
         return self
 
 
-class NearbyQuery(BaseModel):
+class NearbyQuery(HintsSwappedLatLng):
     lat: Lat
     lng: Lng
     radius: float = Field(1000, ge=1, le=50_000, allow_inf_nan=False, description="Metres.")
