@@ -169,8 +169,8 @@ class OffersHerePage(BaseModel):
 
 
 class OffersHereQuery(HintsSwappedLatLng):
-    lat: Lat
-    lng: Lng
+    lat: Lat = Field(examples=[60.1699])
+    lng: Lng = Field(examples=[24.9384])
     at: Instant | None = Field(None, description="RFC 3339 instant; default now.")
     category: Annotated[list[QueryText], Field(max_length=20)] = Field(
         [], description="Repeatable: offers of stores in any of these categories."
