@@ -7,6 +7,8 @@ alembic.ini serves the `alembic` command by hand in a checkout.
 
 from __future__ import annotations
 
+from functools import cache
+
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -31,7 +33,10 @@ def downgrade(async_url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(async_url), revision)
 
 
+@cache
 def head_revision() -> str:
+    """The newest revision of the scripts: read (and imported) once per process, as the scripts
+    cannot change under a running service."""
     head = ScriptDirectory.from_config(alembic_config("postgresql+asyncpg://")).get_current_head()
     assert head is not None, "app/migrations/versions holds no revision"
     return head
