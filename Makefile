@@ -27,7 +27,8 @@ bench: $(READY)
 setup: $(READY) $(WEB_READY)
 
 wheel: $(READY) $(WEB_READY)
-	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps -w dist .
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation \
+		-w dist .
 
 lint: $(READY)
 	$(BIN)/ruff check app spatial tests bench scripts
