@@ -1,6 +1,6 @@
 """The schema as SQLAlchemy Core tables: what queries.py builds on.
 
-The database itself is made by the migrations in migrations/versions; tests/test_migrations.py
+The database itself is made by the migrations in app/migrations/versions; tests/test_migrations.py
 checks that the two agree.
 """
 
