@@ -108,8 +108,12 @@ async def ensure_offers(url: str) -> bool:
                CREATE TABLE IF NOT EXISTS bench_offer_cell (cell bigint NOT NULL,
                                                             offer_id uuid NOT NULL)"""
         )
+        # Reloading the merchants (bench/data.py) empties `offer` by cascade, not the marker.
         if await conn.fetchval(
-            "SELECT count(*) FROM bench_offers_meta WHERE seed = $1 AND size = $2", SEED, OFFERS
+            """SELECT EXISTS (SELECT FROM bench_offers_meta WHERE seed = $1 AND size = $2)
+                      AND EXISTS (SELECT FROM offer WHERE title = 'bench offer')""",
+            SEED,
+            OFFERS,
         ):
             return False
         await conn.execute("TRUNCATE offer CASCADE; TRUNCATE bench_offer_cell, bench_offers_meta")
