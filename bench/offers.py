@@ -260,7 +260,8 @@ def claim_storm(port: int, url: str, *, seconds: float, rounds: int, connections
     ]
 
     def mid(name: str) -> float:
-        return median(r[name] for r in runs)
+        values: list[float] = [r[name] for r in runs]
+        return median(values)
 
     oversold = sum(r["oversold"] for r in runs)
     consistent = all(r["consistent"] for r in runs)
