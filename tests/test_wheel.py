@@ -37,6 +37,7 @@ VENDOR_FILES = {
     ),
     "/vendor/world-atlas/countries-10m.json": WEB / "node_modules/world-atlas/countries-10m.json",
 }
+Installed = tuple[Path, dict[str, str]]  # the venv's bin/, the environment to run it in
 
 
 def _free_port() -> int:
@@ -61,7 +62,7 @@ def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> str
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     """The wheel, built from this checkout and installed into a fresh venv in a temporary
     directory, with a database of its own; yields the venv's bin/ and the environment to run it
     in (nothing of the checkout on its path)."""
@@ -92,7 +93,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
         asyncio.run(drop_database(server, name))
 
 
-def test_the_installed_package_reads_nothing_from_the_checkout(installed):
+def test_the_installed_package_reads_nothing_from_the_checkout(installed: Installed) -> None:
     bin_, env = installed
     where = _run(
         [str(bin_ / "python"), "-c", "from app import package_data as p; print(p.WEB)"],
@@ -103,7 +104,9 @@ def test_the_installed_package_reads_nothing_from_the_checkout(installed):
     assert Path(where.strip()).is_relative_to(bin_.parent), where
 
 
-def test_the_installed_wheel_migrates_and_serves_the_demo_and_console(installed):
+def test_the_installed_wheel_migrates_and_serves_the_demo_and_console(
+    installed: Installed,
+) -> None:
     bin_, env = installed
     home = bin_.parent.parent
     _run([str(bin_ / "nearby"), "migrate"], home, env, 120)
