@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -23,7 +22,14 @@ from app.queries import merchants as merchants_sql
 from app.queries import offers as offers_sql
 from app.queries.merchants import MerchantRow
 from app.queries.offers import OfferHit, OfferRow, OfferValues
-from app.schemas.offers import CircleFence, MultiPolygonFence, OfferIn, OfferPatch, PolygonFence
+from app.schemas.offers import (
+    CircleFence,
+    MultiPolygonFence,
+    OfferIn,
+    OfferPatch,
+    OfferStatus,
+    PolygonFence,
+)
 from spatial import (
     DEFAULT_RADIUS_M,
     CoordSystem,
@@ -36,7 +42,6 @@ from spatial import (
 )
 
 GeofenceIn = CircleFence | PolygonFence | MultiPolygonFence
-Status = Literal["scheduled", "active", "sold_out", "ended"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class HereResult:
     next_cursor: str | None
 
 
-def status(row: OfferRow, at: datetime) -> Status:
+def status(row: OfferRow, at: datetime) -> OfferStatus:
     """How the offer stands at `at`: scheduled, ended, sold out or active, in that precedence."""
     if at < row.starts_at:
         return "scheduled"
