@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -258,32 +258,59 @@ async def all_rejections(
 # ---------------------------------------------------------------------------------- staging
 
 
+class StagedRow(NamedTuple):
+    """One checked store as the staging table holds it (and COPY sends it: a tuple)."""
+
+    row_num: int  # in the file
+    external_id: str
+    name: str
+    category: str
+    tags: list[str]
+    address: str | None
+    phone: str | None
+    lat: float  # WGS-84
+    lng: float
+    h3: int
+    timezone: str
+    opening_hours: str | None
+    open_minutes: str | None  # an int4multirange's text form
+    attributes: str | None  # JSON text; None keeps the attributes already stored
+
+
+_STAGING_TYPES = {
+    "row_num": "bigint NOT NULL",
+    "external_id": "text NOT NULL",
+    "name": "text NOT NULL",
+    "category": "text NOT NULL",
+    "tags": "text[] NOT NULL",
+    "address": "text",
+    "phone": "text",
+    "lat": "float8 NOT NULL",
+    "lng": "float8 NOT NULL",
+    "h3": "bigint NOT NULL",
+    "timezone": "text NOT NULL",
+    "opening_hours": "text",
+    "open_minutes": "text",
+    "attributes": "jsonb",
+}
+assert tuple(_STAGING_TYPES) == StagedRow._fields, "the staging table has StagedRow's columns"
+_STAGING_TABLE = ", ".join(f"{name} {type_}" for name, type_ in _STAGING_TYPES.items())
+
+
 async def create_staging(conn: AsyncConnection) -> None:
     # One load per transaction at a time; an earlier one in the same transaction that stopped
     # at a rejected file leaves its table behind.
     await conn.execute(text("DROP TABLE IF EXISTS import_staging"))
-    await conn.execute(
-        text(
-            """
-            CREATE TEMP TABLE import_staging (
-                row_num bigint NOT NULL, external_id text NOT NULL, name text NOT NULL,
-                category text NOT NULL, tags text[] NOT NULL, address text, phone text,
-                lat float8 NOT NULL, lng float8 NOT NULL, h3 bigint NOT NULL,
-                timezone text NOT NULL, opening_hours text, open_minutes text,
-                attributes jsonb
-            ) ON COMMIT DROP
-            """
-        )
-    )
+    await conn.execute(text(f"CREATE TEMP TABLE import_staging ({_STAGING_TABLE}) ON COMMIT DROP"))
 
 
-async def stage_rows(
-    conn: AsyncConnection, *, rows: Sequence[tuple[Any, ...]], columns: Sequence[str]
-) -> None:
+async def stage_rows(conn: AsyncConnection, *, rows: Sequence[StagedRow]) -> None:
     """COPY checked rows into the staging table (binary, through asyncpg)."""
     if rows:
         driver = await _driver(conn)
-        await driver.copy_records_to_table("import_staging", records=rows, columns=columns)
+        await driver.copy_records_to_table(
+            "import_staging", records=rows, columns=StagedRow._fields
+        )
 
 
 async def settle_duplicates(conn: AsyncConnection, *, job_id: UUID | None, field: str) -> int:
