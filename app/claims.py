@@ -34,6 +34,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
+from app.db import constraint_errors
 from app.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from app.queries import claims as claims_sql
 from app.queries.claims import ClaimGate, ClaimRow
@@ -134,7 +135,7 @@ async def _take(
     code = new_code()
     body = {"code": code, "offer_id": str(offer_id), "user_id": user_id, "claimed_at": now}
     response = orjson.dumps(body, option=_JSON)
-    try:
+    with constraint_errors(dict.fromkeys(claims_sql.OFFER_REFERENCES, lambda: _no_offer(offer_id))):
         taken = await claims_sql.take_code(
             conn,
             offer_id=offer_id,
@@ -147,8 +148,6 @@ async def _take(
             response=response.decode(),
             ttl_s=IDEMPOTENCY_TTL_S,
         )
-    except asyncpg.ForeignKeyViolationError:  # the key's row names an offer that is not there
-        raise _no_offer(offer_id) from None
     if taken is None:
         raise _no_offer(offer_id)
     if not taken.fresh:

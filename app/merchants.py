@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import cursor, opening_hours, timezones
 from app.auth import Principal, hash_key, new_api_key
+from app.db import constraint_errors
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.opening_hours import Interval
 from app.queries import merchants as merchants_sql
@@ -143,10 +144,8 @@ async def register(conn: AsyncConnection, *, principal: Principal, body: Merchan
             attributes=body.attributes,
         )
     )
-    try:
+    with _unique_external_id(values.external_id):
         return await merchants_sql.insert_merchant(conn, owner_id=owner_id, values=values)
-    except merchants_sql.DuplicateExternalId:
-        raise _duplicate(values.external_id) from None
 
 
 async def get(conn: AsyncConnection, *, merchant_id: UUID) -> MerchantRow:
@@ -188,10 +187,8 @@ async def edit(
             attributes=pick("attributes", current.attributes),
         )
     )
-    try:
+    with _unique_external_id(values.external_id):
         return await merchants_sql.update_merchant(conn, merchant_id=merchant_id, values=values)
-    except merchants_sql.DuplicateExternalId:
-        raise _duplicate(values.external_id) from None
 
 
 async def remove(conn: AsyncConnection, *, principal: Principal, merchant_id: UUID) -> None:
@@ -263,5 +260,8 @@ def _prepared_or_422(make: Any) -> MerchantValues:
     return values
 
 
-def _duplicate(external_id: str | None) -> Conflict:
-    return Conflict(f"This owner already has a merchant with external_id {external_id!r}")
+def _unique_external_id(external_id: str | None) -> constraint_errors:
+    def duplicate() -> Conflict:
+        return Conflict(f"This owner already has a merchant with external_id {external_id!r}")
+
+    return constraint_errors({merchants_sql.DUPLICATE_EXTERNAL_ID: duplicate})

@@ -18,11 +18,11 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-import asyncpg
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.pool import PoolProxiedConnection
 
+from app.db import discarded_on_error, driver_of, give_back
 from app.tables import import_error, import_job
 
 # The first key of the advisory locks of import runners (the second is a hash of the runner).
@@ -185,30 +185,22 @@ async def fail_orphaned_jobs(
     return list((await conn.execute(stmt, params)).scalars())
 
 
-async def hold_runner(engine: AsyncEngine, *, runner: UUID) -> Any:
+async def hold_runner(engine: AsyncEngine, *, runner: UUID) -> PoolProxiedConnection:
     """A pooled connection holding the runner's advisory lock; give it to `release_runner`."""
     pooled = await engine.raw_connection()
-    driver: asyncpg.Connection = pooled.driver_connection
-    try:
+    async with discarded_on_error(pooled) as driver:
         await driver.execute(
             "SELECT pg_advisory_lock($1, hashtext($2))", _RUNNER_LOCK_SPACE, str(runner)
         )
-    except BaseException:
-        await greenlet_spawn(pooled.invalidate)
-        raise
     return pooled
 
 
-async def release_runner(pooled: Any, *, runner: UUID) -> None:
-    driver: asyncpg.Connection = pooled.driver_connection
-    try:
+async def release_runner(pooled: PoolProxiedConnection, *, runner: UUID) -> None:
+    async with discarded_on_error(pooled) as driver:  # its session (and lock) ends with it
         await driver.execute(
             "SELECT pg_advisory_unlock($1, hashtext($2))", _RUNNER_LOCK_SPACE, str(runner)
         )
-    except BaseException:
-        await greenlet_spawn(pooled.invalidate)  # its session (and lock) ends with it
-        raise
-    await greenlet_spawn(pooled.close)
+    await give_back(pooled)
 
 
 # -------------------------------------------------------------------------------- rejections
@@ -221,7 +213,7 @@ async def insert_rejections(
     if not rejections:
         return
     await conn.execute(text("SELECT 1"))  # make sure the transaction has begun on the driver
-    driver = await _driver(conn)
+    driver = await driver_of(conn)
     await driver.copy_records_to_table(
         "import_error",
         records=[(job_id, row, field, msg) for row, field, msg in rejections],
@@ -307,7 +299,7 @@ async def create_staging(conn: AsyncConnection) -> None:
 async def stage_rows(conn: AsyncConnection, *, rows: Sequence[StagedRow]) -> None:
     """COPY checked rows into the staging table (binary, through asyncpg)."""
     if rows:
-        driver = await _driver(conn)
+        driver = await driver_of(conn)
         await driver.copy_records_to_table(
             "import_staging", records=rows, columns=StagedRow._fields
         )
@@ -407,9 +399,3 @@ async def upsert_staged(conn: AsyncConnection, *, owner_id: UUID) -> Upserted:
 
 async def drop_staging(conn: AsyncConnection) -> None:
     await conn.execute(text("DROP TABLE import_staging"))
-
-
-async def _driver(conn: AsyncConnection) -> asyncpg.Connection:
-    raw = await conn.get_raw_connection()
-    driver: asyncpg.Connection = raw.driver_connection
-    return driver

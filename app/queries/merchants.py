@@ -14,7 +14,6 @@ from geoalchemy2 import Geography
 from sqlalchemy import ColumnElement, bindparam, cast, delete, func, select, update
 from sqlalchemy.dialects.postgresql import INT4MULTIRANGE, Range
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.tables import Geometry, merchant
@@ -68,8 +67,8 @@ class MerchantRow:
     updated_at: datetime
 
 
-class DuplicateExternalId(Exception):
-    """Another merchant of the same owner already has this external_id."""
+# The unique constraint an insert or update breaks when the owner has the external_id already.
+DUPLICATE_EXTERNAL_ID = "uq_merchant_owner_id_external_id"
 
 
 # MerchantRow is the one definition of a merchant as read: both SELECT lists below follow its
@@ -125,13 +124,8 @@ async def insert_merchant(
     conn: AsyncConnection, *, owner_id: UUID, values: MerchantValues
 ) -> MerchantRow:
     stmt = pg_insert(m).values(owner_id=owner_id, **_stored(values)).returning(*_MERCHANT_COLUMNS)
-    try:
-        async with conn.begin_nested():
-            row = (await conn.execute(stmt)).one()
-    except IntegrityError as exc:
-        if "uq_merchant_owner_id_external_id" in str(exc.orig):
-            raise DuplicateExternalId(values.external_id) from None
-        raise
+    async with conn.begin_nested():
+        row = (await conn.execute(stmt)).one()
     return MerchantRow(**row._mapping)
 
 
@@ -144,13 +138,8 @@ async def update_merchant(
         .values(**_stored(values), updated_at=func.now())
         .returning(*_MERCHANT_COLUMNS)
     )
-    try:
-        async with conn.begin_nested():
-            row = (await conn.execute(stmt)).one()
-    except IntegrityError as exc:
-        if "uq_merchant_owner_id_external_id" in str(exc.orig):
-            raise DuplicateExternalId(values.external_id) from None
-        raise
+    async with conn.begin_nested():
+        row = (await conn.execute(stmt)).one()
     return MerchantRow(**row._mapping)
 
 
