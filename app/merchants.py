@@ -213,13 +213,7 @@ async def list_own(
     target = owner_id or principal.owner_id
     assert target is not None
     query = cursor.fingerprint("merchants", str(target))
-    after = None
-    if after_cursor is not None:
-        (last_id,) = cursor.decode(after_cursor, query, arity=1)
-        try:
-            after = UUID(last_id)
-        except (TypeError, ValueError, AttributeError):
-            raise cursor.invalid("is not a cursor this service issued") from None
+    after = cursor.read(after_cursor, query, UUID)[0] if after_cursor is not None else None
     rows = await merchants_sql.merchants_of_owner(
         conn, owner_id=target, after=after, limit=limit + 1
     )

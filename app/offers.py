@@ -144,11 +144,7 @@ async def list_of_merchant(
     query = cursor.fingerprint("offers", str(merchant_id))
     before = None
     if after_cursor is not None:
-        created_at, offer_id = cursor.decode(after_cursor, query, arity=2)
-        try:
-            before = (datetime.fromisoformat(created_at), UUID(offer_id))
-        except (TypeError, ValueError):
-            raise cursor.invalid("is not a cursor this service issued") from None
+        before = cursor.read(after_cursor, query, datetime.fromisoformat, UUID)
     rows = await offers_sql.offers_of_merchant(
         conn, merchant_id=merchant_id, before=before, limit=limit + 1
     )
@@ -176,13 +172,7 @@ async def here(
         instant = at.isoformat() if at else None
         return cursor.fingerprint("offers-here", lat, lng, coord.value, instant, sorted(categories))
 
-    after = None
-    if after_cursor is not None:
-        distance, offer_id = cursor.decode(after_cursor, query(), arity=2)
-        try:
-            after = (float(distance), UUID(offer_id))
-        except (TypeError, ValueError):
-            raise cursor.invalid("is not a cursor this service issued") from None
+    after = cursor.read(after_cursor, query(), float, UUID) if after_cursor is not None else None
     wgs_lat, wgs_lng = to_wgs84(lat, lng, coord)
     instant = at or datetime.now(UTC)
     hits = await offers_sql.offers_here(

@@ -84,7 +84,7 @@ async def nearby(
             open_now,
         )
 
-    after = _after(after_cursor, query()) if after_cursor is not None else None
+    after = cursor.read(after_cursor, query(), float, UUID) if after_cursor is not None else None
     origin_lat, origin_lng = to_wgs84(lat, lng, coord)
     page = await _ranked(
         conn,
@@ -197,14 +197,6 @@ async def _ranked(
 
 def _wgs84_envelopes(bbox: BBox, coord: CoordSystem) -> list[Envelope]:
     return [envelope_to_wgs84(envelope, coord) for envelope in bbox.envelopes()]
-
-
-def _after(token: str, query: str) -> tuple[float, UUID]:
-    distance, merchant_id = cursor.decode(token, query, arity=2)
-    try:
-        return float(distance), UUID(merchant_id)
-    except (TypeError, ValueError):
-        raise cursor.invalid("is not a cursor this service issued") from None
 
 
 def _next_cursor(page: Page[MerchantHit], query: str) -> str:
