@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.db import constraint_errors
-from app.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, problem_of
 from app.queries import claims as claims_sql
 from app.queries.claims import ClaimGate, ClaimRow
 from spatial import CoordSystem, to_wgs84
@@ -82,7 +82,7 @@ async def claim(
             stored = await claims_sql.stored_response(conn, offer_id=offer_id, key=key)
             return _replay(stored, user_id)
         except (Forbidden, Conflict) as exc:  # nothing was written but the key
-            outcome = Outcome(exc.status, problem_body(exc))
+            outcome = Outcome(exc.status, bytes(problem_of(exc).body))
             await claims_sql.store_response(
                 conn, offer_id=offer_id, key=key, status=outcome.status, body=outcome.body.decode()
             )
@@ -109,17 +109,6 @@ async def redeem(conn: AsyncConnection, *, principal: Principal, code: str) -> C
     if row is None:
         raise Conflict(f"The code {code} has already been redeemed")
     return row
-
-
-def problem_body(exc: DomainError) -> bytes:
-    """The problem details errors.py renders for `exc`, as stored for a replay."""
-    body = {
-        "type": f"/problems/{exc.slug}",
-        "title": exc.title,
-        "status": exc.status,
-        "detail": exc.detail,
-    }
-    return orjson.dumps(body)
 
 
 async def _take(
