@@ -351,6 +351,11 @@ async def test_the_command_line_import_summarises_and_exits_by_outcome(
         nearby, database_url, "import", str(empty), "--owner", owner["owner_id"]
     )
     assert failed.returncode == 2 and "the file is empty" in failed.stdout
+    badly_mapped = await asyncio.to_thread(
+        nearby, database_url, "import", str(clean), "--owner", "nobody", "--map", "name"
+    )
+    assert badly_mapped.returncode == 2
+    assert "--map: 'name' is not FIELD=COLUMN" in badly_mapped.stderr
     unknown = await asyncio.to_thread(
         nearby, database_url, "import", str(clean), "--owner", "nobody"
     )
