@@ -158,7 +158,7 @@ async def get(conn: AsyncConnection, *, merchant_id: UUID) -> MerchantRow:
 async def edit(
     conn: AsyncConnection, *, principal: Principal, merchant_id: UUID, patch: MerchantPatch
 ) -> MerchantRow:
-    current = await _writable(conn, principal, merchant_id)
+    current = await writable(conn, principal, merchant_id)
     given = patch.model_fields_set - {"coord"}
     for required in ("name", "category", "location", "tags", "attributes"):
         if required in given and getattr(patch, required) is None:
@@ -192,7 +192,7 @@ async def edit(
 
 
 async def remove(conn: AsyncConnection, *, principal: Principal, merchant_id: UUID) -> None:
-    await _writable(conn, principal, merchant_id)
+    await writable(conn, principal, merchant_id)
     await merchants_sql.delete_merchant(conn, merchant_id=merchant_id)
 
 
@@ -237,8 +237,11 @@ async def owner_for_writes(
     return owner_id
 
 
-async def _writable(conn: AsyncConnection, principal: Principal, merchant_id: UUID) -> MerchantRow:
-    row = await merchants_sql.merchant_by_id(conn, merchant_id=merchant_id, for_update=True)
+async def writable(
+    conn: AsyncConnection, principal: Principal, merchant_id: UUID, *, for_update: bool = True
+) -> MerchantRow:
+    """The merchant, if `principal` may change it (and its offers); locked with `for_update`."""
+    row = await merchants_sql.merchant_by_id(conn, merchant_id=merchant_id, for_update=for_update)
     if row is None:
         raise NotFound(f"There is no merchant {merchant_id}")
     if not principal.may_write(row.owner_id):

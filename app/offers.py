@@ -15,7 +15,7 @@ from uuid import UUID
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import cursor
+from app import cursor, merchants
 from app.auth import Principal
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.queries import merchants as merchants_sql
@@ -65,7 +65,7 @@ def status(row: OfferRow, at: datetime) -> OfferStatus:
 async def create(
     conn: AsyncConnection, *, principal: Principal, merchant_id: UUID, body: OfferIn
 ) -> OfferRow:
-    store = await _writable_merchant(conn, principal, merchant_id)
+    store = await merchants.writable(conn, principal, merchant_id, for_update=False)
     starts_at = body.starts_at or datetime.now(UTC)
     values = OfferValues(
         title=body.title,
@@ -140,7 +140,7 @@ async def list_of_merchant(
     limit: int,
 ) -> tuple[list[OfferRow], str | None]:
     """A page of a merchant's offers, newest first, for its owner; and the next page's cursor."""
-    await _writable_merchant(conn, principal, merchant_id)
+    await merchants.writable(conn, principal, merchant_id, for_update=False)
     query = cursor.fingerprint("offers", str(merchant_id))
     before = None
     if after_cursor is not None:
@@ -212,17 +212,6 @@ def _checked_end(starts_at: datetime, ends_at: datetime | None) -> datetime | No
             " [starts_at, ends_at)",
         )
     return ends_at
-
-
-async def _writable_merchant(
-    conn: AsyncConnection, principal: Principal, merchant_id: UUID
-) -> MerchantRow:
-    store = await merchants_sql.merchant_by_id(conn, merchant_id=merchant_id)
-    if store is None:
-        raise NotFound(f"There is no merchant {merchant_id}")
-    if not principal.may_write(store.owner_id):
-        raise Forbidden("This merchant belongs to another owner")
-    return store
 
 
 async def _writable(conn: AsyncConnection, principal: Principal, offer_id: UUID) -> OfferRow:
