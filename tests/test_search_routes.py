@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.schemas.search import BBoxPage, ClusterPage, NearbyPage
 from spatial import CoordSystem, from_wgs84, parent_masks, to_wgs84
 from tests.factories import create_owner, insert_merchant
+from tests.responses import checked_get
 
 GEOD = Geod(ellps="WGS84")
 SHANGHAI = (31.2304, 121.4737)
@@ -28,10 +29,7 @@ def offset(lat: float, lng: float, azimuth: float, metres: float) -> tuple[float
 
 
 async def nearby(client: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
-    response = await client.get("/v1/search/nearby", params=params)
-    assert response.status_code == 200, response.text
-    NearbyPage.model_validate(response.json())  # the hot path writes JSON itself: check its shape
-    return response.json()
+    return await checked_get(client, "/v1/search/nearby", NearbyPage, params)
 
 
 @pytest.fixture
@@ -191,10 +189,7 @@ async def test_outside_china_every_datum_is_wgs84(client, conn, owner_id):
 
 
 async def bbox(client: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
-    response = await client.get("/v1/search/bbox", params=params)
-    assert response.status_code == 200, response.text
-    BBoxPage.model_validate(response.json())
-    return response.json()
+    return await checked_get(client, "/v1/search/bbox", BBoxPage, params)
 
 
 async def test_bbox_returns_what_is_inside_nearest_the_centre_first(client, conn, owner_id):
@@ -248,10 +243,7 @@ async def test_bbox_in_gcj02_is_exact_at_its_edges(client, conn, owner_id):
 
 
 async def clusters(client: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
-    response = await client.get("/v1/search/clusters", params=params)
-    assert response.status_code == 200, response.text
-    ClusterPage.model_validate(response.json())
-    return response.json()
+    return await checked_get(client, "/v1/search/clusters", ClusterPage, params)
 
 
 async def test_clusters_count_merchants_per_h3_parent_with_their_mean_position(
