@@ -26,21 +26,9 @@ from typing import Any, BinaryIO
 import orjson
 
 from app.imports.geojson import FeatureCollection, NotAFeatureCollection
-from app.schemas.imports import ImportFormat
+from app.schemas.imports import ImportFormat, StoreRecord
 
-FIELDS = (
-    "external_id",
-    "name",
-    "category",
-    "lat",
-    "lng",
-    "address",
-    "phone",
-    "tags",
-    "opening_hours",
-    "timezone",
-    "attributes",
-)
+FIELDS = tuple(StoreRecord.model_fields)  # what a record may hold, in the schema's order
 REQUIRED = ("external_id", "name", "category", "lat", "lng")
 ALIASES = {"lat": ("lat", "latitude"), "lng": ("lng", "longitude", "lon")}
 MAX_LINE_CHARS = 1024 * 1024  # a CSV or NDJSON line; longer ones are reported and skipped
