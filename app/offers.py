@@ -21,7 +21,7 @@ from app.errors import Forbidden, InvalidInput, NotFound
 from app.queries import merchants as merchants_sql
 from app.queries import offers as offers_sql
 from app.queries.merchants import MerchantRow
-from app.queries.offers import OfferHit, OfferRow, OfferValues
+from app.queries.offers import Here, OfferHit, OfferRow, OfferValues
 from app.schemas.offers import (
     CircleFence,
     MultiPolygonFence,
@@ -177,12 +177,14 @@ async def here(
     instant = at or datetime.now(UTC)
     hits = await offers_sql.offers_here(
         conn,
-        lat=wgs_lat,
-        lng=wgs_lng,
-        at=instant,
-        categories=categories,
-        limit=limit + 1,
-        after=after,
+        Here(
+            lat=wgs_lat,
+            lng=wgs_lng,
+            at=instant,
+            categories=categories,
+            limit=limit + 1,
+            after=after,
+        ),
     )
     if len(hits) <= limit:
         return HereResult(hits, instant, None)

@@ -13,7 +13,7 @@ import asyncpg
 
 from app import cursor
 from app.queries import search as search_sql
-from app.queries.search import Filters, MerchantHit
+from app.queries.search import Filters, MerchantHit, Near
 from spatial import (
     BBox,
     CoordSystem,
@@ -179,8 +179,7 @@ async def _ranked(
     """The exact next page by (distance_m, id), widening the kNN window until it is provably so."""
     window = window_for(limit)
     while True:
-        hits = await search_sql.merchants_near(
-            conn,
+        near = Near(
             lat=lat,
             lng=lng,
             filters=filters,
@@ -189,6 +188,7 @@ async def _ranked(
             envelopes=envelopes or (),
             min_sphere_m=sphere_floor(after[0]) if after else 0.0,
         )
+        hits = await search_sql.merchants_near(conn, near)
         page = take_page(hits, limit=limit, window=window, after=after, keep=keep)
         if page is not None:
             return page

@@ -169,39 +169,33 @@ async def merchant_ids(
     return {row.external_id: row.id for row in await conn.execute(stmt)}
 
 
-async def offers_here(
-    conn: asyncpg.Connection,
-    *,
-    lat: float,
-    lng: float,
-    at: datetime,
-    categories: Sequence[str],
-    limit: int,
-    after: tuple[float, UUID] | None = None,
-) -> list[OfferHit]:
-    """Offers whose fence covers the WGS-84 point, active at `at`, with codes left, nearest
-    store first (ties by offer id), `limit` of them after the (distance_m, id) `after`."""
-    statement, values = here_statement(
-        lat=lat, lng=lng, at=at, categories=categories, limit=limit, after=after
-    )
+@dataclass(slots=True)
+class Here:
+    """What offers_here looks for: offers whose fence covers the WGS-84 point, active at `at`,
+    with codes left, of stores in `categories` (any, if empty), `limit` of them after the
+    (distance_m, id) `after`."""
+
+    lat: float
+    lng: float
+    at: datetime
+    categories: Sequence[str]
+    limit: int
+    after: tuple[float, UUID] | None = None
+
+
+async def offers_here(conn: asyncpg.Connection, here: Here) -> list[OfferHit]:
+    """The offers `here` asks for, nearest store first (ties by offer id)."""
+    statement, values = here_statement(here)
     return [OfferHit(*row) for row in await conn.fetch(statement, *values)]
 
 
-def here_statement(
-    *,
-    lat: float,
-    lng: float,
-    at: datetime,
-    categories: Sequence[str],
-    limit: int,
-    after: tuple[float, UUID] | None = None,
-) -> tuple[str, list[Any]]:
+def here_statement(here: Here) -> tuple[str, list[Any]]:
     """The SQL and parameters of `offers_here` (tests/test_offer_plans.py explains them).
 
     Every covering offer is ranked, not walked nearest-first: a point lies in few fences, and
     ordering by distance to the store cannot use the fence index anyway.
     """
-    sql = Params(ewkt(lat, lng), at)  # $1: the point (geography), $2: the instant
+    sql = Params(ewkt(here.lat, here.lng), here.at)  # $1: the point (geography), $2: the instant
     where = [
         f"o.fence && {_HERE_GEOMETRY}",
         f"""CASE WHEN o.radius_m IS NULL THEN ST_Covers(o.fence, {_HERE_GEOMETRY})
@@ -209,19 +203,19 @@ def here_statement(
         "o.starts_at <= $2 AND (o.ends_at IS NULL OR o.ends_at > $2)",
         "(o.quantity IS NULL OR o.claimed < o.quantity)",
     ]
-    if categories:
-        where.append(f"m.category = ANY({sql.add(list(categories))}::text[])")
-    if after is not None:
+    if here.categories:
+        where.append(f"m.category = ANY({sql.add(list(here.categories))}::text[])")
+    if here.after is not None:
         where.append(
             f"(ST_Distance(m.location, {_HERE}), o.id)"
-            f" > ({sql.add(after[0])}::float8, {sql.add(after[1])}::uuid)"
+            f" > ({sql.add(here.after[0])}::float8, {sql.add(here.after[1])}::uuid)"
         )
     statement = f"""
         SELECT {_HIT_COLUMNS}
         FROM offer o JOIN merchant m ON m.id = o.merchant_id
         WHERE {" AND ".join(where)}
         ORDER BY distance_m, o.id
-        LIMIT {sql.add(limit)}"""
+        LIMIT {sql.add(here.limit)}"""
     return statement, sql.values
 
 
