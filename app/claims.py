@@ -124,7 +124,7 @@ async def _take(
     code = new_code()
     body = {"code": code, "offer_id": str(offer_id), "user_id": user_id, "claimed_at": now}
     response = orjson.dumps(body, option=_JSON)
-    with constraint_errors(dict.fromkeys(claims_sql.OFFER_REFERENCES, lambda: _no_offer(offer_id))):
+    with constraint_errors(_OFFER_GONE, offer_id):
         taken = await claims_sql.take_code(
             conn,
             offer_id=offer_id,
@@ -174,6 +174,9 @@ def _replay(stored: claims_sql.StoredResponse | None, user_id: str) -> Outcome:
 
 def _no_offer(offer_id: UUID) -> NotFound:
     return NotFound(f"There is no offer {offer_id}")
+
+
+_OFFER_GONE = dict.fromkeys(claims_sql.OFFER_REFERENCES, _no_offer)
 
 
 def _inactive(gate: ClaimGate) -> Conflict:

@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
 import orjson
@@ -159,16 +159,18 @@ async def driver_of(conn: AsyncConnection) -> asyncpg.Connection:
 
 
 class constraint_errors:  # noqa: N801 (used as a context manager, like contextlib's)
-    """`with constraint_errors({"uq_x": make_error}):` turns the driver's violation of a named
-    constraint (through SQLAlchemy or straight from asyncpg) into the domain error that
-    `make_error()` returns; any other error passes through. The one place that reads constraint
-    names off database errors. A class, not a generator: claims pass through it on the hot path.
+    """`with constraint_errors({"uq_x": make_error}, subject):` turns the driver's violation of a
+    named constraint (through SQLAlchemy or straight from asyncpg) into the domain error that
+    `make_error(subject)` returns; any other error passes through. The one place that reads
+    constraint names off database errors. A class, not a generator, and the mapping a module
+    constant: claims pass through it on the hot path (0.3 us).
     """
 
-    __slots__ = ("_errors",)
+    __slots__ = ("_errors", "_subject")
 
-    def __init__(self, errors: Mapping[str, Callable[[], DomainError]]) -> None:
+    def __init__(self, errors: Mapping[str, Callable[[Any], DomainError]], subject: Any) -> None:
         self._errors = errors
+        self._subject = subject
 
     def __enter__(self) -> None:
         return None
@@ -185,7 +187,7 @@ class constraint_errors:  # noqa: N801 (used as a context manager, like contextl
         if isinstance(driver_error, asyncpg.IntegrityConstraintViolationError):
             make_error = self._errors.get(driver_error.constraint_name or "")
             if make_error is not None:
-                raise make_error() from None
+                raise make_error(self._subject) from None
 
 
 def driver_connection(request: Request) -> AbstractAsyncContextManager[asyncpg.Connection]:

@@ -144,7 +144,7 @@ async def register(conn: AsyncConnection, *, principal: Principal, body: Merchan
             attributes=body.attributes,
         )
     )
-    with _unique_external_id(values.external_id):
+    with constraint_errors(_DUPLICATE, values.external_id):
         return await merchants_sql.insert_merchant(conn, owner_id=owner_id, values=values)
 
 
@@ -187,7 +187,7 @@ async def edit(
             attributes=pick("attributes", current.attributes),
         )
     )
-    with _unique_external_id(values.external_id):
+    with constraint_errors(_DUPLICATE, values.external_id):
         return await merchants_sql.update_merchant(conn, merchant_id=merchant_id, values=values)
 
 
@@ -257,8 +257,8 @@ def _prepared_or_422(make: Any) -> MerchantValues:
     return values
 
 
-def _unique_external_id(external_id: str | None) -> constraint_errors:
-    def duplicate() -> Conflict:
-        return Conflict(f"This owner already has a merchant with external_id {external_id!r}")
+def _duplicate(external_id: str | None) -> Conflict:
+    return Conflict(f"This owner already has a merchant with external_id {external_id!r}")
 
-    return constraint_errors({merchants_sql.DUPLICATE_EXTERNAL_ID: duplicate})
+
+_DUPLICATE = {merchants_sql.DUPLICATE_EXTERNAL_ID: _duplicate}
