@@ -35,8 +35,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     min_lat = lat0 + draw(st.floats(-0.1, 0.1))
     min_lng = lng0 + draw(st.floats(-0.1, 0.1))
     max_lat, max_lng = min_lat + height, min_lng + width
-    wrap = lambda lng: (lng + 180.0) % 360.0 - 180.0  # noqa: E731
-    bbox = BBox(min_lat, wrap(min_lng), max_lat, wrap(max_lng))
+    bbox = BBox(min_lat, _wrap(min_lng), max_lat, _wrap(max_lng))
     system = draw(st.sampled_from(SYSTEMS))
     positions = []  # in `system`: near the edges, and anywhere around the box
     for _ in range(draw(st.integers(0, 60))):
@@ -48,7 +47,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             lat = draw(st.sampled_from([min_lat, max_lat])) + hair
         elif side == "lng":
             lng = draw(st.sampled_from([min_lng, max_lng])) + hair
-        positions.append((max(-90.0, min(90.0, lat)), wrap(lng)))
+        positions.append((max(-90.0, min(90.0, lat)), _wrap(lng)))
     return {
         "bbox": bbox,
         "system": system,
@@ -57,6 +56,10 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "filter": draw(st.sampled_from([(), ("a",)])),
         "resolution": draw(st.integers(0, 12)),
     }
+
+
+def _wrap(lng: float) -> float:
+    return (lng + 180.0) % 360.0 - 180.0
 
 
 def oracle(scenario: dict[str, Any]) -> Counter[str]:

@@ -7,6 +7,7 @@ Each limit is checked at and just past its edge, through the real app or the imp
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -26,8 +27,8 @@ PLACE = {"name": "Limits", "category": "coffee", "location": {"lat": 31.23, "lng
 
 def nested(levels: int) -> dict[str, Any]:
     """An attributes object `levels` deep: {"a": {"a": ... {"a": 1}}}."""
-    value: Any = 1
-    for _ in range(levels):
+    value: dict[str, Any] = {"a": 1}
+    for _ in range(levels - 1):
         value = {"a": value}
     return value
 
@@ -85,7 +86,9 @@ BAD_ATTRIBUTES = [
 
 
 @pytest.mark.parametrize("attributes", GOOD_ATTRIBUTES, ids=["depth", "arrays", "ints", "size"])
-async def test_attributes_at_the_limits_are_stored_and_read_back(client, owner, attributes):
+async def test_attributes_at_the_limits_are_stored_and_read_back(
+    client: httpx.AsyncClient, owner: dict[str, str], attributes: Any
+) -> None:
     response = await post_store(client, owner, json.dumps(attributes))
     assert response.status_code == 201, response.text
     got = await client.get(f"/v1/merchants/{response.json()['id']}")
@@ -94,8 +97,8 @@ async def test_attributes_at_the_limits_are_stored_and_read_back(client, owner, 
 
 @pytest.mark.parametrize(("attributes", "says"), BAD_ATTRIBUTES)
 async def test_attributes_past_the_limits_are_422_on_create_and_patch(
-    client, owner, attributes, says
-):
+    client: httpx.AsyncClient, owner: dict[str, str], attributes: Any, says: str
+) -> None:
     body = assert_problem(await post_store(client, owner, attributes), 422)
     assert body["errors"][0]["loc"] == ["body", "attributes"], body
     assert says in body["errors"][0]["msg"], body
@@ -110,7 +113,9 @@ async def test_attributes_past_the_limits_are_422_on_create_and_patch(
     assert body["errors"][0]["loc"] == ["body", "attributes"] and says in body["detail"], body
 
 
-async def test_the_message_says_where_the_limit_is_passed(client, owner):
+async def test_the_message_says_where_the_limit_is_passed(
+    client: httpx.AsyncClient, owner: dict[str, str]
+) -> None:
     deep = {"menu": {"drinks": [nested(MAX_ATTRIBUTES_DEPTH - 2)]}}
     body = assert_problem(await post_store(client, owner, json.dumps(deep)), 422)
     assert "menu.drinks[0].a.a.a.a.a is level 9" in body["detail"], body
@@ -123,8 +128,8 @@ async def test_the_message_says_where_the_limit_is_passed(client, owner):
 
 
 async def test_an_import_reports_rows_past_the_attribute_limits_and_lands_the_good_ones(
-    conn, tmp_path
-):
+    conn: AsyncConnection, tmp_path: Path
+) -> None:
     owner, _ = await create_owner(conn, "Importer")
     lines = [
         json.dumps(store(1, attributes={"ok": True})),
@@ -152,7 +157,9 @@ async def test_an_import_reports_rows_past_the_attribute_limits_and_lands_the_go
     assert [r.external_id for r in stored] == ["S-0001", "S-0006"]
 
 
-async def test_a_first_ndjson_line_too_deep_to_parse_is_a_reported_row(conn, tmp_path):
+async def test_a_first_ndjson_line_too_deep_to_parse_is_a_reported_row(
+    conn: AsyncConnection, tmp_path: Path
+) -> None:
     owner, _ = await create_owner(conn, "Importer")
     deep = json.dumps(store(1) | {"attributes": "@"}).replace('"@"', nested_text(1100))
     path = tmp_path / "deep-first.ndjson"
@@ -162,7 +169,9 @@ async def test_a_first_ndjson_line_too_deep_to_parse_is_a_reported_row(conn, tmp
     assert (result.loaded.rows_total, result.loaded.rows_failed) == (2, 1)
 
 
-async def test_a_geojson_feature_too_deep_to_parse_is_a_reported_row(conn, tmp_path):
+async def test_a_geojson_feature_too_deep_to_parse_is_a_reported_row(
+    conn: AsyncConnection, tmp_path: Path
+) -> None:
     owner, _ = await create_owner(conn, "Importer")
 
     def feature(n: int, attributes: str) -> str:
@@ -193,7 +202,9 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("body", MALFORMED.values(), ids=MALFORMED.keys())
-async def test_malformed_bodies_are_422_problems(client, owner, admin, body):
+async def test_malformed_bodies_are_422_problems(
+    client: httpx.AsyncClient, owner: dict[str, str], admin: dict[str, str], body: bytes
+) -> None:
     json_type = {"Content-Type": "application/json"}
     response = await client.post("/v1/merchants", content=body, headers=owner | json_type)
     problem = assert_problem(response, 422)
@@ -217,7 +228,9 @@ def lngs_in(value: Any) -> list[float]:
     return []
 
 
-async def test_a_store_by_the_antimeridian_reads_in_bd09_without_a_500(client, owner):
+async def test_a_store_by_the_antimeridian_reads_in_bd09_without_a_500(
+    client: httpx.AsyncClient, owner: dict[str, str]
+) -> None:
     store_ = {**PLACE, "location": {"lat": 10.0, "lng": 179.998}, "timezone": "Pacific/Fiji"}
     created = (await client.post("/v1/merchants", json=store_, headers=owner)).json()
     offer = {"title": "Dateline", "geofence": None}
@@ -245,7 +258,9 @@ async def test_a_store_by_the_antimeridian_reads_in_bd09_without_a_500(client, o
     assert responses[4].json()["results"][0]["merchant"]["id"] == created["id"]
 
 
-async def test_a_bd09_store_at_lng_minus_180_without_a_timezone_is_created(client, owner):
+async def test_a_bd09_store_at_lng_minus_180_without_a_timezone_is_created(
+    client: httpx.AsyncClient, owner: dict[str, str]
+) -> None:
     store_ = {**PLACE, "location": {"lat": 10.0, "lng": -180.0}, "coord": "bd09"}
     response = await client.post("/v1/merchants", json=store_, headers=owner)
     assert response.status_code == 201, response.text
@@ -273,19 +288,23 @@ def api_routes() -> list[tuple[str, str]]:
                 while "{" in path:
                     start, end = path.index("{"), path.index("}")
                     path = path[:start] + "00000000-0000-0000-0000-000000000000" + path[end + 1 :]
-                found += [(method, path) for method in sorted(route.methods)]
+                found += [(method, path) for method in sorted(route.methods or ())]
     return found
 
 
 @pytest.mark.parametrize(("method", "path"), api_routes())
-async def test_every_route_refuses_an_unknown_query_parameter(client, admin, method, path):
+async def test_every_route_refuses_an_unknown_query_parameter(
+    client: httpx.AsyncClient, admin: dict[str, str], method: str, path: str
+) -> None:
     response = await client.request(method, path, params={"limt": "5"}, headers=admin)
     body = assert_problem(response, 422)
     assert body["errors"][0]["loc"] == ["query", "limt"], body
     assert "is not a parameter of this route" in body["errors"][0]["msg"]
 
 
-async def test_known_parameters_still_pass_and_the_message_lists_them(client, owner):
+async def test_known_parameters_still_pass_and_the_message_lists_them(
+    client: httpx.AsyncClient, owner: dict[str, str]
+) -> None:
     listed = await client.get("/v1/merchants", params={"limit": "5"}, headers=owner)
     assert listed.status_code == 200, listed.text
     body = assert_problem(await client.get("/v1/merchants", params={"owner": "x"}), 422)
@@ -297,7 +316,9 @@ async def test_known_parameters_still_pass_and_the_message_lists_them(client, ow
 # ----------------------------------------------------------------------- swapped coordinates
 
 
-async def test_swapped_coordinates_get_the_hint_everywhere(client, owner):
+async def test_swapped_coordinates_get_the_hint_everywhere(
+    client: httpx.AsyncClient, owner: dict[str, str]
+) -> None:
     shanghai_swapped = {"lat": 121.4737, "lng": 31.2304}
     body = assert_problem(
         await client.post(
@@ -328,7 +349,9 @@ async def test_swapped_coordinates_get_the_hint_everywhere(client, owner):
         {"lat": "north", "lng": 10.0},
     ],
 )
-async def test_no_hint_when_swapping_would_not_help(client, owner, location):
+async def test_no_hint_when_swapping_would_not_help(
+    client: httpx.AsyncClient, owner: dict[str, str], location: dict[str, Any]
+) -> None:
     body = PLACE | {"location": location}
     response = await client.post("/v1/merchants", json=body, headers=owner)
     assert "swapped" not in assert_problem(response, 422)["detail"]

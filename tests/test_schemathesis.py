@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -104,7 +105,7 @@ HYPOTHESIS = settings(
 @schema.parametrize()
 @HYPOTHESIS
 def test_every_operation_answers_as_documented_to_the_admin(
-    case: schemathesis.Case, server: str
+    case: schemathesis.Case[Any], server: str
 ) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     case.call_and_validate(base_url=server, headers=admin, checks=CHECKS, timeout=30)
@@ -113,7 +114,7 @@ def test_every_operation_answers_as_documented_to_the_admin(
 @schema.parametrize()
 @HYPOTHESIS
 def test_every_operation_answers_as_documented_to_anyone(
-    case: schemathesis.Case, server: str
+    case: schemathesis.Case[Any], server: str
 ) -> None:
     case.call_and_validate(base_url=server, checks=CHECKS, timeout=30)
 
