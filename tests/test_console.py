@@ -129,21 +129,39 @@ async def browser() -> AsyncIterator[Browser]:
         await browser.close()
 
 
+# Every breach of the console's Content-Security-Policy, reported by the page itself.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => window.reportCspViolation(
+    `${e.effectiveDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`
+));
+"""
+
+
 @pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1400, "height": 900})
+async def page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
+    """A fresh page; the test fails if the page threw or broke its Content-Security-Policy.
+
+    Parametrised indirectly, the parameter is more options for the browser context."""
+    options = getattr(request, "param", {})
+    context = await browser.new_context(viewport={"width": 1400, "height": 900}, **options)
     page = await context.new_page()
     errors: list[str] = []
+    violations: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.expose_function("reportCspViolation", lambda text: violations.append(text))
+    await page.add_init_script(REPORT_CSP_VIOLATIONS)
     page.set_default_timeout(15_000)
     yield page
     await context.close()
     assert errors == [], f"the page threw: {errors}"
+    assert violations == [], f"the page broke its Content-Security-Policy: {violations}"
 
 
+# Under the console's CSP (no 'unsafe-eval') Playwright's wait_for_function needs a function, not
+# an expression: it evaluates expressions with eval inside the page.
 async def open_console(page: Page, console: ConsoleServer, view: str = HELSINKI) -> None:
     await page.goto(f"{console.url}/{view}")
-    await page.wait_for_function("document.body.dataset.ready === 'true'")
+    await page.wait_for_function("() => document.body.dataset.ready === 'true'")
 
 
 async def shot(page: Page, name: str) -> None:
@@ -216,7 +234,7 @@ async def test_a_click_lists_the_stores_and_offers_the_api_finds_there(page, con
     assert await listed(page, "#offers-here") == [o["id"] for o in here["results"]]
 
     await page.locator("#more-results").click()
-    await page.wait_for_function("document.querySelectorAll('#results > li').length > 50")
+    await page.wait_for_function("() => document.querySelectorAll('#results > li').length > 50")
     second = console.get("/v1/search/nearby", **params, cursor=first["next_cursor"])
     expected = [r["id"] for r in first["results"] + second["results"]]
     assert await listed(page, "#results") == expected
@@ -340,7 +358,9 @@ async def test_a_merchant_draws_a_polygon_fence_saves_it_and_sees_its_counts(pag
     await page.locator("#stores-summary").filter(has_text="stores").wait_for()
     everything = console.get("/v1/merchants", limit=100)
     assert everything["next_cursor"], "the demo owner has hundreds of stores"
-    await page.wait_for_function("document.querySelectorAll('#stores > li').length === 200")
+    await page.wait_for_function(
+        "() => document.querySelectorAll('#stores > li').length === 200"
+    )
     summary = await page.locator("#stores-summary").inner_text()
     assert summary.startswith("967 stores")
 
