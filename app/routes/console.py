@@ -26,12 +26,13 @@ VENDOR = {
     "world-atlas": LIBRARIES / "world-atlas",
 }
 
-# Sent with the page and every file under it. The page shows other people's text (store names,
-# offer titles) next to the owner key it keeps in localStorage: should any of that text ever be
-# parsed as HTML, the policy still runs no script but the console's own files, no inline script
-# or event handler, loads nothing from elsewhere and sends nowhere else. Leaflet styles its
-# elements through the CSSOM, which style-src does not restrict; `data:` images are the page's
-# empty favicon. No page may frame the console (clickjacking).
+# Sent with the page and every file under it (app/headers.py adds nosniff and no-referrer to every
+# response). The page shows other people's text (store names, offer titles) next to the owner
+# key it keeps in localStorage: should any of that text ever be parsed as HTML, the policy still
+# runs no script but the console's own files, no inline script or event handler, loads nothing
+# from elsewhere and sends nowhere else. Leaflet styles its elements through the CSSOM, which
+# style-src does not restrict; `data:` images are the page's empty favicon. No page may frame
+# the console (clickjacking).
 SECURITY_HEADERS = {
     "Content-Security-Policy": "; ".join(
         (
@@ -46,8 +47,6 @@ SECURITY_HEADERS = {
             "frame-ancestors 'none'",
         )
     ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
 }
 
 router = APIRouter(include_in_schema=False)
@@ -67,7 +66,8 @@ async def console() -> FileResponse:
 
 
 class ConsoleFiles(StaticFiles):
-    """StaticFiles whose answers carry SECURITY_HEADERS (a script or stylesheet is a page part)."""
+    """StaticFiles whose answers carry SECURITY_HEADERS too: a module script of the console is
+    a document of its own to a worker or a browser opening it directly."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
