@@ -45,6 +45,7 @@ export class Explore {
   deactivate() {
     for (const layer of [this.viewport, this.offerLayer, this.searchLayer]) layer.remove();
     this.note?.remove();
+    this.map.closePopup();
     this.map.off("click", this.onClick);
     this.map.off("moveend", this.onMove);
   }
