@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Locator, Page, async_playwright
+from playwright.async_api import Browser, Dialog, Locator, Page, async_playwright
 
 from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
 
@@ -205,7 +205,9 @@ async def message(page: Page, starting: str) -> str:
 # ------------------------------------------------------------------------------------------ explore
 
 
-async def test_a_click_lists_the_stores_and_offers_the_api_finds_there(page, console):
+async def test_a_click_lists_the_stores_and_offers_the_api_finds_there(
+    page: Page, console: ConsoleServer
+) -> None:
     await open_console(page, console)
     await page.locator("#viewport-note").filter(has_text="H3 cells").wait_for()
     await shot(page, "01-explore-loaded")
@@ -243,7 +245,9 @@ async def test_a_click_lists_the_stores_and_offers_the_api_finds_there(page, con
     await shot(page, "02-explore-search")
 
 
-async def test_filters_go_to_the_api_as_the_page_shows_them(page, console):
+async def test_filters_go_to_the_api_as_the_page_shows_them(
+    page: Page, console: ConsoleServer
+) -> None:
     await open_console(page, console)
     await page.locator("#radius").fill("1500")
     await page.locator("#category").fill("cafe, restaurant")
@@ -267,7 +271,9 @@ async def test_filters_go_to_the_api_as_the_page_shows_them(page, console):
     assert await listed(page, "#results") == [r["id"] for r in found["results"]]
 
 
-async def test_zoomed_out_the_map_shows_h3_cluster_hexagons(page, console):
+async def test_zoomed_out_the_map_shows_h3_cluster_hexagons(
+    page: Page, console: ConsoleServer
+) -> None:
     await open_console(page, console, "#map=13/60.17000/24.94000")
     note = page.locator("#viewport-note")
     await note.filter(has_text="H3 cells").wait_for()
@@ -289,7 +295,9 @@ async def test_zoomed_out_the_map_shows_h3_cluster_hexagons(page, console):
     await shot(page, "03-clusters")
 
 
-async def test_the_coordinate_switch_shows_the_same_stores_in_both_systems(page, console):
+async def test_the_coordinate_switch_shows_the_same_stores_in_both_systems(
+    page: Page, console: ConsoleServer
+) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     store = {
         "name": "外滩咖啡",
@@ -352,7 +360,9 @@ async def pick_store(page: Page, name: str) -> None:
     await page.locator("#store-name").filter(has_text=name).wait_for()
 
 
-async def test_a_merchant_draws_a_polygon_fence_saves_it_and_sees_its_counts(page, console):
+async def test_a_merchant_draws_a_polygon_fence_saves_it_and_sees_its_counts(
+    page: Page, console: ConsoleServer
+) -> None:
     await open_console(page, console)
     await sign_in(page, console.owner_key)
     await page.locator("#stores-summary").filter(has_text="stores").wait_for()
@@ -405,7 +415,7 @@ async def test_a_merchant_draws_a_polygon_fence_saves_it_and_sees_its_counts(pag
     await item.filter(has_text="claimed 1 · redeemed 1 · remaining 19").wait_for()
 
 
-async def test_a_merchant_draws_a_circle_fence(page, console):
+async def test_a_merchant_draws_a_circle_fence(page: Page, console: ConsoleServer) -> None:
     await open_console(page, console)
     await sign_in(page, console.owner_key)
     await pick_store(page, "Forum")
@@ -440,7 +450,7 @@ async def test_a_merchant_draws_a_circle_fence(page, console):
 # ------------------------------------------------------------------------------------------- errors
 
 
-async def test_api_errors_show_as_readable_messages(page, console):
+async def test_api_errors_show_as_readable_messages(page: Page, console: ConsoleServer) -> None:
     await open_console(page, console)
     await page.locator("#radius").fill("99999")
     await click_map(page)
@@ -493,8 +503,10 @@ def assert_guarded(response: httpx.Response, policy: dict[str, str] | None) -> N
     assert dict(directives) == policy, response.url
 
 
-async def test_the_console_and_its_libraries_are_served_by_the_service(console):
-    modules = sorted(p.name for p in (ROOT / "web" / "console").glob("*.js"))
+async def test_the_console_and_its_libraries_are_served_by_the_service(
+    console: ConsoleServer,
+) -> None:
+    modules = sorted(p.name for p in (ROOT / "app" / "web" / "console").glob("*.js"))
     async with httpx.AsyncClient(base_url=console.url) as client:
         page = await client.get("/")
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
@@ -558,7 +570,7 @@ def hostile_offer(kind: str) -> dict[str, Any]:
 
 
 def details_of(store: dict[str, Any]) -> list[list[str]]:
-    """The store's details as the console lists them (web/console/store.js), in order."""
+    """The store's details as the console lists them (app/web/console/store.js), in order."""
     rows = [
         ("Category", store["category"]),
         ("Tags", ", ".join(store["tags"])),
@@ -658,7 +670,9 @@ async def details_shown(page: Page, where: str | Locator) -> list[list[str]]:
 @pytest.mark.parametrize(
     "page", [{}, {"bypass_csp": True}], indirect=True, ids=["with-csp", "without-csp"]
 )
-async def test_hostile_text_shows_as_text_in_every_view(page, console, hostile_owner):
+async def test_hostile_text_shows_as_text_in_every_view(
+    page: Page, console: ConsoleServer, hostile_owner: tuple[str, list[dict[str, Any]]]
+) -> None:
     """Store and offer text shaped like HTML shows literally wherever the console shows it, and
     runs nothing: under the Content-Security-Policy, and without it (the page alone is safe)."""
     key, stores = hostile_owner
@@ -668,7 +682,7 @@ async def test_hostile_text_shows_as_text_in_every_view(page, console, hostile_o
     dialogs: list[str] = []
     requests: list[str] = []
 
-    async def refuse(dialog: Any) -> None:
+    async def refuse(dialog: Dialog) -> None:
         dialogs.append(dialog.message)
         await dialog.dismiss()
 
