@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 
 from app import errors, migrate, routes
 from app.db import DriverConnections, make_engine
+from app.headers import SecurityHeaders
 from app.imports.jobs import ImportRunner
 from app.metrics import Metrics, MetricsMiddleware
 from app.routes import console
@@ -23,10 +24,11 @@ log = logging.getLogger("nearby")
 
 
 class NearbyAPI(FastAPI):
-    """FastAPI, with every error of its own outer layers turned into problem details too."""
+    """FastAPI, with every error of its own outer layers turned into problem details too, and
+    every response, those included, carrying app.headers.HEADERS."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return errors.PlainTextErrorsAsProblems(super().build_middleware_stack())
+        return SecurityHeaders(errors.PlainTextErrorsAsProblems(super().build_middleware_stack()))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
