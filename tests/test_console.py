@@ -457,6 +457,7 @@ async def test_api_errors_show_as_readable_messages(page: Page, console: Console
     text = await message(page, "Search failed: Invalid input (422)")
     assert "radius" in text
     # The map is still there: the land outlines and the view, not a blank page.
+    await page.locator(".leaflet-land-pane canvas").wait_for()  # drawn once the outlines load
     assert await page.locator(".leaflet-land-pane canvas").count() == 1
     await shot(page, "08-error-radius")
 
