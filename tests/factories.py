@@ -10,13 +10,14 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import merchants
+from app import apps, merchants
 from app.merchants import prepare
 from app.queries import merchants as merchants_sql
 from app.queries import offers as offers_sql
 from app.queries.merchants import MerchantRow
 from app.queries.offers import OfferRow, OfferValues
 from app.queries.owners import OwnerRow
+from app.sealing import SecretBox
 from spatial import CoordSystem, Fence
 
 _numbers = itertools.count(1)
@@ -25,6 +26,11 @@ _numbers = itertools.count(1)
 async def create_owner(conn: AsyncConnection, name: str = "Test owner") -> tuple[OwnerRow, str]:
     """An owner and its API key."""
     return await merchants.create_owner(conn, name=name)
+
+
+async def create_app(conn: AsyncConnection, name: str = "Test app") -> apps.NewApp:
+    """An app with its key and signing secret (kept plain: no NEARBY_SECRET_KEY in tests)."""
+    return await apps.create(conn, name=name, box=SecretBox(None))
 
 
 async def insert_merchant(

@@ -1,5 +1,6 @@
 """Claims and redeeming over HTTP: who gets a code and when, the 403s and 409s, Idempotency-Key
-replays, and redeeming a code exactly once."""
+replays, and redeeming a code exactly once. Every claim here comes from an app, with its key
+(`client` carries it unless a request says otherwise)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app import claims
 from app.schemas.offers import ClaimOut, RedeemedOut
 from spatial import CoordSystem, circle_fence, from_wgs84
-from tests.factories import create_owner, insert_merchant, insert_offer
+from tests.factories import create_app, create_owner, insert_merchant, insert_offer
 
 SHOP = (22.5431, 114.0579)
 INSIDE = {"lat": 22.5440, "lng": 114.0579}
@@ -25,6 +26,14 @@ CODE = re.compile(r"^[A-Z2-7]{26}$")
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+async def client(client: httpx.AsyncClient, conn: AsyncConnection) -> httpx.AsyncClient:
+    """The app's client: every request carries the key of a new app."""
+    made = await create_app(conn)
+    client.headers["Authorization"] = f"Bearer {made.app_key}"
+    return client
 
 
 @pytest.fixture
@@ -65,7 +74,20 @@ async def test_a_user_inside_the_fence_gets_an_unguessable_code(client, conn, sh
     assert response.status_code == 201, response.text
     body = ClaimOut.model_validate(response.json())
     assert CODE.match(body.code) and body.offer_id == offer.id and body.user_id == "openid-1"
-    assert set(response.json()) == {"code", "offer_id", "user_id", "claimed_at"}
+    assert set(response.json()) == {"code", "offer_id", "user_id", "claimed_at", "offer"}
+    assert response.json()["offer"] == {
+        "id": str(offer.id),
+        "title": "Test offer",
+        "ends_at": None,
+        "merchant": {
+            "id": str(shop.id),
+            "name": shop.name,
+            "category": "coffee",
+            "address": None,
+            "phone": None,
+            "location": {"lat": SHOP[0], "lng": SHOP[1]},
+        },
+    }
     assert "Idempotent-Replayed" not in response.headers
     assert await offer_counts(client, offer.id) == (1, 0, 9)
 

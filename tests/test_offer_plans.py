@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.queries import offers as offers_sql
-from app.queries.claims import _TAKE, _TAKE_KEYED
+from app.queries.claims import _PREFLIGHT, _PREFLIGHT_KEYED, _TAKE, _TAKE_KEYED
 from spatial import circle_fence
 from tests.factories import create_owner
 from tests.test_query_plans import _indexes, plan
@@ -86,9 +86,24 @@ async def test_offers_here_with_categories_and_a_cursor_still_reads_the_fence_in
 @pytest.mark.parametrize("keyed", [False, True])
 async def test_a_claim_reads_the_offer_by_its_key_and_scans_no_table(seeded: Any, keyed: bool):
     offer_id = await seeded.fetchval("SELECT id FROM offer LIMIT 1")
-    values: list[Any] = [offer_id, "user", "CODE", AT, "SRID=4326;POINT(121.5 31.2)"]
-    if keyed:
-        values += [f"key-{uuid.uuid4()}", '{"code": "CODE"}', 86400.0]
+    point, app_id = "SRID=4326;POINT(121.5 31.2)", uuid.uuid4()
+    values: list[Any] = [offer_id, "user", "CODE", AT, point, 120.0, app_id]
+    if keyed:  # the key's row, taken by the preflight, gets the response by its key
+        values += [f"key-{uuid.uuid4()}", '{"code": "CODE"}']
     explained = await plan(seeded, _TAKE_KEYED if keyed else _TAKE, values)
     assert "Seq Scan" not in explained
-    assert _indexes(explained) == {"pk_offer"}
+    assert _indexes(explained) == ({"pk_offer", "pk_claim_request"} if keyed else {"pk_offer"})
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+async def test_a_claims_preflight_reads_its_counters_and_the_offer_by_their_keys(
+    seeded: Any, keyed: bool
+):
+    offer_id = await seeded.fetchval("SELECT id FROM offer LIMIT 1")
+    counting = [29000000, 0.5, "claims", "app/user", 10, "app-claims", "app", 6000]
+    values: list[Any] = [offer_id, *counting]
+    if keyed:
+        values = [offer_id, uuid.uuid4(), "key", 86400.0, "user", *counting]
+    explained = await plan(seeded, _PREFLIGHT_KEYED if keyed else _PREFLIGHT, values)
+    assert "Seq Scan" not in explained
+    assert _indexes(explained) == {"pk_offer", "pk_merchant", "pk_rate_counter"}
