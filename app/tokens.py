@@ -17,6 +17,7 @@ ALGORITHM = "HS256"
 MAX_LIFETIME_S = 24 * 3600
 LEEWAY_S = 30  # clock skew allowed between the app's backend and this service
 MAX_USER_ID = 200
+_BAD_SUB = "The user token's sub must be a user id of 1..200 characters"
 
 
 class TokenError(ValueError):
@@ -62,6 +63,8 @@ def verify(token: str, *, secret: str, app_id: UUID) -> str:
         raise TokenError("The user token's signature does not verify") from None
     except jwt.InvalidIssuerError:
         raise TokenError("The user token's iss must be the id of its app") from None
+    except jwt.exceptions.InvalidSubjectError:
+        raise TokenError(_BAD_SUB) from None
     except jwt.MissingRequiredClaimError as exc:
         raise TokenError(f"The user token has no {exc.claim} claim") from None
     except jwt.InvalidTokenError:
@@ -70,5 +73,5 @@ def verify(token: str, *, secret: str, app_id: UUID) -> str:
         raise TokenError("The user token lives longer than 24 hours (exp - iat)")
     sub = claims["sub"]
     if not isinstance(sub, str) or not 1 <= len(sub) <= MAX_USER_ID or "\x00" in sub:
-        raise TokenError("The user token's sub must be a user id of 1..200 characters")
+        raise TokenError(_BAD_SUB)
     return sub

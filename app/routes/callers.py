@@ -35,9 +35,12 @@ async def principal(request: Request, conn: Conn) -> Principal:
     if _is_admin_key(request, key):
         return Principal(owner_id=None)
     owner = await owners_sql.owner_by_key_hash(conn, api_key_hash=hash_key(key))
-    if owner is None:
-        raise Unauthorized("The API key is not valid")
-    return Principal(owner_id=owner.id)
+    if owner is not None:
+        return Principal(owner_id=owner.id)
+    directory: Directory = request.app.state.apps
+    if await directory.authenticate((await conn.get_raw_connection()).driver_connection, key):
+        raise Forbidden("This needs an owner's or the admin key, not an app credential")
+    raise Unauthorized("The API key is not valid")
 
 
 async def admin(caller: Annotated[Principal, Depends(principal, scope="function")]) -> Principal:
