@@ -25,6 +25,11 @@ from app.queries.ratelimit import Counted, Hit
 from app.settings import Settings
 
 WINDOW_S = 60.0
+_WHAT = {
+    "claims": ("claim attempts", "this user"),
+    "app-claims": ("claim attempts", "this app"),
+    "track": ("tracking calls", "this user"),
+}
 PURGE_EVERY, PURGE_BATCH = 256, 100  # every 256th check deletes up to 100 idle counters
 _checks = itertools.count(1)
 
@@ -66,7 +71,7 @@ class Clock:
     @classmethod
     def at(cls, epoch_s: float) -> Clock:
         window_no = math.floor(epoch_s / WINDOW_S)
-        return cls(window_no, epoch_s / WINDOW_S - window_no)
+        return cls(window_no, (epoch_s - window_no * WINDOW_S) / WINDOW_S)
 
     @classmethod
     def now(cls) -> Clock:
@@ -87,10 +92,9 @@ def raise_if_refused(hits: list[Hit], outcomes: list[Counted], clock: Clock) -> 
     for hit, outcome in zip(hits, outcomes, strict=True):
         if not outcome.counted:
             wait = retry_after_s(hit.per_minute, outcome, clock)
-            whom = "this app" if hit.name.startswith("app-") else "this user"
-            what = hit.name.removeprefix("app-")
+            what, whom = _WHAT[hit.name]
             raise RateLimited(
-                f"Too many {what} attempts by {whom}: at most {hit.per_minute} a minute."
+                f"Too many {what} by {whom}: at most {hit.per_minute} a minute."
                 f" Try again in {wait} s.",
                 retry_after_s=wait,
             )
@@ -104,7 +108,8 @@ def retry_after_s(per_minute: int, state: Counted, clock: Clock) -> int:
         at = 1.0 - (room - cur) / prev if prev else clock.fraction
     else:  # next minute, as this minute's `cur` fades
         at = 1.0 + max(0.0, 1.0 - room / cur)
-    return max(1, math.ceil((at - clock.fraction) * WINDOW_S))
+    # a microsecond's slack keeps float noise from adding a whole second
+    return max(1, math.ceil((at - clock.fraction) * WINDOW_S - 1e-6))
 
 
 async def purge_now_and_then(conn: asyncpg.Connection, clock: Clock) -> None:
