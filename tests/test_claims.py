@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pyproj import Geod
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import claims
@@ -22,6 +23,7 @@ SHOP = (22.5431, 114.0579)
 INSIDE = {"lat": 22.5440, "lng": 114.0579}
 OUTSIDE = {"lat": 22.5500, "lng": 114.0579}  # 766 m north of a 300 m fence
 CODE = re.compile(r"^[A-Z2-7]{26}$")
+GEOD = Geod(ellps="WGS84")
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -294,7 +296,8 @@ async def test_only_the_offers_owner_or_the_admin_redeems(client, conn, admin, s
     offer = await make_offer(conn, shop, per_user_limit=None)
     _, other_key = await create_owner(conn, "Rival")
     code = (await claim(client, offer.id, "u")).json()["code"]
-    assert (await client.post(f"/v1/claims/{code}/redeem")).status_code == 401
+    no_key = {"Authorization": ""}  # instead of the app key `client` sends
+    assert (await client.post(f"/v1/claims/{code}/redeem", headers=no_key)).status_code == 401
     rival = await client.post(f"/v1/claims/{code}/redeem", headers=bearer(other_key))
     assert rival.status_code == 403
     assert (await client.post(f"/v1/claims/{code}/redeem", headers=admin)).status_code == 200
@@ -318,3 +321,51 @@ async def test_deleting_an_offer_deletes_its_codes(client, conn, owner, shop, dr
             await driver.fetchval(f"SELECT count(*) FROM {table} WHERE offer_id = $1", offer.id)
             == 0
         )
+
+
+# ------------------------------------------------------------- refusals a client can switch on
+
+
+async def test_each_refusal_has_its_own_problem_type(client, conn, owner, shop):
+    now = datetime.now(UTC)
+    later = await make_offer(conn, shop, starts_at=now + timedelta(hours=1))
+    one = await make_offer(conn, shop, quantity=1, per_user_limit=None)
+    mine = await make_offer(conn, shop, per_user_limit=1)
+    await claim(client, one.id, "first")
+    code = (await claim(client, mine.id, "u")).json()["code"]
+    await client.post(f"/v1/claims/{code}/redeem", headers=owner[1])
+    refusals = [
+        (await claim(client, later.id, "u"), 409, "not-active", "Offer not active"),
+        (await claim(client, one.id, "u"), 409, "sold-out", "Sold out"),
+        (await claim(client, mine.id, "u"), 409, "limit-reached", "Per-user limit reached"),
+        (await claim(client, mine.id, "v", OUTSIDE), 403, "outside-fence", "Outside the geofence"),
+        (
+            await client.post(f"/v1/claims/{code}/redeem", headers=owner[1]),
+            409,
+            "already-redeemed",
+            "Already redeemed",
+        ),
+    ]
+    for response, status, slug, title in refusals:
+        assert response.status_code == status, response.text
+        body = response.json()
+        assert (body["type"], body["title"], body["status"]) == (f"/problems/{slug}", title, status)
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_accuracy_circle_may_reach_50_m_past_the_fence(client, conn, shop):
+    offer = await make_offer(conn, shop, per_user_limit=None)  # 300 m around the shop
+    inside_m = GEOD.inv(SHOP[1], SHOP[0], INSIDE["lng"], INSIDE["lat"])[2]  # 99.6 m out
+    fits = 300 + 50 - inside_m
+    ok = await claim(client, offer.id, "u", INSIDE | {"accuracy_m": fits - 0.5})
+    assert ok.status_code == 201, ok.text
+    wide = await claim(client, offer.id, "u", INSIDE | {"accuracy_m": fits + 0.5})
+    assert wide.status_code == 403 and wide.json()["type"] == "/problems/outside-fence"
+    assert wide.json()["detail"] == (
+        "The user is not inside this offer's geofence, or the position's accuracy circle"
+        f" ({fits + 0.5:g} m) reaches more than 50 m outside it"
+    )
+    for bad in (-1, 5000.5, "near", None):
+        response = await claim(client, offer.id, "u", INSIDE | {"accuracy_m": bad})
+        assert response.status_code == 422, bad
+        assert response.json()["errors"][0]["loc"] == ["body", "accuracy_m"]

@@ -23,7 +23,9 @@ i.e. the circle reaches at most 50 m past the edge. For a circle fence (centre c
 that is geodesic: d(c, p) <= R + 50 - accuracy_m. For a polygon the edge is its outline
 without the seams the storage adds (cuts at the antimeridian, closures over a pole), cut into
 pieces of 0.0005 degrees so that the great circles of geography follow the planar edges
-within millimetres, and measured on the spheroid.
+within millimetres, each piece measured on the spheroid. Piece by piece, because PostGIS
+measures a geography line from the point nearest on the sphere: where two edges are nearly
+equally far (the middle of a square), that picked the wrong one, up to 0.7% too far.
 
 Claims run on the asyncpg driver (the claim route is a hot path too: benchmarked); redeeming
 runs on SQLAlchemy Core like the other owner writes.
@@ -137,15 +139,19 @@ def _gate_columns(now: str, point: str, accuracy: str) -> str:
     """ClaimGate's columns of offer `o` at the instant `now`, for the geography `point` reported
     with `accuracy` metres (see the module docstring)."""
     slack = PRESENCE_SLACK_M
-    edges = (
-        f"ST_Segmentize(ST_Difference(ST_Boundary(o.fence), {_SEAMS}), {EDGE_PIECE_DEG})::geography"
+    pieces = (
+        f"ST_DumpSegments(ST_Segmentize(ST_Difference(ST_Boundary(o.fence), {_SEAMS}),"
+        f" {EDGE_PIECE_DEG}))"
     )
     return f"""o.starts_at, o.ends_at, o.starts_at <= {now} AS started,
         o.starts_at <= {now} AND (o.ends_at IS NULL OR {now} < o.ends_at) AS active,
         CASE WHEN o.radius_m IS NULL THEN
                  ST_Covers(o.fence, {point}::geography::geometry)
                  AND CASE WHEN {accuracy} <= {slack} THEN true
-                          ELSE NOT ST_DWithin({edges}, {point}::geography, {accuracy} - {slack})
+                          ELSE NOT EXISTS (
+                              SELECT FROM {pieces} AS piece
+                              WHERE ST_DWithin(piece.geom::geography, {point}::geography,
+                                               {accuracy} - {slack}))
                      END
              ELSE ST_DWithin(o.center, {point}::geography, o.radius_m)
                  AND CASE WHEN {accuracy} <= {slack} THEN true
