@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from uuid import UUID
 
 import asyncpg
@@ -163,33 +164,39 @@ def _gate_columns(now: str, point: str, accuracy: str) -> str:
         o.quantity, o.claimed, o.per_user_limit"""
 
 
-def _preflight_statement(*, keyed: bool) -> str:
-    """Count the attempt and read the offer's summary; $1 offer, then the counters'.
+@cache
+def _preflight_statement(*, keyed: bool, limits: int) -> str:
+    """Count the attempt against `limits` limits and read the offer's summary; $1 offer, then
+    the counters'.
 
     Keyed ($2 app, $3 key, $4 the key's lifetime in seconds, $5 user; counters from $6), run
     in the keyed claim's transaction: first take the key, with no response yet (a repeat waits
     here until the first request commits, then finds the key taken and counts nothing); count
     only a fresh key. Raises ForeignKeyViolationError when the offer does not exist.
     """
-    request, gate, first, fresh = "", "true", 2, "true"
+    ctes, gate, first, fresh = [], "true", 2, "true"
     if keyed:
-        request = """request AS (
+        ctes.append("""request AS (
             INSERT INTO claim_request AS r (offer_id, app_id, key, user_id, status, body)
             VALUES ($1, $2, $3, $5, NULL, NULL)
             ON CONFLICT (offer_id, app_id, key) DO UPDATE
                 SET user_id = excluded.user_id, status = NULL, body = NULL, created_at = now()
                 WHERE r.created_at < now() - make_interval(secs => $4)
             RETURNING true
-        ),"""
+        )""")
         gate = fresh = "EXISTS (SELECT FROM request)"
         first = 6
-    ctes, columns = ratelimit_sql.counting_sql(first, 2, gate=gate)
+    counting, counted = ratelimit_sql.counting_sql(first, limits, gate=gate)
+    ctes += counting
+    columns = [
+        fresh,
+        "o.title, o.ends_at, m.id, m.name, m.category, m.address, m.phone",
+        "ST_Y(m.location::geometry), ST_X(m.location::geometry)",
+        *counted,
+    ]
     return f"""
-        WITH {request} {ctes}
-        SELECT {fresh},
-               o.title, o.ends_at, m.id, m.name, m.category, m.address, m.phone,
-               ST_Y(m.location::geometry), ST_X(m.location::geometry),
-               {columns}
+        {"WITH " + ", ".join(ctes) if ctes else ""}
+        SELECT {", ".join(columns)}
         FROM (SELECT) AS one
         LEFT JOIN (offer o JOIN merchant m ON m.id = o.merchant_id) ON o.id = $1::uuid"""
 
@@ -246,8 +253,8 @@ def _take_statement(*, keyed: bool) -> str:
 _TAKE = _take_statement(keyed=False)
 _TAKE_KEYED = _take_statement(keyed=True)
 _GATE = f"SELECT {_gate_columns('$2', '$3', '$4::float8')} FROM offer o WHERE o.id = $1"
-_PREFLIGHT = _preflight_statement(keyed=False)
-_PREFLIGHT_KEYED = _preflight_statement(keyed=True)
+_PREFLIGHT = _preflight_statement(keyed=False, limits=2)
+_PREFLIGHT_KEYED = _preflight_statement(keyed=True, limits=2)
 
 
 async def preflight(
@@ -266,10 +273,18 @@ async def preflight(
     with a `key`, take it first (see _preflight_statement)."""
     counting = ratelimit_sql.counting_values(hits, window_no=window_no, fraction=fraction)
     if key is None:
-        row = await conn.fetchrow(_PREFLIGHT, offer_id, *counting)
+        row = await conn.fetchrow(
+            _preflight_statement(keyed=False, limits=len(hits)), offer_id, *counting
+        )
     else:
         row = await conn.fetchrow(
-            _PREFLIGHT_KEYED, offer_id, app_id, key, ttl_s, user_id, *counting
+            _preflight_statement(keyed=True, limits=len(hits)),
+            offer_id,
+            app_id,
+            key,
+            ttl_s,
+            user_id,
+            *counting,
         )
     assert row is not None
     offer = OfferSummary(*row[1:10]) if row[1] is not None else None

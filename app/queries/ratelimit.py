@@ -38,8 +38,8 @@ class Counted:
     cur: int
 
 
-def counting_sql(first: int, n: int, *, gate: str) -> tuple[str, str]:
-    """(CTEs, result columns) that count `n` hits in order, the first only when the SQL
+def counting_sql(first: int, n: int, *, gate: str) -> tuple[list[str], list[str]]:
+    """The CTEs and result columns that count `n` hits in order, the first only when the SQL
     condition `gate` holds. Parameters from `$first` on: counting_values. The columns are, per
     hit, whether it counted and its counter before the statement as [window_no, prev, cur]
     (for Retry-After)."""
@@ -66,10 +66,12 @@ def counting_sql(first: int, n: int, *, gate: str) -> tuple[str, str]:
                 (SELECT ARRAY[window_no, prev, cur] FROM rate_counter
                  WHERE name = {name} AND subject = {subject})"""
         )
-    return ",\n".join(ctes), ",\n".join(columns)
+    return ctes, columns
 
 
 def counting_values(hits: list[Hit], *, window_no: int, fraction: float) -> list[Any]:
+    if not hits:
+        return []
     values: list[Any] = [window_no, fraction]
     for hit in hits:
         values += [hit.name, hit.subject, hit.per_minute]
@@ -115,4 +117,4 @@ async def purge(conn: asyncpg.Connection, *, before_window: int, batch: int) -> 
 @cache
 def _count_statement(n: int) -> str:
     ctes, columns = counting_sql(1, n, gate="true")
-    return f"WITH {ctes} SELECT {columns}"
+    return f"WITH {', '.join(ctes)} SELECT {', '.join(columns)}"
