@@ -40,10 +40,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import cursor, ratelimit
 from app.auth import AppUser, Principal
+from app.db import constraint_errors
 from app.errors import (
     AlreadyRedeemed,
     Conflict,
-    DomainError,
     Forbidden,
     InvalidInput,
     LimitReached,
@@ -51,6 +51,7 @@ from app.errors import (
     NotFound,
     OutsideFence,
     SoldOut,
+    problem_of,
 )
 from app.queries import claims as claims_sql
 from app.queries import offers as offers_sql
@@ -116,7 +117,7 @@ async def claim(conn: asyncpg.Connection, attempt: Attempt, *, limits: Limits) -
         try:
             outcome = Outcome(201, await _take(conn, attempt, offer, datetime.now(UTC)))
         except (Forbidden, Conflict) as exc:  # nothing was written but the key
-            outcome = Outcome(exc.status, problem_body(exc))
+            outcome = Outcome(exc.status, bytes(problem_of(exc).body))
             await claims_sql.store_response(
                 conn,
                 offer_id=attempt.offer_id,
@@ -185,11 +186,8 @@ async def of_user(
     query = cursor.fingerprint("user-claims", str(caller.app_id), user_id)
     before = None
     if after_cursor is not None:
-        at, code = cursor.decode(after_cursor, query, 2)
-        try:
-            before = (datetime.fromisoformat(at), str(code))
-        except (TypeError, ValueError):
-            raise cursor.invalid("is not a cursor this service issued") from None
+        at, code = cursor.read(after_cursor, query, datetime.fromisoformat, str)
+        before = (at, code)
     rows = await claims_sql.claims_of_user(
         conn, app_id=caller.app_id, user_id=user_id, before=before, limit=limit + 1
     )
@@ -220,17 +218,6 @@ def offer_summary_body(offer: OfferSummary, offer_id: UUID, coord: CoordSystem) 
     }
 
 
-def problem_body(exc: DomainError) -> bytes:
-    """The problem details errors.py renders for `exc`, as stored for a replay."""
-    body = {
-        "type": f"/problems/{exc.slug}",
-        "title": exc.title,
-        "status": exc.status,
-        "detail": exc.detail,
-    }
-    return orjson.dumps(body)
-
-
 async def _take(
     conn: asyncpg.Connection, attempt: Attempt, offer: OfferSummary, now: datetime
 ) -> bytes:
@@ -246,19 +233,20 @@ async def _take(
     }
     response = orjson.dumps(body, option=_JSON)
     lat, lng = to_wgs84(attempt.lat, attempt.lng, attempt.coord)
-    taken = await claims_sql.take_code(
-        conn,
-        offer_id=attempt.offer_id,
-        user_id=attempt.user_id,
-        lat=lat,
-        lng=lng,
-        accuracy_m=attempt.accuracy_m,
-        app_id=attempt.app_id,
-        code=code,
-        now=now,
-        key=attempt.key,
-        response=response.decode(),
-    )
+    with constraint_errors(_OFFER_GONE, attempt.offer_id):
+        taken = await claims_sql.take_code(
+            conn,
+            offer_id=attempt.offer_id,
+            user_id=attempt.user_id,
+            lat=lat,
+            lng=lng,
+            accuracy_m=attempt.accuracy_m,
+            app_id=attempt.app_id,
+            code=code,
+            now=now,
+            key=attempt.key,
+            response=response.decode(),
+        )
     if taken is None:
         raise _no_offer(attempt.offer_id)
     if taken.claimed_at is not None:
@@ -290,7 +278,7 @@ async def _take(
 async def _preflight(
     conn: asyncpg.Connection, attempt: Attempt, hits: list[Hit], clock: Clock
 ) -> claims_sql.Preflight:
-    try:
+    with constraint_errors(_OFFER_GONE, attempt.offer_id):
         pre = await claims_sql.preflight(
             conn,
             offer_id=attempt.offer_id,
@@ -302,8 +290,6 @@ async def _preflight(
             window_no=clock.window_no,
             fraction=clock.fraction,
         )
-    except asyncpg.ForeignKeyViolationError:  # the key's row names an offer that is not there
-        raise _no_offer(attempt.offer_id) from None
     await ratelimit.purge_now_and_then(conn, clock)
     return pre
 
@@ -325,6 +311,9 @@ def _replay(stored: claims_sql.StoredResponse | None, user_id: str) -> Outcome:
 
 def _no_offer(offer_id: UUID) -> NotFound:
     return NotFound(f"There is no offer {offer_id}")
+
+
+_OFFER_GONE = dict.fromkeys(claims_sql.OFFER_REFERENCES, _no_offer)
 
 
 def _inactive(gate: ClaimGate) -> NotActive:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,10 +17,12 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.apps import NewApp
 from app.main import create_app as create_service
 from app.schemas.apps import AppOut
 from app.schemas.offers import ClaimView, UserClaimsPage
 from app.sealing import SealError, SecretBox
+from app.settings import Settings
 from spatial import circle_fence
 from tests.conftest import ADMIN_KEY
 from tests.factories import create_app, create_owner, insert_merchant, insert_offer
@@ -52,7 +55,7 @@ def token(
     for name in drop:
         payload.pop(name)
     if algorithm == "none":
-        return jwt.encode(payload, None, algorithm="none")
+        return jwt.encode(payload, None, algorithm="none")  # type: ignore[arg-type]
     key = secret or app.signing_secret
     return jwt.encode(payload, key * 2 if algorithm == "HS512" else key, algorithm=algorithm)
 
@@ -66,7 +69,7 @@ async def offer(conn: AsyncConnection) -> Any:
 
 
 @pytest.fixture
-async def mini(conn: AsyncConnection) -> Any:
+async def mini(conn: AsyncConnection) -> NewApp:
     return await create_app(conn, "Mini program")
 
 
@@ -81,7 +84,9 @@ async def claim(
 # --------------------------------------------------------------------------- creating, revoking
 
 
-async def test_the_admin_creates_an_app_whose_key_is_stored_only_as_a_hash(client, admin, conn):
+async def test_the_admin_creates_an_app_whose_key_is_stored_only_as_a_hash(
+    client: httpx.AsyncClient, admin: dict[str, str], conn: AsyncConnection
+) -> None:
     response = await client.post("/v1/apps", json={"name": "  WeChat mini program "}, headers=admin)
     assert response.status_code == 201, response.text
     made = AppOut.model_validate(response.json())
@@ -97,7 +102,9 @@ async def test_the_admin_creates_an_app_whose_key_is_stored_only_as_a_hash(clien
     assert stored.signing_secret == f"plain:{made.signing_secret}"  # no NEARBY_SECRET_KEY here
 
 
-async def test_only_the_admin_creates_and_revokes_apps(client, conn, mini):
+async def test_only_the_admin_creates_and_revokes_apps(
+    client: httpx.AsyncClient, conn: AsyncConnection, mini: NewApp
+) -> None:
     _, owner_key = await create_owner(conn)
     assert (await client.post("/v1/apps", json={"name": "x"})).status_code == 401
     for key in (owner_key, mini.app_key):
@@ -109,12 +116,14 @@ async def test_only_the_admin_creates_and_revokes_apps(client, conn, mini):
     ).status_code == 403
 
 
-async def test_bad_app_bodies_are_422(client, admin):
+async def test_bad_app_bodies_are_422(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
     for body in ({}, {"name": ""}, {"name": "x" * 201}, {"name": "a\x00"}, {"name": "a", "b": 1}):
         assert (await client.post("/v1/apps", json=body, headers=admin)).status_code == 422
 
 
-async def test_a_revoked_apps_key_and_tokens_stop_working(client, admin, mini, offer):
+async def test_a_revoked_apps_key_and_tokens_stop_working(
+    client: httpx.AsyncClient, admin: dict[str, str], mini: NewApp, offer: Any
+) -> None:
     user_token = token(mini)
     assert (await claim(client, offer, mini.app_key, user_id="u")).status_code == 201
     assert (await claim(client, offer, user_token)).status_code == 201
@@ -134,7 +143,9 @@ async def test_a_revoked_apps_key_and_tokens_stop_working(client, admin, mini, o
 # ------------------------------------------------------------------------------ who may claim
 
 
-async def test_owner_and_admin_keys_cannot_claim(client, admin, offer):
+async def test_owner_and_admin_keys_cannot_claim(
+    client: httpx.AsyncClient, admin: dict[str, str], offer: Any
+) -> None:
     for headers in (admin, bearer(offer.owner_key)):
         response = await client.post(
             f"/v1/offers/{offer.id}/claims", json=HERE | {"user_id": "u"}, headers=headers
@@ -143,13 +154,17 @@ async def test_owner_and_admin_keys_cannot_claim(client, admin, offer):
         assert response.json()["type"] == "/problems/forbidden"
 
 
-async def test_a_claim_without_a_valid_credential_is_401(client, offer):
+async def test_a_claim_without_a_valid_credential_is_401(
+    client: httpx.AsyncClient, offer: Any
+) -> None:
     response = await client.post(f"/v1/offers/{offer.id}/claims", json=HERE | {"user_id": "u"})
     assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
     assert (await claim(client, offer, "nba_not-a-key", user_id="u")).status_code == 401
 
 
-async def test_an_app_key_must_name_the_user(client, mini, offer):
+async def test_an_app_key_must_name_the_user(
+    client: httpx.AsyncClient, mini: NewApp, offer: Any
+) -> None:
     response = await claim(client, offer, mini.app_key)
     assert response.status_code == 422
     assert response.json()["errors"] == [
@@ -157,14 +172,18 @@ async def test_an_app_key_must_name_the_user(client, mini, offer):
     ]
 
 
-async def test_a_user_token_claims_for_its_sub(client, mini, offer):
+async def test_a_user_token_claims_for_its_sub(
+    client: httpx.AsyncClient, mini: NewApp, offer: Any
+) -> None:
     response = await claim(client, offer, token(mini, "openid-7"))
     assert response.status_code == 201 and response.json()["user_id"] == "openid-7"
     same = await claim(client, offer, token(mini, "openid-7"), user_id="openid-7")
     assert same.status_code == 201
 
 
-async def test_a_body_user_id_other_than_the_tokens_sub_is_403(client, mini, offer):
+async def test_a_body_user_id_other_than_the_tokens_sub_is_403(
+    client: httpx.AsyncClient, mini: NewApp, offer: Any
+) -> None:
     response = await claim(client, offer, token(mini, "openid-7"), user_id="someone-else")
     assert response.status_code == 403
     assert response.json()["detail"] == "The body's user_id is not the user of the token (its sub)"
@@ -193,10 +212,17 @@ async def test_a_body_user_id_other_than_the_tokens_sub_is_403(client, mini, off
         ("garbage", "The user token is malformed"),
     ],
 )
-async def test_every_broken_token_is_401(client, conn, mini, offer, case, detail):
+async def test_every_broken_token_is_401(
+    client: httpx.AsyncClient,
+    conn: AsyncConnection,
+    mini: NewApp,
+    offer: Any,
+    case: str,
+    detail: str,
+) -> None:
     other = await create_app(conn, "Other app")
     now = time.time()
-    broken = {
+    makers: dict[str, Callable[[], str]] = {
         "expired": lambda: token(mini, iat=now - 7200, lifetime_s=3600),
         "future iat": lambda: token(mini, iat=now + 600),
         "future nbf": lambda: token(mini, nbf=int(now + 600)),
@@ -216,8 +242,8 @@ async def test_every_broken_token_is_401(client, conn, mini, offer, case, detail
         "sub not a string": lambda: token(mini, sub=42),  # type: ignore[arg-type]
         "malformed": lambda: "eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.c2ln",
         "garbage": lambda: "a.b.c",
-    }[case]()
-    response = await claim(client, offer, broken)
+    }
+    response = await claim(client, offer, makers[case]())
     assert response.status_code == 401, response.text
     assert response.json() == {
         "type": "/problems/unauthorized",
@@ -227,12 +253,14 @@ async def test_every_broken_token_is_401(client, conn, mini, offer, case, detail
     }
 
 
-async def test_a_token_of_exactly_24_hours_and_small_clock_skew_are_accepted(client, mini, offer):
+async def test_a_token_of_exactly_24_hours_and_small_clock_skew_are_accepted(
+    client: httpx.AsyncClient, mini: NewApp, offer: Any
+) -> None:
     assert (await claim(client, offer, token(mini, lifetime_s=24 * 3600))).status_code == 201
     assert (await claim(client, offer, token(mini, iat=time.time() + 10))).status_code == 201
 
 
-async def test_secrets_are_sealed_when_a_secret_key_is_set():
+async def test_secrets_are_sealed_when_a_secret_key_is_set() -> None:
     box = SecretBox("an operator's secret key of 32 or more characters")
     sealed = box.seal("the signing secret")
     assert sealed.startswith("fernet:") and "the signing secret" not in sealed
@@ -244,7 +272,9 @@ async def test_secrets_are_sealed_when_a_secret_key_is_set():
         SecretBox(None).open(sealed)
 
 
-async def test_a_sealed_apps_tokens_verify_and_revoking_forgets_its_secret(settings):
+async def test_a_sealed_apps_tokens_verify_and_revoking_forgets_its_secret(
+    settings: Settings,
+) -> None:
     sealed = settings.model_copy(update={"secret_key": SecretStr("k" * 40)})
     service = create_service(sealed)
     async with service.router.lifespan_context(service):
@@ -275,8 +305,12 @@ async def test_a_sealed_apps_tokens_verify_and_revoking_forgets_its_secret(setti
 
 
 async def test_a_code_is_shown_to_its_cashier_and_to_the_app_and_user_that_claimed_it(
-    client, conn, admin, mini, offer
-):
+    client: httpx.AsyncClient,
+    conn: AsyncConnection,
+    admin: dict[str, str],
+    mini: NewApp,
+    offer: Any,
+) -> None:
     other = await create_app(conn, "Other app")
     _, rival_key = await create_owner(conn, "Rival")
     code = (await claim(client, offer, mini.app_key, user_id="u1")).json()["code"]
@@ -310,7 +344,9 @@ async def test_a_code_is_shown_to_its_cashier_and_to_the_app_and_user_that_claim
     assert again.status_code == 409 and again.json()["type"] == "/problems/already-redeemed"
 
 
-async def test_a_user_lists_their_codes_newest_first_with_their_offer(client, conn, mini, offer):
+async def test_a_user_lists_their_codes_newest_first_with_their_offer(
+    client: httpx.AsyncClient, conn: AsyncConnection, mini: NewApp, offer: Any
+) -> None:
     other = await create_app(conn, "Other app")
     codes = [
         (await claim(client, offer, mini.app_key, user_id="u1")).json()["code"] for _ in range(3)
@@ -346,7 +382,9 @@ async def test_a_user_lists_their_codes_newest_first_with_their_offer(client, co
     )
 
 
-async def test_a_users_codes_are_for_their_app_or_their_own_token(client, admin, mini, offer):
+async def test_a_users_codes_are_for_their_app_or_their_own_token(
+    client: httpx.AsyncClient, admin: dict[str, str], mini: NewApp, offer: Any
+) -> None:
     assert (
         await client.get("/v1/users/u1/claims", headers=bearer(token(mini, "u2")))
     ).status_code == 403

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
+import httpx
 import pytest
 
 from app.db import DriverConnections, make_engine
+from app.settings import Settings
 from tests.conftest import ADMIN_KEY
 
 
-async def test_a_store_registered_through_the_api_is_found_by_search(live):
+async def test_a_store_registered_through_the_api_is_found_by_search(
+    live: httpx.AsyncClient,
+) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     owner = (await live.post("/v1/owners", json={"name": "Live test"}, headers=admin)).json()
     key = {"Authorization": f"Bearer {owner['api_key']}"}
@@ -49,7 +56,7 @@ async def test_a_store_registered_through_the_api_is_found_by_search(live):
     assert (await live.get(f"/v1/merchants/{created['id']}")).status_code == 404
 
 
-async def test_a_failed_write_commits_nothing(live):
+async def test_a_failed_write_commits_nothing(live: httpx.AsyncClient) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     owner = (await live.post("/v1/owners", json={"name": "Live test 2"}, headers=admin)).json()
     key = {"Authorization": f"Bearer {owner['api_key']}"}
@@ -61,14 +68,16 @@ async def test_a_failed_write_commits_nothing(live):
     await live.delete(f"/v1/merchants/{first['id']}", headers=key)
 
 
-async def test_a_cancelled_request_gives_its_driver_connection_back_in_working_order(settings):
+async def test_a_cancelled_request_gives_its_driver_connection_back_in_working_order(
+    settings: Settings,
+) -> None:
     """The hot paths open their connection in the handler (db.driver_connection), without
     FastAPI's shielded exit: a request cancelled mid-query must still give it back, and the
     next request must find it usable, not busy with the cancelled query."""
     engine = make_engine(settings.model_copy(update={"pool_size": 1, "pool_overflow": 0}))
     connect = DriverConnections(engine, keep=1)
     started = asyncio.Event()
-    used: list[object] = []
+    used: list[asyncpg.Connection] = []
 
     async def slow_request() -> None:
         async with connect() as conn:
@@ -93,11 +102,25 @@ async def test_a_cancelled_request_gives_its_driver_connection_back_in_working_o
         await engine.dispose()
 
 
-async def test_driver_connections_wait_up_to_keep_and_go_back_to_the_engine(settings):
-    engine = make_engine(settings.model_copy(update={"pool_size": 3, "pool_overflow": 0}))
-    connect = DriverConnections(engine, keep=2)
-    pool: Any = engine.pool
+@asynccontextmanager
+async def driver_stack(
+    settings: Settings, *, pool_size: int, keep: int
+) -> AsyncIterator[tuple[DriverConnections, Any]]:
+    """A DriverConnections over an engine of `pool_size` connections, and the engine's pool;
+    everything closed and given back afterwards."""
+    engine = make_engine(settings.model_copy(update={"pool_size": pool_size, "pool_overflow": 0}))
+    connect = DriverConnections(engine, keep=keep)
     try:
+        yield connect, engine.pool
+    finally:
+        await connect.close()
+        await engine.dispose()
+
+
+async def test_driver_connections_wait_up_to_keep_and_go_back_to_the_engine(
+    settings: Settings,
+) -> None:
+    async with driver_stack(settings, pool_size=3, keep=2) as (connect, pool):
         async with connect() as a, connect() as b, connect() as c:
             assert pool.checkedout() == 3
             assert len({id(a), id(b), id(c)}) == 3
@@ -105,17 +128,12 @@ async def test_driver_connections_wait_up_to_keep_and_go_back_to_the_engine(sett
         async with connect() as conn:  # a waiting one, no checkout
             assert pool.checkedout() == 2
             assert conn in (a, b)
-    finally:
         await connect.close()
         assert pool.checkedout() == 0
-        await engine.dispose()
 
 
-async def test_a_connection_left_in_a_transaction_or_closed_is_not_kept(settings):
-    engine = make_engine(settings.model_copy(update={"pool_size": 2, "pool_overflow": 0}))
-    connect = DriverConnections(engine, keep=2)
-    pool: Any = engine.pool
-    try:
+async def test_a_connection_left_in_a_transaction_or_closed_is_not_kept(settings: Settings) -> None:
+    async with driver_stack(settings, pool_size=2, keep=2) as (connect, pool):
         async with connect() as conn:
             await conn.execute("BEGIN")
         async with connect() as conn:
@@ -123,12 +141,9 @@ async def test_a_connection_left_in_a_transaction_or_closed_is_not_kept(settings
         assert (connect.idle, pool.checkedout()) == (0, 0)
         async with connect() as conn:  # the pool replaces what was invalidated
             assert await conn.fetchval("SELECT 1") == 1
-    finally:
-        await connect.close()
-        await engine.dispose()
 
 
-async def test_an_old_connection_goes_back_to_the_engine(settings):
+async def test_an_old_connection_goes_back_to_the_engine(settings: Settings) -> None:
     engine = make_engine(settings)
     connect = DriverConnections(engine, keep=2, recycle_s=0.0)
     pool: Any = engine.pool

@@ -5,6 +5,8 @@ duplicate points and radii from 1 m to 50 km."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -101,19 +103,26 @@ def canonical(ids: list[uuid.UUID], distance: dict[uuid.UUID, float]) -> list[uu
     return out + sorted(group)
 
 
+@asynccontextmanager
+async def placed(
+    conn: AsyncConnection, driver: Any, scenario: dict[str, Any]
+) -> AsyncIterator[dict[uuid.UUID, float]]:
+    """The scenario's points stored until the block ends, and the oracle's answer for them."""
+    owner, _ = await create_owner(conn)
+    async with conn.begin_nested() as savepoint:
+        ids = await insert_points(driver, owner.id, scenario["points"])
+        yield oracle(scenario["lat"], scenario["lng"], scenario["radius"], ids, scenario["points"])
+        await savepoint.rollback()
+
+
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(scenarios())
 async def test_nearby_pages_match_the_geodesic_oracle(
     conn: AsyncConnection, driver: Any, scenario: dict[str, Any]
-):
-    owner, _ = await create_owner(conn)
-    async with conn.begin_nested() as savepoint:
-        ids = await insert_points(driver, owner.id, scenario["points"])
-        expected = oracle(
-            scenario["lat"], scenario["lng"], scenario["radius"], ids, scenario["points"]
-        )
+) -> None:
+    async with placed(conn, driver, scenario) as expected:
         got: list[uuid.UUID] = []
         got_distance: dict[uuid.UUID, float] = {}
         cursor = None
@@ -139,7 +148,6 @@ async def test_nearby_pages_match_the_geodesic_oracle(
             if cursor is None:
                 break
             assert len(result.hits) == limit
-        await savepoint.rollback()
     assert len(got) == len(set(got)), "a merchant came twice"
     assert set(got) == set(expected)
     for merchant_id in got:
@@ -156,13 +164,8 @@ async def test_nearby_pages_match_the_geodesic_oracle(
 @given(scenarios())
 async def test_nearby_over_http_pages_every_match_once(
     conn: AsyncConnection, driver: Any, client: httpx.AsyncClient, scenario: dict[str, Any]
-):
-    owner, _ = await create_owner(conn)
-    async with conn.begin_nested() as savepoint:
-        ids = await insert_points(driver, owner.id, scenario["points"])
-        expected = oracle(
-            scenario["lat"], scenario["lng"], scenario["radius"], ids, scenario["points"]
-        )
+) -> None:
+    async with placed(conn, driver, scenario) as expected:
         got: list[uuid.UUID] = []
         params: dict[str, Any] = {
             "lat": scenario["lat"],
@@ -178,7 +181,6 @@ async def test_nearby_over_http_pages_every_match_once(
             if body["next_cursor"] is None:
                 break
             params["cursor"] = body["next_cursor"]
-        await savepoint.rollback()
     assert len(got) == len(set(got)) and set(got) == set(expected)
     assert canonical(got, expected) == canonical(list(expected), expected)
 
@@ -194,8 +196,8 @@ async def test_nearby_over_http_pages_every_match_once(
     ],
 )
 async def test_the_radius_edge_is_exact_to_a_millimetre(
-    conn: AsyncConnection, driver: Any, lat, lng, azimuth, radius
-):
+    conn: AsyncConnection, driver: Any, lat: float, lng: float, azimuth: float, radius: float
+) -> None:
     owner, _ = await create_owner(conn)
     points = []
     for d in (radius - 0.001, radius + 0.001):
@@ -219,7 +221,7 @@ async def test_the_radius_edge_is_exact_to_a_millimetre(
 
 async def test_stacked_points_a_hair_from_the_origin_page_once_each(
     conn: AsyncConnection, driver: Any
-):
+) -> None:
     """ST_Distance rounds to 1e-8 m: at 0.1 um that is a 1% error, more than the relative slack
     between sphere and spheroid; a cursor must still find the second of two stacked points."""
     owner, _ = await create_owner(conn)

@@ -60,31 +60,42 @@ async def seeded(conn: AsyncConnection, driver: Any) -> Any:
                    ST_SetSRID(ST_MakePoint($4, $3), 4326)::geography, $5, '2026-01-01Z')""",
         rows,
     )
-    await driver.execute("ANALYZE offer; ANALYZE merchant")
+    # Counters as a busy service has them: one per user (and app) active in the last minutes.
+    await driver.execute(
+        """INSERT INTO rate_counter (name, subject, window_no, prev, cur)
+           SELECT 'claims', 'app/user-' || i, 29000000, 0, 1 FROM generate_series(1, 2000) i"""
+    )
+    await driver.execute("ANALYZE offer; ANALYZE merchant; ANALYZE rate_counter")
     return driver
 
 
-async def test_offers_here_reads_the_fence_index(seeded: Any):
+async def test_offers_here_reads_the_fence_index(seeded: Any) -> None:
     statement, values = offers_sql.here_statement(
-        lat=31.2, lng=121.5, at=AT, categories=[], limit=21
+        offers_sql.Here(lat=31.2, lng=121.5, at=AT, categories=[], limit=21)
     )
     assert _indexes(await plan(seeded, statement, values)) == {"ix_offer_fence", "pk_merchant"}
 
 
-async def test_offers_here_with_categories_and_a_cursor_still_reads_the_fence_index(seeded: Any):
+async def test_offers_here_with_categories_and_a_cursor_still_reads_the_fence_index(
+    seeded: Any,
+) -> None:
     statement, values = offers_sql.here_statement(
-        lat=31.2,
-        lng=121.5,
-        at=AT,
-        categories=["tea", "coffee"],
-        limit=21,
-        after=(120.5, uuid.uuid4()),
+        offers_sql.Here(
+            lat=31.2,
+            lng=121.5,
+            at=AT,
+            categories=["tea", "coffee"],
+            limit=21,
+            after=(120.5, uuid.uuid4()),
+        )
     )
     assert _indexes(await plan(seeded, statement, values)) == {"ix_offer_fence", "pk_merchant"}
 
 
 @pytest.mark.parametrize("keyed", [False, True])
-async def test_a_claim_reads_the_offer_by_its_key_and_scans_no_table(seeded: Any, keyed: bool):
+async def test_a_claim_reads_the_offer_by_its_key_and_scans_no_table(
+    seeded: Any, keyed: bool
+) -> None:
     offer_id = await seeded.fetchval("SELECT id FROM offer LIMIT 1")
     point, app_id = "SRID=4326;POINT(121.5 31.2)", uuid.uuid4()
     values: list[Any] = [offer_id, "user", "CODE", AT, point, 120.0, app_id]
@@ -98,7 +109,7 @@ async def test_a_claim_reads_the_offer_by_its_key_and_scans_no_table(seeded: Any
 @pytest.mark.parametrize("keyed", [False, True])
 async def test_a_claims_preflight_reads_its_counters_and_the_offer_by_their_keys(
     seeded: Any, keyed: bool
-):
+) -> None:
     offer_id = await seeded.fetchval("SELECT id FROM offer LIMIT 1")
     counting = [29000000, 0.5, "claims", "app/user", 10, "app-claims", "app", 6000]
     values: list[Any] = [offer_id, *counting]

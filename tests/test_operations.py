@@ -2,28 +2,74 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
+from typing import Any
 
 import httpx
 
 from app.main import create_app
 from app.migrate import head_revision
+from app.package_data import MIGRATIONS
 from app.settings import Settings
 from tests.conftest import create_database, database_url_for, drop_database, server_url
 
 
-async def test_healthz(client):
+async def test_healthz(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
-async def test_readyz_reports_the_migration(client):
+async def test_readyz_reports_the_migration(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
-    head = head_revision()  # the newest file in migrations/versions
+    head = head_revision()  # the newest file in app/migrations/versions
     assert response.status_code == 200 and response.json() == {"status": "ok", "revision": head}
 
 
-async def test_readyz_is_503_on_a_database_that_is_not_migrated():
+# Reads of the migration scripts (files opened, folders listed), while a test watches for them.
+# Audit hooks cannot be removed, so there is one for the whole run, idle unless `watching` holds
+# a list.
+migration_reads: dict[str, list[str] | None] = {"watching": None}
+
+
+def _record_migration_reads(event: str, args: tuple[Any, ...]) -> None:
+    seen = migration_reads["watching"]
+    if seen is None or event not in ("open", "os.listdir", "os.scandir") or not args:
+        return
+    if str(args[0]).startswith(str(MIGRATIONS)):
+        seen.append(f"{event} {args[0]}")
+
+
+sys.addaudithook(_record_migration_reads)
+
+
+async def test_readyz_reads_the_migration_scripts_at_start_up_not_per_probe(
+    settings: Settings,
+) -> None:
+    head_revision.cache_clear()  # as in a fresh process
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            seen: list[str] = []
+            migration_reads["watching"] = seen
+            try:
+                statuses = [(await client.get("/readyz")).status_code for _ in range(3)]
+            finally:
+                migration_reads["watching"] = None
+    assert statuses == [200, 200, 200]
+    assert seen == []
+    # The watch does see the scripts being read, when they are.
+    head_revision.cache_clear()
+    migration_reads["watching"] = seen
+    try:
+        head_revision()
+    finally:
+        migration_reads["watching"] = None
+    assert seen, "the audit hook saw no read of the scripts: the test above proves nothing"
+
+
+async def test_readyz_is_503_on_a_database_that_is_not_migrated() -> None:
     server, name = server_url(), f"nearby_unmigrated_{uuid.uuid4().hex[:8]}"
     await create_database(server, name)
     try:
@@ -39,7 +85,9 @@ async def test_readyz_is_503_on_a_database_that_is_not_migrated():
         await drop_database(server, name)
 
 
-async def test_metrics_count_requests_by_route_template_and_status(client):
+async def test_metrics_count_requests_by_route_template_and_status(
+    client: httpx.AsyncClient,
+) -> None:
     await client.get("/v1/search/nearby", params={"lat": 31.2, "lng": 121.4})
     await client.get("/v1/search/nearby", params={"lat": 95, "lng": 121.4})
     await client.get(f"/v1/merchants/{uuid.uuid4()}")
@@ -58,7 +106,7 @@ async def test_metrics_count_requests_by_route_template_and_status(client):
     )
 
 
-async def test_every_contract_route_is_in_the_openapi_document(client):
+async def test_every_contract_route_is_in_the_openapi_document(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
     for path in [
         "/v1/owners",

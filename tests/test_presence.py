@@ -70,8 +70,15 @@ async def counts(conn: AsyncConnection, driver: Any, shop: Any, fence: Any, p: A
     accuracy_m=ACCURACIES,
 )
 async def test_circle_fences_against_sampled_accuracy_circles(
-    conn, driver, shop, centre, radius_m, azimuth, share, accuracy_m
-):
+    conn: AsyncConnection,
+    driver: Any,
+    shop: Any,
+    centre: tuple[float, float],
+    radius_m: float,
+    azimuth: float,
+    share: float,
+    accuracy_m: float,
+) -> None:
     lat0, lng0 = centre
     lng, lat, _ = GEOD.fwd(lng0, lat0, azimuth, share * radius_m)
     d_m = GEOD.inv(lng0, lat0, lng, lat)[2]
@@ -131,8 +138,15 @@ def edge_distance_m(lat: float, lng: float, ring: list[tuple[float, float]]) -> 
     margin_m=st.floats(-100, 100),
 )
 async def test_polygon_fences_against_sampled_edges(
-    conn, driver, shop, polygon, azimuth, share, accuracy_m, margin_m
-):
+    conn: AsyncConnection,
+    driver: Any,
+    shop: Any,
+    polygon: tuple[float, float, list[tuple[float, float]]],
+    azimuth: float,
+    share: float,
+    accuracy_m: float,
+    margin_m: float,
+) -> None:
     """`accuracy_m` None: an accuracy `margin_m` away from the threshold, where a wrong edge
     (a seam, a great circle for a straight edge) would show."""
     lat0, lng0, corners = polygon
@@ -162,7 +176,9 @@ async def test_polygon_fences_against_sampled_edges(
 # but only by chance).
 
 
-async def test_the_50_m_slack_of_a_circle_fence_to_the_metre(conn, driver, shop):
+async def test_the_50_m_slack_of_a_circle_fence_to_the_metre(
+    conn: AsyncConnection, driver: Any, shop: Any
+) -> None:
     fence = circle_fence(22.5431, 114.0579, 300)
     lng, lat, _ = GEOD.fwd(114.0579, 22.5431, 30, 100)  # 100 m from the centre
     assert await counts(conn, driver, shop, fence, (lat, lng, 249.0))  # reaches 49 m out
@@ -171,7 +187,9 @@ async def test_the_50_m_slack_of_a_circle_fence_to_the_metre(conn, driver, shop)
     assert not await counts(conn, driver, shop, fence, (outside[1], outside[0], 0.0))
 
 
-async def test_the_antimeridian_cut_of_a_polygon_is_no_edge(conn, driver, shop):
+async def test_the_antimeridian_cut_of_a_polygon_is_no_edge(
+    conn: AsyncConnection, driver: Any, shop: Any
+) -> None:
     ring = [[179.99, -0.01], [-179.99, -0.01], [-179.99, 0.01], [179.99, 0.01], [179.99, -0.01]]
     fence = polygon_fence("Polygon", [ring], CoordSystem.WGS84)
     unwrapped = [(lat, _near(lng, 180.0)) for lng, lat in ring]
@@ -183,7 +201,9 @@ async def test_the_antimeridian_cut_of_a_polygon_is_no_edge(conn, driver, shop):
         assert not await counts(conn, driver, shop, fence, (0.0, lng, edge_m + SLACK_M + 2))
 
 
-async def test_a_polygons_edges_are_straight_in_lng_lat_not_great_circles(conn, driver, shop):
+async def test_a_polygons_edges_are_straight_in_lng_lat_not_great_circles(
+    conn: AsyncConnection, driver: Any, shop: Any
+) -> None:
     # A 100 km wide rectangle at 60 N: the great circle between its northern corners passes
     # about 340 m north of the edge drawn along the parallel.
     ring = [[24.0, 59.5], [25.8, 59.5], [25.8, 60.0], [24.0, 60.0], [24.0, 59.5]]

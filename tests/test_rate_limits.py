@@ -61,7 +61,9 @@ async def attempts(driver: Any, hits: list[Any], at: float, n: int) -> list[int 
     return out
 
 
-async def test_the_track_limit_allows_its_number_a_minute_then_says_when_to_retry(driver):
+async def test_the_track_limit_allows_its_number_a_minute_then_says_when_to_retry(
+    driver: Any,
+) -> None:
     hits = Limits(track_per_minute=3).track(uuid.uuid4(), "u")
     assert hits[0].name == "track" and hits[0].per_minute == 3
     assert await attempts(driver, hits, T0 + 10, 4) == [None, None, None, 70]
@@ -71,14 +73,14 @@ async def test_the_track_limit_allows_its_number_a_minute_then_says_when_to_retr
     assert await attempts(driver, hits, T0 + 81, 2) == [None, 19]
 
 
-async def test_refused_attempts_are_not_counted(driver):
+async def test_refused_attempts_are_not_counted(driver: Any) -> None:
     hits = Limits(track_per_minute=2).track(uuid.uuid4(), "u")
     assert await attempts(driver, hits, T0 + 0.5, 50) == [None, None] + [90] * 48
     # Half a minute on the estimate is 2 * 0.5 = 1: one more fits (not so had the 48 counted).
     assert await attempts(driver, hits, T0 + 90, 2) == [None, 30]
 
 
-async def test_the_last_minute_fades_out_linearly(driver):
+async def test_the_last_minute_fades_out_linearly(driver: Any) -> None:
     hits = Limits(track_per_minute=10).track(uuid.uuid4(), "u")
     assert await attempts(driver, hits, T0 + 50, 11) == [None] * 10 + [16]
     # At T0 + 90 (half of the next minute) the estimate is 10 * 0.5 = 5: five more fit.
@@ -87,7 +89,7 @@ async def test_the_last_minute_fades_out_linearly(driver):
     assert await attempts(driver, hits, T0 + 180, 10) == [None] * 10
 
 
-async def test_limits_are_per_name_and_subject(driver):
+async def test_limits_are_per_name_and_subject(driver: Any) -> None:
     app_id = uuid.uuid4()
     limits = Limits(claims_per_minute=1, track_per_minute=1, app_claims_per_minute=100)
     assert await attempts(driver, limits.track(app_id, "a"), T0, 2) == [None, 120]
@@ -96,7 +98,7 @@ async def test_limits_are_per_name_and_subject(driver):
     assert await attempts(driver, limits.track(uuid.uuid4(), "a"), T0, 1) == [None]
 
 
-async def test_a_user_past_their_limit_does_not_use_up_the_apps(driver):
+async def test_a_user_past_their_limit_does_not_use_up_the_apps(driver: Any) -> None:
     app_id = uuid.uuid4()
     limits = Limits(claims_per_minute=2, app_claims_per_minute=3)
     greedy = await attempts(driver, limits.claim(app_id, "greedy"), T0, 5)
@@ -108,7 +110,7 @@ async def test_a_user_past_their_limit_does_not_use_up_the_apps(driver):
     assert state == Counted(False, int(T0 // 60), 0, 3)
 
 
-async def test_idle_counters_are_purged(driver):
+async def test_idle_counters_are_purged(driver: Any) -> None:
     hits = Limits(track_per_minute=5).track(uuid.uuid4(), "old")
     await attempts(driver, hits, T0, 1)
     window = int(T0 // 60)
@@ -126,7 +128,9 @@ async def test_idle_counters_are_purged(driver):
         (1, Counted(False, 100, 0, 1), 100 * 60 + 0.0, 120),  # a limit of 1 fades for 2 min
     ],
 )
-def test_retry_after_is_when_one_more_attempt_fits(per_minute, state, at, wait):
+def test_retry_after_is_when_one_more_attempt_fits(
+    per_minute: int, state: Counted, at: float, wait: int
+) -> None:
     assert ratelimit.retry_after_s(per_minute, state, Clock.at(at)) == wait
 
 
@@ -242,7 +246,9 @@ async def _delete_store(url: str, merchant_id: str) -> None:
         assert (await admin.delete(f"/v1/merchants/{merchant_id}")).status_code == 204
 
 
-async def test_a_bot_with_one_app_key_and_300_invented_users_is_held_to_the_apps_limit(workers):
+async def test_a_bot_with_one_app_key_and_300_invented_users_is_held_to_the_apps_limit(
+    workers: list[str],
+) -> None:
     key, offer_id, merchant_id = await _setup(workers[0], quantity=50)
     here = {"lat": 22.5431, "lng": 114.0579}  # the fence's centre, as the bot sent it
     path = f"/v1/offers/{offer_id}/claims"
@@ -265,7 +271,9 @@ async def test_a_bot_with_one_app_key_and_300_invented_users_is_held_to_the_apps
         await _delete_store(workers[0], merchant_id)
 
 
-async def test_one_user_gets_ten_attempts_a_minute_whichever_worker_they_reach(workers):
+async def test_one_user_gets_ten_attempts_a_minute_whichever_worker_they_reach(
+    workers: list[str],
+) -> None:
     key, offer_id, merchant_id = await _setup(workers[0], quantity=None)
     here = {"lat": 22.5431, "lng": 114.0579}
     path = f"/v1/offers/{offer_id}/claims"

@@ -172,7 +172,7 @@ def _preflight_statement(*, keyed: bool, limits: int) -> str:
     Keyed ($2 app, $3 key, $4 the key's lifetime in seconds, $5 user; counters from $6), run
     in the keyed claim's transaction: first take the key, with no response yet (a repeat waits
     here until the first request commits, then finds the key taken and counts nothing); count
-    only a fresh key. Raises ForeignKeyViolationError when the offer does not exist.
+    only a fresh key. Breaks one of OFFER_REFERENCES when the offer does not exist.
     """
     ctes, gate, first, fresh = [], "true", 2, "true"
     if keyed:
@@ -289,6 +289,15 @@ async def preflight(
     assert row is not None
     offer = OfferSummary(*row[1:10]) if row[1] is not None else None
     return Preflight(row[0], offer, ratelimit_sql.counted(row, 10, len(hits)))
+
+
+# The foreign keys a claim's rows hold on their offer: a claim of an offer that is not there
+# breaks one of them.
+OFFER_REFERENCES = (
+    "fk_claim_offer_id_offer",
+    "fk_offer_claimant_offer_id_offer",
+    "fk_claim_request_offer_id_offer",
+)
 
 
 async def take_code(

@@ -6,19 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 
 from app import claims
 from app.db import Conn, ReadConn
 from app.routes import presenters
 from app.routes.callers import AnyCaller, AppCaller, Caller
+from app.routes.params import Coord, Cursor, Limit
 from app.routes.responses import problems
 from app.schemas.common import QueryText
 from app.schemas.offers import ClaimView, RedeemedOut, UserClaimsPage
 from spatial import CoordSystem
 
 Code = Annotated[str, Path(pattern="^[A-Za-z2-7]{26}$", description="A claim's code.")]
-Coord = Annotated[CoordSystem, Query(description="Coordinate system of every position out.")]
 
 router = APIRouter()
 
@@ -61,8 +61,8 @@ async def user_claims(
     conn: ReadConn,
     caller: AppCaller,
     user_id: Annotated[QueryText, Path(description="The app's user.")],
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
     coord: Coord = CoordSystem.WGS84,
 ) -> UserClaimsPage:
     """A user's codes, newest first, with their offer and whether they were redeemed: for the
