@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.queries import offers as offers_sql
 from app.queries.claims import _PREFLIGHT, _PREFLIGHT_KEYED, _TAKE, _TAKE_KEYED
 from spatial import circle_fence
-from tests.factories import create_owner
+from tests.factories import create_app, create_owner
 from tests.test_query_plans import _indexes, plan
 
 AT = datetime(2026, 6, 1, tzinfo=UTC)
@@ -60,12 +60,22 @@ async def seeded(conn: AsyncConnection, driver: Any) -> Any:
                    ST_SetSRID(ST_MakePoint($4, $3), 4326)::geography, $5, '2026-01-01Z')""",
         rows,
     )
-    # Counters as a busy service has them: one per user (and app) active in the last minutes.
+    # Counters and kept Idempotency-Keys as a busy service has them: one per user (and app)
+    # active in the last minutes, one per keyed claim of the last day.
     await driver.execute(
         """INSERT INTO rate_counter (name, subject, window_no, prev, cur)
            SELECT 'claims', 'app/user-' || i, 29000000, 0, 1 FROM generate_series(1, 2000) i"""
     )
-    await driver.execute("ANALYZE offer; ANALYZE merchant; ANALYZE rate_counter")
+    app = await create_app(conn, "Plans app")
+    await driver.execute(
+        """INSERT INTO claim_request (offer_id, app_id, key, user_id, status, body)
+           SELECT o.id, $1, 'key-' || i, 'user', 201, '{}'
+           FROM (SELECT id FROM offer LIMIT 100) o, generate_series(1, 20) i""",
+        app.row.id,
+    )
+    await driver.execute(
+        "ANALYZE offer; ANALYZE merchant; ANALYZE rate_counter; ANALYZE claim_request"
+    )
     return driver
 
 
