@@ -8,11 +8,12 @@ from fastapi import APIRouter, Request, Response
 
 from app import apps
 from app.db import Conn
+from app.routes import params
 from app.routes.callers import Admin
 from app.routes.responses import problems
 from app.schemas.apps import AppIn, AppOut
 
-router = APIRouter()
+router = APIRouter(route_class=params.KnownQueryRoute)
 
 
 @router.post("/v1/apps", status_code=201, responses=problems(401, 403, 422), tags=["apps"])

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path
 
 from app import claims
 from app.db import Conn, ReadConn
-from app.routes import presenters
+from app.routes import params, presenters
 from app.routes.callers import AnyCaller, AppCaller, Caller
 from app.routes.params import Coord, Cursor, Limit
 from app.routes.responses import problems
@@ -20,7 +20,7 @@ from spatial import CoordSystem
 
 Code = Annotated[str, Path(pattern="^[A-Za-z2-7]{26}$", description="A claim's code.")]
 
-router = APIRouter()
+router = APIRouter(route_class=params.KnownQueryRoute)
 
 
 @router.get("/v1/claims/{code}", responses=problems(401, 403, 404, 422), tags=["claims"])

@@ -39,7 +39,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 
-router = APIRouter()
+router = APIRouter(route_class=params.KnownQueryRoute)
 
 
 @router.post(
