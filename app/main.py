@@ -13,10 +13,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp
 
 from app import errors, migrate, routes
+from app.apps import Directory, box_of
 from app.db import DriverConnections, make_engine
 from app.headers import SecurityHeaders
 from app.imports.jobs import ImportRunner
 from app.metrics import Metrics, MetricsMiddleware
+from app.ratelimit import Limits
 from app.routes import console
 from app.settings import Settings
 
@@ -68,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.apps = Directory(box_of(settings))
+    app.state.limits = Limits.of(settings)
     errors.install(app)
     for router in routes.ROUTERS:
         app.include_router(router)

@@ -32,10 +32,11 @@ SHANGHAI = (31.2304, 121.4737)
 
 
 class ConsoleServer:
-    def __init__(self, url: str, owner_key: str, owner_id: str) -> None:
+    def __init__(self, url: str, owner_key: str, owner_id: str, app_key: str) -> None:
         self.url = url
         self.owner_key = owner_key
         self.owner_id = owner_id
+        self.app_key = app_key
         self.api = httpx.Client(base_url=url, timeout=30)
 
     def get(self, path: str, **params: Any) -> Any:
@@ -77,10 +78,11 @@ def console() -> Iterator[ConsoleServer]:
         said = _read_until(process, "Nearby on http")
         key = re.search(r"demo owner key: (\S+)", said)
         owner = re.search(r"demo owner (\S+)\n", said)
-        assert key and owner, said
+        app_key = re.search(r"demo app key: (\S+)", said)
+        assert key and owner and app_key, said
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url, process)
-        served = ConsoleServer(url, key.group(1), owner.group(1))
+        served = ConsoleServer(url, key.group(1), owner.group(1), app_key.group(1))
         yield served
         served.api.close()
     finally:
@@ -407,7 +409,11 @@ async def test_a_merchant_draws_a_polygon_fence_saves_it_and_sees_its_counts(
         "lat": sum(c["lat"] for c in corners) / 4,
         "lng": sum(c["lng"] for c in corners) / 4,
     }
-    claim = console.api.post(f"/v1/offers/{saved['id']}/claims", json=inside)
+    claim = console.api.post(
+        f"/v1/offers/{saved['id']}/claims",
+        json=inside,
+        headers={"Authorization": f"Bearer {console.app_key}"},
+    )
     assert claim.status_code == 201, claim.text
     redeemed = console.api.post(f"/v1/claims/{claim.json()['code']}/redeem", headers=console.owner)
     assert redeemed.status_code == 200, redeemed.text
