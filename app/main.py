@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 from app import errors, migrate, routes
 from app.db import DriverConnections, make_engine
 from app.imports.jobs import ImportRunner
+from app.logs import RequestIds
 from app.metrics import Metrics, MetricsMiddleware
 from app.routes import console
 from app.settings import Settings
@@ -23,10 +24,12 @@ log = logging.getLogger("nearby")
 
 
 class NearbyAPI(FastAPI):
-    """FastAPI, with every error of its own outer layers turned into problem details too."""
+    """FastAPI, with every error of its own outer layers turned into problem details too, and a
+    request id around everything (so even the framework's own 500 carries one)."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return errors.PlainTextErrorsAsProblems(super().build_middleware_stack())
+        stack = errors.PlainTextErrorsAsProblems(super().build_middleware_stack())
+        return RequestIds(stack, access_log=self.state.settings.access_log)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,6 +23,9 @@ class Settings(BaseSettings):
     pool_overflow: int = 20
     max_body_bytes: int = 10 * MIB
     max_import_bytes: int = 1024 * MIB
+    # Operations: `nearby serve` logs JSON unless told `text`; other commands log text for people.
+    log_format: Literal["json", "text"] | None = None
+    access_log: bool = False
 
     @property
     def async_database_url(self) -> str:
