@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     # Operations: `nearby serve` logs JSON unless told `text`; other commands log text for people.
     log_format: Literal["json", "text"] | None = None
     access_log: bool = False
+    graceful_shutdown_s: int = Field(default=10, ge=0)  # in-flight requests get this long
 
     @property
     def async_database_url(self) -> str:
