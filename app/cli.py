@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "json" if args.command == "serve" else "text"
     )
     logging.config.dictConfig(logs.config(log_format))
-    from app import demo, merchants, migrate
+    from app import merchants, migrate
     from app.imports import cli as import_cli
 
     if args.command == "migrate":
@@ -91,14 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"owner {row.id} ({row.name})\napi key: {api_key}\n(the key is shown only now)")
     elif args.command == "load-demo":
         migrate.upgrade(settings.async_database_url)
-        _report_demo(_run(settings, demo.load))
+        _report_demo(_load_demo(settings))
     elif args.command == "import":
         migrate.upgrade(settings.async_database_url)
         return import_cli.run(settings, args)
     elif args.command == "serve":
         migrate.upgrade(settings.async_database_url)
         if args.demo:
-            _report_demo(_run(settings, demo.load))
+            _report_demo(_load_demo(settings))
         _serve(
             settings,
             host=args.host or settings.host,
@@ -171,6 +171,14 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _load_demo(settings: Settings) -> demo.DemoLoad:
+    """Load the demo; its owner keeps the key saved under NEARBY_STATE_DIR, if that is set."""
+    from app import demo
+
+    key = demo.kept_key(settings.state_dir) if settings.state_dir else None
+    return _run(settings, lambda conn: demo.load(conn, api_key=key))
 
 
 def _report_demo(loaded: demo.DemoLoad) -> None:

@@ -8,12 +8,19 @@ values outside the supported syntax are kept in the attributes.
 Each mall, department store and market hall of app/demo_data/helsinki_osm_geofences.geojson gets
 an offer fenced by its outline, from the store inside it nearest its middle; an offer already there
 (same store, same title) is left as it is, so its claims survive a reload.
+
+The demo owner's key can be kept in a file (`kept_key`, under NEARBY_STATE_DIR; `make run` uses
+.state/), so a restart of `make run` leaves the console signed in. A random key in a file only
+its owner may read, like any credentials file: a key derived from something (the admin key, a
+constant) would be as public as that is. The database still stores only its hash.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +31,7 @@ import shapely
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import merchants
-from app.auth import hash_key, new_api_key
+from app.auth import KEY_PREFIX, hash_key, new_api_key
 from app.imports import load as import_load
 from app.imports.formats import Record
 from app.merchants import FieldError, checked_opening_hours
@@ -38,6 +45,8 @@ DEMO_OWNER = "Helsinki demo (© OpenStreetMap contributors, ODbL)"
 HELSINKI_CSV = DEMO_DATA / "helsinki_osm.csv"
 HELSINKI_FENCES = DEMO_DATA / "helsinki_osm_geofences.geojson"
 OFFER_FENCES = ("shop=mall", "shop=department_store", "amenity=marketplace")
+KEY_FILE = "demo-owner-key"
+_KEY = re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_-]{43}")
 
 
 @dataclass(frozen=True)
@@ -49,16 +58,19 @@ class DemoLoad:
     offers: list[str] = field(default_factory=list)  # titles of the demo offers
 
 
-async def load(conn: AsyncConnection, path: Path = HELSINKI_CSV) -> DemoLoad:
-    """Upsert the demo stores and give the demo owner a fresh key (only its hash is stored)."""
+async def load(
+    conn: AsyncConnection, path: Path = HELSINKI_CSV, *, api_key: str | None = None
+) -> DemoLoad:
+    """Upsert the demo stores and give the demo owner `api_key`, else a fresh key (only its hash
+    is stored)."""
+    api_key = api_key or new_api_key()
     existing = await owners_sql.owner_by_name(conn, name=DEMO_OWNER)
-    api_key = new_api_key()
     if existing is None:
-        owner, api_key = await merchants.create_owner(conn, name=DEMO_OWNER)
+        owner, _ = await merchants.create_owner(conn, name=DEMO_OWNER)
         owner_id = owner.id
     else:
         owner_id = existing.id
-        await owners_sql.set_owner_key(conn, owner_id=owner_id, api_key_hash=hash_key(api_key))
+    await owners_sql.set_owner_key(conn, owner_id=owner_id, api_key_hash=hash_key(api_key))
     records, skipped = stores_from_osm(path)
     loaded, rejected = await import_load.load_records(
         conn, owner_id=owner_id, records=records, coord=CoordSystem.WGS84
@@ -69,6 +81,25 @@ async def load(conn: AsyncConnection, path: Path = HELSINKI_CSV) -> DemoLoad:
     offers = await _load_offers(conn, owner_id, records)
     stored = loaded.rows_total - loaded.rows_failed
     return DemoLoad(str(owner_id), api_key, stored, skipped, offers)
+
+
+def kept_key(state_dir: Path) -> str:
+    """The demo owner's key kept in `state_dir`; a new one, written for its owner's eyes only,
+    when there is none (or what is there is not a key)."""
+    path = state_dir / KEY_FILE
+    try:
+        kept = path.read_text(encoding="ascii").strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        kept = ""
+    if _KEY.fullmatch(kept):
+        return kept
+    state_dir.mkdir(parents=True, exist_ok=True)
+    api_key = new_api_key()
+    fresh = path.with_suffix(".new")
+    with os.fdopen(os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(api_key + "\n")
+    fresh.replace(path)
+    return api_key
 
 
 def stores_from_osm(path: Path) -> tuple[list[Record], dict[str, int]]:

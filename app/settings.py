@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -27,6 +28,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] | None = None
     access_log: bool = False
     graceful_shutdown_s: int = Field(default=10, ge=0)  # in-flight requests get this long
+    state_dir: Path | None = None  # where `serve --demo` keeps the demo owner's key
 
     @property
     def async_database_url(self) -> str:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
+import stat
 import subprocess
 import sys
+from importlib import metadata
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -74,3 +78,51 @@ def test_create_owner_prints_a_working_key(database_url: str) -> None:
             await engine.dispose()
 
     assert asyncio.run(lookup()) is not None
+
+
+async def test_the_demo_owner_keeps_a_given_key_and_only_its_hash_is_stored(
+    conn: AsyncConnection, tmp_path: Path
+) -> None:
+    key = demo.kept_key(tmp_path)
+    first = await demo.load(conn, api_key=key)
+    second = await demo.load(conn, api_key=key)
+    assert first.api_key == second.api_key == key and first.owner_id == second.owner_id
+    stored = await conn.scalar(
+        text("SELECT api_key_hash FROM owner WHERE id = :o"), {"o": first.owner_id}
+    )
+    assert stored == hash_key(key) and key.encode() not in stored
+
+
+def test_the_kept_demo_key_is_made_once_for_its_owner_only(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    key = demo.kept_key(state)
+    assert re.fullmatch(r"nb_[A-Za-z0-9_-]{43}", key)
+    assert demo.kept_key(state) == key
+    assert stat.S_IMODE((state / demo.KEY_FILE).stat().st_mode) == 0o600
+    (state / demo.KEY_FILE).write_text("not a key\n")  # damaged: a new one replaces it
+    replaced = demo.kept_key(state)
+    assert replaced != key and demo.kept_key(state) == replaced
+
+
+def test_load_demo_twice_with_a_state_dir_prints_the_same_working_key(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = dict(os.environ, DATABASE_URL=database_url, NEARBY_STATE_DIR=str(tmp_path))
+    keys = []
+    for _ in range(2):
+        out = subprocess.run(
+            [sys.executable, "-m", "app.cli", "load-demo"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        keys.append(out.split("demo owner key: ")[1].split()[0])
+    assert keys[0] == keys[1] == (tmp_path / demo.KEY_FILE).read_text().strip()
+
+
+def test_version_comes_from_the_package_metadata() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert out == f"nearby {metadata.version('nearby')}\n" and metadata.version("nearby")
