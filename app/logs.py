@@ -5,8 +5,8 @@ request id from `X-Request-ID` when that is 1..200 visible ASCII characters and 
 (uuid4 hex) otherwise, returns it in the response's `X-Request-ID`, and keeps it in a context
 variable, so every log call made while the request runs (and in tasks it starts) carries it.
 With `access_log` it writes one line per request to the `nearby.access` logger: method, path
-(never the query string, which may carry keys), status, duration_ms and client. Headers are
-never logged.
+(as sent, percent-encoded, never the query string, which may carry keys), status, duration_ms
+and client. Headers are never logged.
 
 `config(fmt)` is the logging configuration of `nearby serve`, given to uvicorn as its
 `log_config`, so uvicorn's own loggers write the same format in every worker.
@@ -21,6 +21,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from time import perf_counter
 from typing import Any, Literal
+from urllib.parse import quote
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -66,12 +67,12 @@ class RequestIds:
                 client = scope.get("client")
                 fields = {
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": _logged_path(scope),
                     "status": status,
                     "duration_ms": round((perf_counter() - started) * 1000, 3),
                     "client": client[0] if client else None,
                 }
-                access.info("%s %s %d", scope["method"], scope["path"], status, extra=fields)
+                access.info("%s %s %d", scope["method"], fields["path"], status, extra=fields)
             request_id.reset(token)
 
 
@@ -135,6 +136,15 @@ def config(fmt: LogFormat, *, level: str = "INFO") -> dict[str, Any]:
             "alembic.runtime.plugins": {"level": "WARNING"},
         },
     }
+
+
+def _logged_path(scope: Scope) -> str:
+    """The path as the client sent it: percent-encoded (a decoded one could carry a line break
+    into a text log) and without the query string (which may carry keys)."""
+    raw = scope.get("raw_path")
+    if raw is None:
+        return quote(scope["path"])
+    return bytes(raw).split(b"?", 1)[0].decode("latin-1")  # some servers leave the query on
 
 
 def _given_id(headers: list[tuple[bytes, bytes]]) -> str | None:

@@ -117,6 +117,16 @@ async def test_log_lines_of_a_request_carry_its_id_and_the_access_line_its_facts
     assert "sEcReT" not in log_lines.getvalue()
 
 
+async def test_the_access_line_has_the_path_as_sent_so_it_cannot_break_a_line(
+    settings: Settings, log_lines: io.StringIO
+) -> None:
+    async with _client(_app(settings, access_log=True)) as client:
+        response = await client.get("/test/says%0A%7B%22forged%22%3A1%7D?token=x")
+    assert response.status_code == 404
+    (access,) = _parsed(log_lines)
+    assert access["path"] == "/test/says%0A%7B%22forged%22%3A1%7D" and access["status"] == 404
+
+
 async def test_a_failing_request_logs_its_trace_under_its_id_and_answers_500_with_it(
     settings: Settings, log_lines: io.StringIO
 ) -> None:
