@@ -143,12 +143,13 @@ def _serve(
 @contextmanager
 def _metrics_shared_by(workers: int) -> Iterator[None]:
     """With several workers, a fresh PROMETHEUS_MULTIPROC_DIR for this run (app/metrics.py): an
-    operator's own is emptied first, one made here is removed afterwards."""
+    operator's own is made if missing and emptied, one made here is removed afterwards."""
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if workers == 1 and given is None:
         yield
         return
     if given is not None:
+        Path(given).mkdir(parents=True, exist_ok=True)
         for stale in Path(given).glob("*.db"):
             stale.unlink()
         yield
