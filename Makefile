@@ -15,8 +15,9 @@ export NEARBY_ADMIN_KEY ?= dev-admin-key
 
 .PHONY: run test bench setup lint db wheel
 
+# `make run` keeps the demo owner's key in .state/, so a restart leaves the console signed in.
 run: $(READY) $(WEB_READY)
-	scripts/with-db $(BIN)/nearby serve --demo
+	NEARBY_STATE_DIR=$${NEARBY_STATE_DIR:-$(CURDIR)/.state} scripts/with-db $(BIN)/nearby serve --demo
 
 test: $(READY) $(WEB_READY)
 	NEARBY_CHROMIUM=$$(scripts/chromium) scripts/with-db $(BIN)/pytest

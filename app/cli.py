@@ -5,31 +5,46 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import logging.config
+import os
+import shutil
+import signal
 import sys
-from collections.abc import Awaitable, Callable
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
-from typing import TypeVar
+from types import FrameType
+from typing import TYPE_CHECKING, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from app import apps, demo, merchants, migrate
-from app.db import make_engine
-from app.imports import cli as import_cli
+from app import logs
 from app.schemas.imports import ImportFormat
 from app.settings import Settings
 from spatial import CoordSystem
+
+# Every worker of `serve --workers N` is a fresh interpreter that imports this module before it
+# answers its supervisor's health checks: what only some commands need is imported in them.
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from app import demo
 
 T = TypeVar("T")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nearby", description=__doc__)
+    version = f"nearby {metadata.version('nearby')}"
+    parser.add_argument("--version", action="version", version=version)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="migrate, then run the HTTP service")
     serve.add_argument("--demo", action="store_true", help="load the Helsinki demo stores first")
     serve.add_argument("--host", help="default NEARBY_HOST or 127.0.0.1")
     serve.add_argument("--port", type=int, help="default NEARBY_PORT or 8000")
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--workers", type=_positive, default=1, help="processes serving requests (default 1)"
+    )
     commands.add_parser("migrate", help="bring the database to the newest schema")
     create_owner = commands.add_parser("create-owner", help="create an owner and print its API key")
     create_owner.add_argument("name")
@@ -61,8 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     store_list.add_argument("--errors", type=Path, help="write every rejected row to this CSV")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings()
+    log_format: logs.LogFormat = settings.log_format or (
+        "json" if args.command == "serve" else "text"
+    )
+    logging.config.dictConfig(logs.config(log_format))
+    from app import merchants, migrate
+    from app.imports import cli as import_cli
+
     if args.command == "migrate":
         migrate.upgrade(settings.async_database_url)
     elif args.command == "create-owner":
@@ -70,38 +91,96 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"owner {row.id} ({row.name})\napi key: {api_key}\n(the key is shown only now)")
     elif args.command == "load-demo":
         migrate.upgrade(settings.async_database_url)
-        _report_demo(_run(settings, lambda conn: demo.load(conn, box=apps.box_of(settings))))
+        _report_demo(_load_demo(settings))
     elif args.command == "import":
         migrate.upgrade(settings.async_database_url)
         return import_cli.run(settings, args)
     elif args.command == "serve":
         migrate.upgrade(settings.async_database_url)
         if args.demo:
-            _report_demo(_run(settings, lambda conn: demo.load(conn, box=apps.box_of(settings))))
+            _report_demo(_load_demo(settings))
         _serve(
             settings,
             host=args.host or settings.host,
             port=args.port or settings.port,
             workers=args.workers,
+            log_format=log_format,
         )
     return 0
 
 
-def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+# A worker that has not answered its supervisor's ping for this long is killed and replaced.
+# uvicorn's 5 s lost workers at start-up on a busy machine: each one is a fresh interpreter that
+# imports the service (measured 5-10 s at a load of 9 on 2 cores) before its answers are prompt.
+WORKER_HEALTHCHECK_S = 60
+
+
+def _serve(
+    settings: Settings, *, host: str, port: int, workers: int, log_format: logs.LogFormat
+) -> None:
     import uvicorn
 
     if settings.admin_key is None:
         _say("NEARBY_ADMIN_KEY is not set: admin routes (creating owners) will answer 401.")
     _say(f"Nearby on http://{host}:{port}/  (API docs at /docs)")
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
+    # uvicorn re-raises SIGTERM/SIGINT once it has shut down gracefully; that stop is a clean exit.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, _stopped)
+    with _metrics_shared_by(workers):
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=logs.config(log_format),
+            access_log=False,  # app/logs.py writes the access lines, with request ids
+            timeout_graceful_shutdown=settings.graceful_shutdown_s,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        )
+
+
+@contextmanager
+def _metrics_shared_by(workers: int) -> Iterator[None]:
+    """With several workers, a fresh PROMETHEUS_MULTIPROC_DIR for this run (app/metrics.py): an
+    operator's own is made if missing and emptied, one made here is removed afterwards."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if workers == 1 and given is None:
+        yield
+        return
+    if given is not None:
+        Path(given).mkdir(parents=True, exist_ok=True)
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    made = tempfile.mkdtemp(prefix="nearby-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+    try:
+        yield
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        shutil.rmtree(made, ignore_errors=True)
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _load_demo(settings: Settings) -> demo.DemoLoad:
+    """Load the demo; its owner keeps the key saved under NEARBY_STATE_DIR, if that is set."""
+    from app import apps, demo
+
+    key = demo.kept_key(settings.state_dir) if settings.state_dir else None
+    box = apps.box_of(settings)
+    return _run(settings, lambda conn: demo.load(conn, api_key=key, box=box))
 
 
 def _report_demo(loaded: demo.DemoLoad) -> None:
@@ -119,6 +198,8 @@ def _report_demo(loaded: demo.DemoLoad) -> None:
 
 
 def _run(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    from app.db import make_engine
+
     async def go() -> T:
         engine = make_engine(settings)
         try:

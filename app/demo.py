@@ -11,12 +11,19 @@ secret at every load.
 Each mall, department store and market hall of app/demo_data/helsinki_osm_geofences.geojson gets
 an offer fenced by its outline, from the store inside it nearest its middle; an offer already there
 (same store, same title) is left as it is, so its claims survive a reload.
+
+The demo owner's key can be kept in a file (`kept_key`, under NEARBY_STATE_DIR; `make run` uses
+.state/), so a restart of `make run` leaves the console signed in. A random key in a file only
+its owner may read, like any credentials file: a key derived from something (the admin key, a
+constant) would be as public as that is. The database still stores only its hash.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import apps, merchants
 from app.apps import NewApp
-from app.auth import hash_key, new_api_key
+from app.auth import KEY_PREFIX, hash_key, new_api_key
 from app.imports import load as import_load
 from app.imports.formats import Record
 from app.merchants import FieldError, checked_opening_hours
@@ -44,6 +51,8 @@ DEMO_APP = "Helsinki demo app"
 HELSINKI_CSV = DEMO_DATA / "helsinki_osm.csv"
 HELSINKI_FENCES = DEMO_DATA / "helsinki_osm_geofences.geojson"
 OFFER_FENCES = ("shop=mall", "shop=department_store", "amenity=marketplace")
+KEY_FILE = "demo-owner-key"
+_KEY = re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_-]{43}")
 
 
 @dataclass(frozen=True)
@@ -57,18 +66,22 @@ class DemoLoad:
 
 
 async def load(
-    conn: AsyncConnection, path: Path = HELSINKI_CSV, *, box: SecretBox | None = None
+    conn: AsyncConnection,
+    path: Path = HELSINKI_CSV,
+    *,
+    api_key: str | None = None,
+    box: SecretBox | None = None,
 ) -> DemoLoad:
-    """Upsert the demo stores, give the demo owner a fresh key (only its hash is stored) and
-    the demo app a fresh key and signing secret (sealed in `box`, else kept plain)."""
+    """Upsert the demo stores, give the demo owner `api_key`, else a fresh key (only its hash is
+    stored), and the demo app a fresh key and signing secret (sealed in `box`, else kept plain)."""
+    api_key = api_key or new_api_key()
     existing = await owners_sql.owner_by_name(conn, name=DEMO_OWNER)
-    api_key = new_api_key()
     if existing is None:
-        owner, api_key = await merchants.create_owner(conn, name=DEMO_OWNER)
+        owner, _ = await merchants.create_owner(conn, name=DEMO_OWNER)
         owner_id = owner.id
     else:
         owner_id = existing.id
-        await owners_sql.set_owner_key(conn, owner_id=owner_id, api_key_hash=hash_key(api_key))
+    await owners_sql.set_owner_key(conn, owner_id=owner_id, api_key_hash=hash_key(api_key))
     records, skipped = stores_from_osm(path)
     loaded, rejected = await import_load.load_records(
         conn, owner_id=owner_id, records=records, coord=CoordSystem.WGS84
@@ -80,6 +93,25 @@ async def load(
     stored = loaded.rows_total - loaded.rows_failed
     app = await apps.create_or_renew(conn, name=DEMO_APP, box=box or SecretBox(None))
     return DemoLoad(str(owner_id), api_key, stored, skipped, offers, app)
+
+
+def kept_key(state_dir: Path) -> str:
+    """The demo owner's key kept in `state_dir`; a new one, written for its owner's eyes only,
+    when there is none (or what is there is not a key)."""
+    path = state_dir / KEY_FILE
+    try:
+        kept = path.read_text(encoding="ascii").strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        kept = ""
+    if _KEY.fullmatch(kept):
+        return kept
+    state_dir.mkdir(parents=True, exist_ok=True)
+    api_key = new_api_key()
+    fresh = path.with_suffix(".new")
+    with os.fdopen(os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(api_key + "\n")
+    fresh.replace(path)
+    return api_key
 
 
 def stores_from_osm(path: Path) -> tuple[list[Record], dict[str, int]]:

@@ -17,6 +17,7 @@ from app.apps import Directory, box_of
 from app.db import DriverConnections, make_engine
 from app.headers import SecurityHeaders
 from app.imports.jobs import ImportRunner
+from app.logs import RequestIds
 from app.metrics import Metrics, MetricsMiddleware
 from app.ratelimit import Limits
 from app.routes import console
@@ -27,10 +28,12 @@ log = logging.getLogger("nearby")
 
 class NearbyAPI(FastAPI):
     """FastAPI, with every error of its own outer layers turned into problem details too, and
-    every response, those included, carrying app.headers.HEADERS."""
+    every response, those included, carrying app.headers.HEADERS and a request id (app/logs.py,
+    outermost, so even the framework's own 500 is logged and answered under its id)."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(errors.PlainTextErrorsAsProblems(super().build_middleware_stack()))
+        stack = SecurityHeaders(errors.PlainTextErrorsAsProblems(super().build_middleware_stack()))
+        return RequestIds(stack, access_log=self.state.settings.access_log)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,6 +30,11 @@ class Settings(BaseSettings):
     claims_per_minute: int = Field(10, ge=1)
     track_per_minute: int = Field(60, ge=1)
     app_claims_per_minute: int = Field(6000, ge=1)
+    # Operations: `nearby serve` logs JSON unless told `text`; other commands log text for people.
+    log_format: Literal["json", "text"] | None = None
+    access_log: bool = False
+    graceful_shutdown_s: int = Field(default=10, ge=0)  # in-flight requests get this long
+    state_dir: Path | None = None  # where `serve --demo` keeps the demo owner's key
 
     @property
     def async_database_url(self) -> str:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
+import stat
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
 
+import asyncpg
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -13,6 +22,7 @@ from app import demo
 from app.auth import hash_key
 from app.queries.apps import live_app_by_key_hash
 from app.queries.owners import owner_by_key_hash
+from tests.conftest import create_database, database_url_for, drop_database, server_url
 
 
 async def test_the_demo_loads_every_named_helsinki_store_and_reloading_changes_nothing(
@@ -88,3 +98,73 @@ def test_create_owner_prints_a_working_key(database_url: str) -> None:
             await engine.dispose()
 
     assert asyncio.run(lookup()) is not None
+
+
+async def test_the_demo_owner_keeps_a_given_key_and_only_its_hash_is_stored(
+    conn: AsyncConnection, tmp_path: Path
+) -> None:
+    key = demo.kept_key(tmp_path)
+    first = await demo.load(conn, api_key=key)
+    second = await demo.load(conn, api_key=key)
+    assert first.api_key == second.api_key == key and first.owner_id == second.owner_id
+    stored = await conn.scalar(
+        text("SELECT api_key_hash FROM owner WHERE id = :o"), {"o": first.owner_id}
+    )
+    assert stored == hash_key(key) and key.encode() not in stored
+
+
+def test_the_kept_demo_key_is_made_once_for_its_owner_only(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    key = demo.kept_key(state)
+    assert re.fullmatch(r"nb_[A-Za-z0-9_-]{43}", key)
+    assert demo.kept_key(state) == key
+    assert stat.S_IMODE((state / demo.KEY_FILE).stat().st_mode) == 0o600
+    (state / demo.KEY_FILE).write_text("not a key\n")  # damaged: a new one replaces it
+    replaced = demo.kept_key(state)
+    assert replaced != key and demo.kept_key(state) == replaced
+
+
+@pytest.fixture
+def own_database() -> Iterator[str]:
+    """An empty database of the test's own: what the CLI commits stays out of the shared one."""
+    server, name = server_url(), f"nearby_test_cli_{uuid.uuid4().hex[:8]}"
+    asyncio.run(create_database(server, name))
+    try:
+        yield database_url_for(server, name)
+    finally:
+        asyncio.run(drop_database(server, name))
+
+
+def test_load_demo_twice_with_a_state_dir_prints_the_same_working_key(
+    own_database: str, tmp_path: Path
+) -> None:
+    env = dict(os.environ, DATABASE_URL=own_database, NEARBY_STATE_DIR=str(tmp_path))
+    keys = []
+    for _ in range(2):
+        out = subprocess.run(
+            [sys.executable, "-m", "app.cli", "load-demo"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        keys.append(out.split("demo owner key: ")[1].split()[0])
+    assert keys[0] == keys[1] == (tmp_path / demo.KEY_FILE).read_text().strip()
+
+    async def owners_with_that_key() -> object:
+        db = await asyncpg.connect(own_database)
+        try:
+            return await db.fetchval(
+                "SELECT count(*) FROM owner WHERE api_key_hash = $1", hash_key(keys[0])
+            )
+        finally:
+            await db.close()
+
+    assert asyncio.run(owners_with_that_key()) == 1
+
+
+def test_version_comes_from_the_package_metadata() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert out == f"nearby {metadata.version('nearby')}\n" and metadata.version("nearby")
