@@ -222,18 +222,14 @@ async def test_include_offers_adds_offers_here_exactly_as_offers_here_writes_the
         shop = far if n % 2 else near
         await insert_offer(conn, shop.id, fence=circle_fence(*SHANGHAI, 5000), quantity=n + 1)
     await insert_offer(conn, near.id, fence=circle_fence(*SHANGHAI, 5000), quantity=0)
-    for params in [
+    cases: list[dict[str, Any]] = [
         {"coord": "gcj02", "at": "2026-11-23T10:00:00+08:00"},
         {"category": "tea"},
         {"limit": 1},
-    ]:
-        point = dict(
-            zip(
-                ("lat", "lng"),
-                from_wgs84(*SHANGHAI, CoordSystem(params.get("coord", "wgs84"))),
-                strict=True,
-            )
-        )
+    ]
+    for params in cases:
+        lat, lng = from_wgs84(*SHANGHAI, CoordSystem(params.get("coord", "wgs84")))
+        point = {"lat": lat, "lng": lng}
         home = await client.get(
             "/v1/search/nearby", params=point | params | {"radius": 100, "include": "offers"}
         )
@@ -272,14 +268,9 @@ async def test_radius_auto_widens_to_the_first_step_with_limit_stores_and_pages_
 ) -> None:
     ids = {}
     for metres in (300, 1500, 1800, 4000, 30_000):
-        row = await insert_merchant(
-            conn,
-            owner_id,
-            lat=offset(*SHANGHAI, 45, metres)[0],
-            lng=offset(*SHANGHAI, 45, metres)[1],
-        )
-        ids[metres] = str(row.id)
-    where = {"lat": SHANGHAI[0], "lng": SHANGHAI[1], "radius": "auto"}
+        lat, lng = offset(*SHANGHAI, 45, metres)
+        ids[metres] = str((await insert_merchant(conn, owner_id, lat=lat, lng=lng)).id)
+    where: dict[str, Any] = {"lat": SHANGHAI[0], "lng": SHANGHAI[1], "radius": "auto"}
     for limit, radius in [(1, 1000), (2, 2000), (3, 2000), (4, 5000), (5, 50_000), (9, 50_000)]:
         body = await nearby(client, **where, limit=limit)
         assert body["radius_m"] == radius, limit
