@@ -314,6 +314,7 @@ async def test_auto_radius_settles_on_the_oracles_step_and_pages_within_it(
             # Every page searches the radius the first page settled on.
             assert result.radius_m == radius
             assert len(result.hits) <= limit
+            assert result.hits or page_number == 0, "a cursor led to an empty page"
             for hit in result.hits:
                 got.append(hit.id)
                 got_distance[hit.id] = hit.distance_m
