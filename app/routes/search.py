@@ -23,7 +23,7 @@ from app.schemas.search import (
 )
 from spatial import BBox
 
-router = APIRouter()
+router = APIRouter(route_class=params.KnownQueryRoute)
 
 # include=offers gives GET /v1/offers/here's first page at its default size.
 OFFERS_HERE_LIMIT = 20
