@@ -71,6 +71,34 @@ class Conflict(DomainError):
     status, title, slug = 409, "Conflict", "conflict"
 
 
+class OutsideFence(Forbidden):
+    title, slug = "Outside the geofence", "outside-fence"
+
+
+class NotActive(Conflict):
+    title, slug = "Offer not active", "not-active"
+
+
+class SoldOut(Conflict):
+    title, slug = "Sold out", "sold-out"
+
+
+class LimitReached(Conflict):
+    title, slug = "Per-user limit reached", "limit-reached"
+
+
+class AlreadyRedeemed(Conflict):
+    title, slug = "Already redeemed", "already-redeemed"
+
+
+class RateLimited(DomainError):
+    status, title, slug = 429, "Too many requests", "rate-limited"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
+        self.retry_after_s = retry_after_s
+
+
 class ContentTooLarge(DomainError):
     status, title, slug = 413, "Content too large", "content-too-large"
 
