@@ -5,8 +5,10 @@ Requests may speak GCJ-02 or BD-09; the search itself always runs on WGS-84 in P
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -33,6 +35,9 @@ from spatial import (
 from spatial.coords import envelope_to_wgs84, preimage_bounds
 from spatial.geometry import Envelope, reach_m
 
+# radius=auto tries these in turn until one holds `limit` stores (Tencent's auto-extend).
+AUTO_RADII_M = (1000.0, 2000.0, 5000.0, 10_000.0, 20_000.0, 50_000.0)
+
 # A window too small to prove its page exact (a clump of near-equal distances) grows fourfold.
 _WINDOW_GROWTH = 4
 
@@ -41,6 +46,7 @@ _WINDOW_GROWTH = 4
 class NearbyResult:
     hits: list[MerchantHit]
     next_cursor: str | None
+    radius_m: float  # the radius searched: as asked, or the step radius=auto settled on
 
 
 @dataclass(frozen=True)
@@ -65,13 +71,17 @@ async def nearby(
     lat: float,
     lng: float,
     coord: CoordSystem,
-    radius_m: float,
+    radius_m: float | Literal["auto"],
     filters: Filters,
     limit: int,
     after_cursor: str | None,
     open_now: bool,
 ) -> NearbyResult:
-    """Every merchant within `radius_m` of the point, nearest first (ties by id), page by page."""
+    """Every merchant within `radius_m` of the point, nearest first (ties by id), page by page.
+
+    `radius_m="auto"` searches the first of AUTO_RADII_M that holds `limit` merchants (else the
+    last); its cursors carry that radius, so later pages search the one the first page chose.
+    """
 
     def query() -> str:  # only needed with a cursor in or out, so not computed otherwise
         return cursor.fingerprint(
@@ -85,18 +95,68 @@ async def nearby(
             open_now,
         )
 
-    after = cursor.read(after_cursor, query(), float, UUID) if after_cursor is not None else None
     origin_lat, origin_lng = to_wgs84(lat, lng, coord)
-    page = await _ranked(
+    if after_cursor is None and radius_m == "auto":
+        page, radius = await _auto_first_page(conn, origin_lat, origin_lng, filters, limit)
+    else:
+        after, radius = _position(after_cursor, query, radius_m)
+        page = await _ranked(
+            conn,
+            lat=origin_lat,
+            lng=origin_lng,
+            filters=filters,
+            limit=limit,
+            after=after,
+            radius_m=radius,
+        )
+    auto_radius = radius if radius_m == "auto" else None
+    next_cursor = _next_cursor(page, query(), auto_radius) if page.has_more else None
+    return NearbyResult(page.items, next_cursor, radius)
+
+
+async def _auto_first_page(
+    conn: asyncpg.Connection, lat: float, lng: float, filters: Filters, limit: int
+) -> tuple[Page[MerchantHit], float]:
+    """The first page of radius=auto, and the radius it settled on, from one walk out to the
+    largest step instead of one search per step.
+
+    The walk's exact first `limit` + 1 rows decide it: the `limit`-th row's distance is the
+    `limit`-th smallest of all, so the smallest step at least that far is the first step that
+    holds `limit` merchants, and those rows are that step's first page; the next row, if it is
+    within the step too, proves there is a next page.
+    """
+    widest = await _ranked(
         conn,
-        lat=origin_lat,
-        lng=origin_lng,
+        lat=lat,
+        lng=lng,
         filters=filters,
-        limit=limit,
-        after=after,
-        radius_m=radius_m,
+        limit=limit + 1,
+        after=None,
+        radius_m=AUTO_RADII_M[-1],
     )
-    return NearbyResult(page.items, _next_cursor(page, query()) if page.has_more else None)
+    if len(widest.items) < limit:
+        return Page(widest.items, has_more=False), AUTO_RADII_M[-1]
+    farthest = widest.items[limit - 1].distance_m
+    radius = AUTO_RADII_M[min(bisect_left(AUTO_RADII_M, farthest), len(AUTO_RADII_M) - 1)]
+    within = [hit for hit in widest.items if hit.distance_m <= radius]
+    return Page(within[:limit], has_more=len(within) > limit), radius
+
+
+def _position(
+    token: str | None, query: Callable[[], str], radius_m: float | Literal["auto"]
+) -> tuple[tuple[float, UUID] | None, float]:
+    """Where a page starts (after a cursor's position, if any) and the radius it searches:
+    `radius_m`, or with radius=auto the one the first page settled on, which cursors carry."""
+    if token is None:
+        assert radius_m != "auto", "the first page of radius=auto is _auto_first_page's"
+        return None, radius_m
+    if radius_m != "auto":
+        distance_m, merchant_id = cursor.read(token, query(), float, UUID)
+        return (distance_m, merchant_id), radius_m
+    distance_m, merchant_id, radius = cursor.read(token, query(), float, UUID, float)
+    if radius not in AUTO_RADII_M:
+        raise cursor.invalid("is not a cursor this service issued")
+    return (distance_m, merchant_id), radius
 
 
 async def in_bbox(
@@ -220,6 +280,9 @@ def _wgs84_envelopes(bbox: BBox, coord: CoordSystem) -> list[Envelope]:
     return [envelope_to_wgs84(envelope, coord) for envelope in bbox.envelopes()]
 
 
-def _next_cursor(page: Page[MerchantHit], query: str) -> str:
+def _next_cursor(page: Page[MerchantHit], query: str, auto_radius: float | None) -> str:
     last = page.items[-1]
-    return cursor.encode([last.distance_m, str(last.id)], query)
+    position: list[object] = [last.distance_m, str(last.id)]
+    if auto_radius is not None:
+        position.append(auto_radius)
+    return cursor.encode(position, query)

@@ -30,8 +30,9 @@ BAD_QUERIES = [
     *[("/v1/search/nearby", NEARBY, "lng", v) for v in ["", "x", "180.01", "-181", "NaN"]],
     *[
         ("/v1/search/nearby", NEARBY, "radius", v)
-        for v in ["0", "0.5", "50001", "-5", "far", "inf"]
+        for v in ["0", "0.5", "50001", "-5", "far", "inf", "Auto", "auto,1000", ""]
     ],
+    *[("/v1/search/nearby", NEARBY, "include", v) for v in ["", "offer", "offers,merchants"]],
     *[("/v1/search/nearby", NEARBY, "category", v) for v in ["", "x" * 201, "a\x00b", ["c"] * 21]],
     *[("/v1/search/nearby", NEARBY, "q", v) for v in ["", "x" * 201, "a\x00b"]],
     *[("/v1/search/nearby", NEARBY, "open_now", v) for v in ["maybe", "2"]],

@@ -214,9 +214,14 @@ async def test_a_click_lists_the_stores_and_offers_the_api_finds_there(
     await page.locator("#viewport-note").filter(has_text="H3 cells").wait_for()
     await shot(page, "01-explore-loaded")
 
+    asked_for: list[str] = []
+    page.on("request", lambda request: asked_for.append(request.url))
     await click_map(page)
     summary = page.locator("#search-summary")
     await summary.filter(has_text="within 800 m").wait_for()
+    # The list and the offers came from one request.
+    searches = [url for url in asked_for if "/v1/search/nearby" in url or "/v1/offers" in url]
+    assert len(searches) == 1 and "include=offers" in searches[0], searches
     asked = await summary.evaluate("e => ({...e.dataset})")
     params = {"lat": asked["lat"], "lng": asked["lng"], "radius": 800, "limit": 50}
     first = console.get("/v1/search/nearby", **params)
@@ -233,7 +238,7 @@ async def test_a_click_lists_the_stores_and_offers_the_api_finds_there(
     )
     assert radii == [800]
 
-    here = console.get("/v1/offers/here", lat=asked["lat"], lng=asked["lng"], limit=100)
+    here = console.get("/v1/offers/here", lat=asked["lat"], lng=asked["lng"])
     assert here["results"], "the demo has an offer round Stockmann"
     assert await listed(page, "#offers-here") == [o["id"] for o in here["results"]]
 
@@ -271,6 +276,28 @@ async def test_filters_go_to_the_api_as_the_page_shows_them(
     assert found["results"]
     assert {r["category"] for r in found["results"]} <= {"cafe", "restaurant"}
     assert await listed(page, "#results") == [r["id"] for r in found["results"]]
+
+
+async def test_radius_auto_shows_the_radius_the_service_settled_on(
+    page: Page, console: ConsoleServer
+) -> None:
+    await open_console(page, console)
+    await page.locator("#radius").fill("auto")
+    await click_map(page)
+    summary = page.locator("#search-summary")
+    await summary.filter(has_text="(auto)").wait_for()
+    asked = await summary.evaluate("e => ({...e.dataset})")
+    found = console.get(
+        "/v1/search/nearby", lat=asked["lat"], lng=asked["lng"], radius="auto", limit=50
+    )
+    assert found["radius_m"] in (1000, 2000, 5000, 10_000, 20_000, 50_000)
+    assert f"within {found['radius_m']:g} m (auto)" in await summary.inner_text()
+    assert await listed(page, "#results") == [r["id"] for r in found["results"]]
+    radii = await page.evaluate(
+        "window.nearby.modes.explore.searchLayer.getLayers()"
+        ".filter(l => l instanceof L.Circle).map(l => l.getRadius())"
+    )
+    assert radii == [found["radius_m"]]
 
 
 async def test_zoomed_out_the_map_shows_h3_cluster_hexagons(

@@ -243,3 +243,121 @@ async def test_stacked_points_a_hair_from_the_origin_page_once_each(
         if (cursor := result.next_cursor) is None:
             break
     assert got == sorted(ids)
+
+
+# ------------------------------------------------------------------------------- radius=auto
+
+
+@st.composite
+def auto_scenarios(draw: st.DrawFn) -> dict[str, Any]:
+    """Points spread over every step of radius=auto and past the last, some stacked."""
+    lat0, lng0 = draw(centres)
+    offsets = draw(
+        st.lists(
+            st.tuples(st.floats(0, 360), st.sampled_from(search.AUTO_RADII_M), st.floats(0, 1.2)),
+            max_size=40,
+        )
+    )
+    points = []
+    for azimuth, step, fraction in offsets:
+        lng, lat, _ = GEOD.fwd(lng0, lat0, azimuth, fraction * step)
+        points.append((lat, (lng + 180) % 360 - 180))
+    if points:
+        points += [points[i] for i in draw(st.lists(st.integers(0, len(points) - 1), max_size=6))]
+    return {
+        "lat": lat0,
+        "lng": lng0,
+        "points": points,
+        "limit": draw(st.integers(1, 12)),
+        "later_limits": draw(st.lists(st.integers(1, 12), max_size=8)),
+    }
+
+
+def auto_oracle(lat0: float, lng0: float, limit: int, points: list[tuple[float, float]]) -> float:
+    """The radius radius=auto must settle on, by brute force: the smallest step holding at
+    least `limit` points, or the largest; examples with a point on a step's edge are dropped."""
+    distances = [float(GEOD.inv(lng0, lat0, lng, lat)[2]) for lat, lng in points]
+    for step in search.AUTO_RADII_M:
+        assume(all(abs(d - step) > EDGE_M for d in distances))
+    for step in search.AUTO_RADII_M:
+        if sum(d <= step for d in distances) >= limit:
+            return step
+    return search.AUTO_RADII_M[-1]
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(auto_scenarios())
+async def test_auto_radius_settles_on_the_oracles_step_and_pages_within_it(
+    conn: AsyncConnection, driver: Any, scenario: dict[str, Any]
+) -> None:
+    radius = auto_oracle(scenario["lat"], scenario["lng"], scenario["limit"], scenario["points"])
+    async with placed(conn, driver, scenario | {"radius": radius}) as expected:
+        got: list[uuid.UUID] = []
+        got_distance: dict[uuid.UUID, float] = {}
+        cursor = None
+        limits = [scenario["limit"], *scenario["later_limits"]]
+        for page_number in range(10_000):
+            limit = limits[min(page_number, len(limits) - 1)]
+            result = await search.nearby(
+                driver,
+                lat=scenario["lat"],
+                lng=scenario["lng"],
+                coord=CoordSystem.WGS84,
+                radius_m="auto",
+                filters=Filters(),
+                limit=limit,
+                after_cursor=cursor,
+                open_now=False,
+            )
+            # Every page searches the radius the first page settled on.
+            assert result.radius_m == radius
+            assert len(result.hits) <= limit
+            assert result.hits or page_number == 0, "a cursor led to an empty page"
+            for hit in result.hits:
+                got.append(hit.id)
+                got_distance[hit.id] = hit.distance_m
+            cursor = result.next_cursor
+            if cursor is None:
+                break
+            assert len(result.hits) == limit
+    assert len(got) == len(set(got)), "a merchant came twice"
+    assert set(got) == set(expected)
+    assert got == sorted(got, key=lambda i: (got_distance[i], i))
+    assert canonical(got, expected) == canonical(list(expected), expected)
+
+
+async def test_auto_radius_runs_one_walk_when_the_first_window_proves_its_page(
+    conn: AsyncConnection, driver: Any
+) -> None:
+    """Widening costs one statement, not one per step, when the first window is exact."""
+    owner, _ = await create_owner(conn)
+    lat0, lng0 = 31.2304, 121.4737
+    points = []
+    for k in range(30):  # 3 within 1 km, the rest between 6 and 9 km: auto settles on 10 km
+        lng, lat, _ = GEOD.fwd(lng0, lat0, 12.0 * k, 500 + 100 * k if k < 3 else 6000 + 100 * k)
+        points.append((lat, lng))
+    await insert_points(driver, owner.id, points)
+    statements: list[str] = []
+
+    def log(record: Any) -> None:
+        statements.append(record.query)
+
+    driver.add_query_logger(log)
+    try:
+        result = await search.nearby(
+            driver,
+            lat=lat0,
+            lng=lng0,
+            coord=CoordSystem.WGS84,
+            radius_m="auto",
+            filters=Filters(),
+            limit=10,
+            after_cursor=None,
+            open_now=False,
+        )
+    finally:
+        driver.remove_query_logger(log)
+    assert result.radius_m == 10_000 and len(result.hits) == 10 and result.next_cursor
+    assert len([s for s in statements if "FROM merchant" in s]) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Any
 
@@ -15,8 +16,8 @@ from pyproj import Geod
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.schemas.search import BBoxPage, ClusterPage, NearbyPage
-from spatial import CoordSystem, from_wgs84, parent_masks, to_wgs84
-from tests.factories import create_owner, insert_merchant
+from spatial import CoordSystem, circle_fence, from_wgs84, parent_masks, to_wgs84
+from tests.factories import create_owner, insert_merchant, insert_offer
 from tests.responses import checked_get
 
 GEOD = Geod(ellps="WGS84")
@@ -204,6 +205,92 @@ async def test_outside_china_every_datum_is_wgs84(
             body["results"][0]["location"] == {"lat": store.lat, "lng": store.lng}
             or system is CoordSystem.BD09
         )
+
+
+# ------------------------------------------------------------------------- the home screen
+
+
+async def test_include_offers_adds_offers_here_exactly_as_offers_here_writes_them(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
+    """The same objects, byte for byte, whatever the radius; the first page only."""
+    far_lat, far_lng = offset(*SHANGHAI, 90, 3000)  # far outside the radius searched
+    far = await insert_merchant(conn, owner_id, lat=far_lat, lng=far_lng, category="tea")
+    near = await insert_merchant(conn, owner_id, category="coffee")
+    await insert_merchant(conn, owner_id, lat=SHANGHAI[0] + 0.0002, category="coffee")
+    for n in range(23):  # more than a page of offers/here
+        shop = far if n % 2 else near
+        await insert_offer(conn, shop.id, fence=circle_fence(*SHANGHAI, 5000), quantity=n + 1)
+    await insert_offer(conn, near.id, fence=circle_fence(*SHANGHAI, 5000), quantity=0)
+    cases: list[dict[str, Any]] = [
+        {"coord": "gcj02", "at": "2026-11-23T10:00:00+08:00"},
+        {"category": "tea"},
+        {"limit": 1},
+    ]
+    for params in cases:
+        lat, lng = from_wgs84(*SHANGHAI, CoordSystem(params.get("coord", "wgs84")))
+        point = {"lat": lat, "lng": lng}
+        home = await client.get(
+            "/v1/search/nearby", params=point | params | {"radius": 100, "include": "offers"}
+        )
+        assert home.status_code == 200, home.text
+        NearbyPage.model_validate(home.json())
+        alone = await client.get(
+            "/v1/offers/here", params=point | {k: v for k, v in params.items() if k != "limit"}
+        )
+        assert alone.status_code == 200, alone.text
+        results = alone.content[len(b'{"results":') : alone.content.rindex(b',"next_cursor":')]
+        assert b'"offers_here":' + results + b"," in home.content
+        body, offers = home.json(), alone.json()
+        assert body["offers_here"] == offers["results"] and len(offers["results"]) <= 20
+        assert body["offers_next_cursor"] == offers["next_cursor"]
+        assert body["offers_here"], params
+        assert all(r["distance_m"] <= 100 for r in body["results"]) and body["radius_m"] == 100
+        if "category" in params:
+            assert {o["merchant"]["id"] for o in body["offers_here"]} == {str(far.id)}
+    # A page with a cursor is the list alone.
+    page = await nearby(client, lat=SHANGHAI[0], lng=SHANGHAI[1], limit=1, include="offers")
+    assert len(page["offers_here"]) == 20 and page["offers_next_cursor"]
+    later = await nearby(
+        client,
+        lat=SHANGHAI[0],
+        lng=SHANGHAI[1],
+        limit=1,
+        include="offers",
+        cursor=page["next_cursor"],
+    )
+    assert "offers_here" not in later and len(later["results"]) == 1
+    assert "offers_here" not in await nearby(client, lat=SHANGHAI[0], lng=SHANGHAI[1])
+
+
+async def test_radius_auto_widens_to_the_first_step_with_limit_stores_and_pages_in_it(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
+    ids = {}
+    for metres in (300, 1500, 1800, 4000, 30_000):
+        lat, lng = offset(*SHANGHAI, 45, metres)
+        ids[metres] = str((await insert_merchant(conn, owner_id, lat=lat, lng=lng)).id)
+    where: dict[str, Any] = {"lat": SHANGHAI[0], "lng": SHANGHAI[1], "radius": "auto"}
+    for limit, radius in [(1, 1000), (2, 2000), (3, 2000), (4, 5000), (5, 50_000), (9, 50_000)]:
+        body = await nearby(client, **where, limit=limit)
+        assert body["radius_m"] == radius, limit
+    assert (await nearby(client, **where | {"radius": 700}))["radius_m"] == 700
+    # Page 2 of an auto search stays within the radius page 1 settled on.
+    first = await nearby(client, **where, limit=2)
+    assert [r["id"] for r in first["results"]] == [ids[300], ids[1500]]
+    second = await nearby(client, **where, limit=2, cursor=first["next_cursor"])
+    assert [r["id"] for r in second["results"]] == [ids[1800]]
+    assert second["radius_m"] == 2000 and second["next_cursor"] is None
+    # Its cursor belongs to the auto search alone.
+    fixed = await client.get(
+        "/v1/search/nearby", params=where | {"radius": 2000, "cursor": first["next_cursor"]}
+    )
+    assert fixed.status_code == 422, fixed.text
+    # And it carries a radius that must be one of the steps.
+    raw = base64.urlsafe_b64decode(first["next_cursor"] + "==")
+    forged = base64.urlsafe_b64encode(raw.replace(b",2000.0]", b",3000.0]")).decode()
+    refused = await client.get("/v1/search/nearby", params=where | {"limit": 2, "cursor": forged})
+    assert refused.status_code == 422, refused.text
 
 
 # -------------------------------------------------------------------------------------- viewports

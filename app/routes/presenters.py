@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from app.claims import offer_summary_body
+from app.offers import HereResult
 from app.offers import status as offers_status
 from app.queries.claims import UserClaim
 from app.queries.merchants import MerchantRow
@@ -34,13 +35,25 @@ def merchants(rows: Sequence[MerchantRow], coord: CoordSystem) -> list[MerchantO
     return [merchant(row, coord) for row in rows]
 
 
-def nearby_json(hits: Sequence[MerchantHit], coord: CoordSystem, next_cursor: str | None) -> bytes:
+def nearby_json(
+    hits: Sequence[MerchantHit],
+    coord: CoordSystem,
+    next_cursor: str | None,
+    radius_m: float,
+    offers_here: HereResult | None = None,
+) -> bytes:
+    """A nearby page; with `offers_here` (include=offers), also GET /v1/offers/here's first page
+    at the same point, its results written as that route writes them."""
     results = []
     for hit in hits:
         body = merchant_body(hit, coord)
         body["distance_m"] = hit.distance_m
         results.append(body)
-    return orjson.dumps({"results": results, "next_cursor": next_cursor}, option=JSON_OPTIONS)
+    page: dict[str, Any] = {"results": results, "next_cursor": next_cursor, "radius_m": radius_m}
+    if offers_here is not None:
+        page["offers_here"] = offers_here_results(offers_here.hits, coord, offers_here.at)
+        page["offers_next_cursor"] = offers_here.next_cursor
+    return orjson.dumps(page, option=JSON_OPTIONS)
 
 
 def bbox_json(rows: Sequence[MerchantRow], coord: CoordSystem, truncated: bool) -> bytes:
@@ -88,6 +101,14 @@ def offers(rows: Sequence[OfferRow], coord: CoordSystem, at: datetime) -> list[O
 def offers_here_json(
     hits: Sequence[OfferHit], coord: CoordSystem, at: datetime, next_cursor: str | None
 ) -> bytes:
+    results = offers_here_results(hits, coord, at)
+    return orjson.dumps({"results": results, "next_cursor": next_cursor}, option=JSON_OPTIONS)
+
+
+def offers_here_results(
+    hits: Sequence[OfferHit], coord: CoordSystem, at: datetime
+) -> list[dict[str, Any]]:
+    """The result objects of GET /v1/offers/here (also nearby's `offers_here`)."""
     results = []
     for hit in hits:
         body = offer_body(hit, coord, at)
@@ -106,7 +127,7 @@ def offers_here_json(
         }
         body["distance_m"] = hit.distance_m
         results.append(body)
-    return orjson.dumps({"results": results, "next_cursor": next_cursor}, option=JSON_OPTIONS)
+    return results
 
 
 def offer_body(row: OfferRow, coord: CoordSystem, at: datetime) -> dict[str, Any]:

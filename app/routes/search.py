@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 
-from app import search
+from app import offers, search
 from app.db import driver_connection
 from app.queries.search import Filters
 from app.routes import params, presenters
@@ -25,6 +25,9 @@ from spatial import BBox
 
 router = APIRouter(route_class=params.KnownQueryRoute)
 
+# include=offers gives GET /v1/offers/here's first page at its default size.
+OFFERS_HERE_LIMIT = 20
+
 
 @router.get(
     "/v1/search/nearby",
@@ -34,9 +37,11 @@ router = APIRouter(route_class=params.KnownQueryRoute)
     openapi_extra=params.openapi(NearbyQuery),
 )
 async def search_nearby(request: Request) -> Response:
-    """Every merchant within `radius` metres, nearest first (geodesic on WGS-84), ties by id."""
+    """Every merchant within `radius` metres, nearest first (geodesic on WGS-84), ties by id;
+    with `include=offers`, the first page also lists the offers that apply at the point."""
     query = params.read(NearbyQuery, request)
     open_at = (query.at or datetime.now(UTC)) if query.open_now else None
+    offers_here = None
     async with driver_connection(request) as conn:
         result = await search.nearby(
             conn,
@@ -49,7 +54,22 @@ async def search_nearby(request: Request) -> Response:
             after_cursor=query.cursor,
             open_now=query.open_now,
         )
-    return json_body(presenters.nearby_json(result.hits, query.coord, result.next_cursor))
+        if query.include == "offers" and query.cursor is None:
+            offers_here = await offers.here(
+                conn,
+                lat=query.lat,
+                lng=query.lng,
+                coord=query.coord,
+                at=query.at,
+                categories=query.category,
+                limit=OFFERS_HERE_LIMIT,
+                after_cursor=None,
+            )
+    return json_body(
+        presenters.nearby_json(
+            result.hits, query.coord, result.next_cursor, result.radius_m, offers_here
+        )
+    )
 
 
 @router.get(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -18,7 +18,10 @@ from app.schemas.common import (
     QueryText,
 )
 from app.schemas.merchants import MerchantOut
+from app.schemas.offers import OfferHere
 from spatial import CoordSystem
+
+Radius = Annotated[float, Field(ge=1, le=50_000, allow_inf_nan=False)]
 
 
 class NearbyHit(MerchantOut):
@@ -28,6 +31,17 @@ class NearbyHit(MerchantOut):
 class NearbyPage(BaseModel):
     results: list[NearbyHit]
     next_cursor: str | None
+    radius_m: float = Field(
+        description="The radius searched, metres: `radius`, or the step `radius=auto` settled on."
+    )
+    offers_here: list[OfferHere] | None = Field(
+        None,
+        description="With `include=offers`, on the first page only: the first page of "
+        "GET /v1/offers/here at the same point (`at`, `category` and `coord` as given, limit 20).",
+    )
+    offers_next_cursor: str | None = Field(
+        None, description="With `offers_here`: the cursor of GET /v1/offers/here's next page."
+    )
 
 
 class BBoxPage(BaseModel):
@@ -78,7 +92,11 @@ class BoxQuery(BaseModel):
 class NearbyQuery(HintsSwappedLatLng):
     lat: Lat = Field(examples=[60.1699])
     lng: Lng = Field(examples=[24.9384])
-    radius: float = Field(1000, ge=1, le=50_000, allow_inf_nan=False, description="Metres.")
+    radius: Radius | Literal["auto"] = Field(
+        1000,
+        description="Metres, or `auto`: the first of 1, 2, 5, 10, 20 and 50 km holding `limit` "
+        "stores (else 50 km).",
+    )
     category: Annotated[list[QueryText], Field(max_length=20)] = Field(
         [], description="Repeatable: any of these categories."
     )
@@ -86,10 +104,15 @@ class NearbyQuery(HintsSwappedLatLng):
         None, description="Case-insensitive substring of the name or a tag."
     )
     open_now: bool = Field(False, description="Only stores open at `at`, in their own timezone.")
-    at: Instant | None = Field(None, description="RFC 3339 instant for open_now; default now.")
+    at: Instant | None = Field(
+        None, description="RFC 3339 instant for open_now and include=offers; default now."
+    )
     limit: PageLimit = 20
     cursor: PageCursor | None = Field(None, description=CURSOR_HELP)
     coord: CoordSystem = Field(CoordSystem.WGS84, description=COORD_HELP)
+    include: Literal["offers"] | None = Field(
+        None, description="`offers`: the first page also carries `offers_here`."
+    )
 
 
 class BBoxQuery(BoxQuery):

@@ -1,5 +1,6 @@
 // Explore (no key): click the map for a nearby search there, with the offers that apply at that
-// point; the viewport shows H3 cluster hexagons when zoomed out and the stores themselves when in.
+// point (one call: include=offers); the viewport shows H3 cluster hexagons when zoomed out and
+// the stores themselves when in.
 
 import { api } from "./api.js";
 import { fenceLayer, formatDistance, formatPoint, near, toLatLng, viewportBox, wrapLng } from "./geo.js";
@@ -69,14 +70,15 @@ export class Explore {
     };
   }
 
-  // A nearby search at `latlng` (read in the current coordinate system), and the offers there.
+  // A nearby search at `latlng` (read in the current coordinate system) with the offers there,
+  // in one call; with radius "auto" the service picks the radius and says which (radius_m).
   async search(latlng) {
     const seq = ++this.searchSeq;
     this.point = L.latLng(latlng.lat, latlng.lng);
     const lat = this.point.lat;
     const lng = wrapLng(this.point.lng);
     const params = { ...this.params(), lat, lng, limit: PAGE };
-    this.drawSearchArea(params.radius);
+    this.drawSearchArea();
     $("search-hint").hidden = true;
     const summary = $("search-summary");
     summary.hidden = false;
@@ -85,17 +87,13 @@ export class Explore {
     $("results").replaceChildren();
     $("more-results").hidden = true;
     try {
-      const [stores, offers] = await Promise.all([
-        api("/v1/search/nearby", { params }),
-        api("/v1/offers/here", {
-          params: { lat, lng, coord: params.coord, category: params.category, limit: 100 },
-        }),
-      ]);
+      const stores = await api("/v1/search/nearby", { params: { ...params, include: "offers" } });
       if (seq !== this.searchSeq) return;
       clearMessage();
       this.markers.clear();
+      this.drawRadius(stores.radius_m);
       this.showStores(stores, params, true);
-      this.showOffers(offers.results);
+      this.showOffers(stores.offers_here);
     } catch (error) {
       if (seq !== this.searchSeq) return;
       summary.textContent = `No answer for ${formatPoint(lat, lng)}.`;
@@ -116,16 +114,16 @@ export class Explore {
     }
   }
 
-  drawSearchArea(radius) {
+  drawSearchArea() {
     this.searchLayer.clearLayers();
     this.offerLayer.clearLayers();
-    const metres = Number(radius ?? 1000);
-    if (Number.isFinite(metres) && metres > 0) {
-      L.circle(this.point, { radius: metres, color: "#1f6feb", weight: 2, fill: false, interactive: false })
-        .addTo(this.searchLayer);
-    }
     L.circleMarker(this.point, { radius: 5, color: "#fff", weight: 2, fillColor: "#111", fillOpacity: 1 })
       .bindTooltip(el("span", {}, "search point"))
+      .addTo(this.searchLayer);
+  }
+
+  drawRadius(metres) {
+    L.circle(this.point, { radius: metres, color: "#1f6feb", weight: 2, fill: false, interactive: false })
       .addTo(this.searchLayer);
   }
 
@@ -161,9 +159,9 @@ export class Explore {
     this.cursor = page.next_cursor;
     $("more-results").hidden = !this.cursor;
     const shown = list.children.length;
-    const radius = params.radius ?? "1000";
+    const auto = params.radius === "auto" ? " (auto)" : "";
     $("search-summary").textContent =
-      `${shown}${this.cursor ? "+" : ""} store${shown === 1 ? "" : "s"} within ${radius} m of ` +
+      `${shown}${this.cursor ? "+" : ""} store${shown === 1 ? "" : "s"} within ${page.radius_m} m${auto} of ` +
       `${formatPoint(Number(params.lat), Number(params.lng))} (${params.coord.toUpperCase()})`;
     if (first) this.updateCategories();
   }
