@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     port: int = 8000
     pool_size: int = 20
     pool_overflow: int = 20
+    # An unreachable database answers 503 after this, not after asyncpg's default 60 s.
+    db_connect_timeout_s: float = Field(default=5.0, gt=0)
     max_body_bytes: int = 10 * MIB
     max_import_bytes: int = 1024 * MIB
 

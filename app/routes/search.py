@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request, Response
 
 from app import search
-from app.db import driver_connection
+from app.db import driver_read
 from app.queries.search import Filters
 from app.routes import params, presenters
 from app.routes.responses import json_body, problems
@@ -37,8 +37,9 @@ async def search_nearby(request: Request) -> Response:
     """Every merchant within `radius` metres, nearest first (geodesic on WGS-84), ties by id."""
     query = params.read(NearbyQuery, request)
     open_at = (query.at or datetime.now(UTC)) if query.open_now else None
-    async with driver_connection(request) as conn:
-        result = await search.nearby(
+    result = await driver_read(
+        request,
+        lambda conn: search.nearby(
             conn,
             lat=query.lat,
             lng=query.lng,
@@ -48,7 +49,8 @@ async def search_nearby(request: Request) -> Response:
             limit=query.limit,
             after_cursor=query.cursor,
             open_now=query.open_now,
-        )
+        ),
+    )
     return json_body(presenters.nearby_json(result.hits, query.coord, result.next_cursor))
 
 
@@ -62,14 +64,16 @@ async def search_nearby(request: Request) -> Response:
 async def search_bbox(request: Request) -> Response:
     """Merchants in a viewport, the `limit` nearest its centre; min_lng > max_lng crosses 180°."""
     query = params.read(BBoxQuery, request)
-    async with driver_connection(request) as conn:
-        page = await search.in_bbox(
+    page = await driver_read(
+        request,
+        lambda conn: search.in_bbox(
             conn,
             bbox=_bbox(query),
             coord=query.coord,
             filters=Filters(query.category),
             limit=query.limit,
-        )
+        ),
+    )
     return json_body(presenters.bbox_json(page.items, query.coord, page.has_more))
 
 
@@ -84,8 +88,9 @@ async def search_bbox(request: Request) -> Response:
 async def search_clusters(request: Request) -> ClusterPage:
     """Merchant counts per H3 cell, for map pins and heat maps."""
     query = params.read(ClusterQuery, request)
-    async with driver_connection(request) as conn:
-        result = await search.cluster_counts(
+    result = await driver_read(
+        request,
+        lambda conn: search.cluster_counts(
             conn,
             bbox=_bbox(query),
             coord=query.coord,
@@ -93,7 +98,8 @@ async def search_clusters(request: Request) -> ClusterPage:
             filters=Filters(query.category),
             limit=query.limit,
             boundaries=query.boundaries,
-        )
+        ),
+    )
     return ClusterPage(
         clusters=[
             Cluster(h3=c.cell, count=c.count, lat=c.lat, lng=c.lng, boundary=c.boundary)
