@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import demo, merchants, migrate
+from app import demo, merchants, migrate, server
 from app.db import make_engine
 from app.imports import cli as import_cli
 from app.schemas.imports import ImportFormat
@@ -88,20 +88,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    import uvicorn
-
     if settings.admin_key is None:
         _say("NEARBY_ADMIN_KEY is not set: admin routes (creating owners) will answer 401.")
     _say(f"Nearby on http://{host}:{port}/  (API docs at /docs)")
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
+    server.serve(settings, host=host, port=port, workers=workers)
 
 
 def _report_demo(loaded: demo.DemoLoad) -> None:
