@@ -237,17 +237,19 @@ async def _driver_error(request: Request, exc: Exception) -> JSONResponse:
         "503 %s %s: the database is unreachable (%s)",
         request.method,
         request.url.path,
-        _one_line(exc),
+        one_line(exc),
     )
     return await _domain_error(request, Unavailable())
 
 
-def _one_line(exc: BaseException) -> str:
-    """The innermost cause of `exc`, as `Type: message` on one short line."""
-    while isinstance(exc, DBAPIError) and exc.orig is not None:
-        exc = exc.orig
-    while exc.__cause__ is not None:
-        exc = exc.__cause__
+def one_line(exc: BaseException) -> str:
+    """The first error behind `exc`, as `Type: message` on one short line: through SQLAlchemy's
+    wrapping, `raise .. from`, and errors raised while handling another (a failed rollback)."""
+    for _ in range(8):
+        behind = exc.orig if isinstance(exc, DBAPIError) else exc.__cause__ or exc.__context__
+        if behind is None:
+            break
+        exc = behind
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
