@@ -9,14 +9,16 @@ its memory) as long as it likes. `TimedHttpToolsProtocol` adds
   waits for it. A body the application is slow to take (reading paused) is not the client's fault.
 Either answers 408 when it can (no response started) and closes the connection.
 
-Cost on the hot path: one timer armed and cancelled per request (asyncio's call_later, the same
-as uvicorn's own keep-alive timer); a GET arms no body timer.
+Cost on the hot path: a request that arrives whole in one read (nearly every GET) arms no timer,
+only reads the loop's clock; one whose headers or body are still incomplete after a read gets a
+timer until they are. A connection arms one when it is made (a silent one must go too).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -104,39 +106,46 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
         self.body_timeout_s = config.body_timeout_s
         self._header_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
+        self._reading_headers = False
+        self._headers_began_at = 0.0
         self._reading_body = False
         self._body_read_at = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
-        self._arm_header_timer()
+        # A connection that sends nothing at all goes too: its first request's clock starts now.
+        self._reading_headers, self._headers_began_at = True, self.loop.time()
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_too_slow)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_timers()
+        for timer in (self._header_timer, self._body_timer):
+            if timer is not None:
+                timer.cancel()
+        self._header_timer = self._body_timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        # After the parser ran: a body still incomplete at the end of what arrived needs a watch.
-        if (
-            self._reading_body
-            and self._body_timer is None
-            and not self.transport.is_closing()
-            and self.transport.get_protocol() is self  # not upgraded to a WebSocket
-        ):
-            self._body_timer = self.loop.call_later(self.body_timeout_s, self._body_stalled)
+        # A timer only for what is still incomplete once the parser has taken what arrived: a
+        # request that comes whole in one read (nearly all) arms none.
+        if self._reading_headers and self._header_timer is None:
+            deadline = self._headers_began_at + self.header_timeout_s
+            self._header_timer = self._watch(deadline, self._headers_too_slow)
+        if self._reading_body and self._body_timer is None:
+            deadline = self._body_read_at + self.body_timeout_s
+            self._body_timer = self._watch(deadline, self._body_stalled)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._header_timer is None:  # the next request on a kept-alive connection
-            self._arm_header_timer()
+        if not self._reading_headers:  # the next request on a kept-alive connection
+            self._reading_headers, self._headers_began_at = True, self.loop.time()
 
     def on_headers_complete(self) -> None:
+        self._reading_headers = False
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
-        self._reading_body = True
-        self._body_read_at = self.loop.time()
+        self._reading_body, self._body_read_at = True, self.loop.time()
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -150,14 +159,10 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
             self._body_timer = None
         super().on_message_complete()
 
-    def _arm_header_timer(self) -> None:
-        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_too_slow)
-
-    def _cancel_timers(self) -> None:
-        for timer in (self._header_timer, self._body_timer):
-            if timer is not None:
-                timer.cancel()
-        self._header_timer = self._body_timer = None
+    def _watch(self, deadline: float, expired: Callable[[], None]) -> asyncio.TimerHandle | None:
+        if self.transport.is_closing() or self.transport.get_protocol() is not self:
+            return None  # closed, or upgraded to a WebSocket
+        return self.loop.call_at(deadline, expired)
 
     def _headers_too_slow(self) -> None:
         self._header_timer = None
@@ -166,14 +171,11 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
 
     def _body_stalled(self) -> None:
         self._body_timer = None
-        now = self.loop.time()
         if self.flow.read_paused:
-            self._body_read_at = now  # the application is behind, not the client
-        idle_s = now - self._body_read_at
-        if idle_s < self.body_timeout_s:
-            self._body_timer = self.loop.call_later(
-                self.body_timeout_s - idle_s, self._body_stalled
-            )
+            self._body_read_at = self.loop.time()  # the application is behind, not the client
+        deadline = self._body_read_at + self.body_timeout_s
+        if self.loop.time() < deadline:  # read since the timer was armed
+            self._body_timer = self._watch(deadline, self._body_stalled)
             return
         self._give_up(answer=not self.cycle.response_started)
 
