@@ -71,7 +71,8 @@ async def test_a_read_is_retried_once_on_another_connection_when_its_own_dies(
         pids.append(await conn.fetchval("SELECT pg_backend_pid()"))
         if len(pids) == 1:  # the first connection dies under the statement
             await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
-        return await conn.fetchval("SELECT 42")
+        answer: int = await conn.fetchval("SELECT 42")
+        return answer
 
     assert await read_retrying(connections, read) == 42
     assert len(pids) == 2 and pids[0] != pids[1]
@@ -145,14 +146,13 @@ async def test_a_connection_the_server_closed_while_it_waited_is_replaced_withou
 async def test_the_pool_replaces_a_closed_connection_at_checkout(own_engine: AsyncEngine) -> None:
     """What ReadConn and Conn get: no pre-ping round trip, yet no dead connection."""
     async with own_engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        pid = await raw.driver_connection.fetchval("SELECT pg_backend_pid()")
-        waiting = raw.driver_connection
+        waiting: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
+        pid = await waiting.fetchval("SELECT pg_backend_pid()")
     await _terminate(own_engine, pid)
     await _wait_closed(waiting)
     async with own_engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        assert await raw.driver_connection.fetchval("SELECT pg_backend_pid()") != pid
+        fresh: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
+        assert await fresh.fetchval("SELECT pg_backend_pid()") != pid
 
 
 @pytest.mark.parametrize(
