@@ -115,6 +115,7 @@ _DRIVER_LOST = (
 # What the socket layer raises on connecting or talking to it (refused, reset, timed out, no
 # such host). Other OSErrors (a full disk, say) are not the database's.
 _SOCKET_LOST = (ConnectionError, TimeoutError, socket.gaierror)
+_LOST = _DRIVER_LOST + _SOCKET_LOST
 
 
 # What a database call can raise, the driver's own errors as SQLAlchemy wraps or adapts them.
@@ -138,7 +139,7 @@ def database_unreachable(exc: BaseException) -> bool:
     for _ in range(8):  # the chains are short; a cycle must not hang a request
         if seen is None:
             return False
-        if isinstance(seen, _DRIVER_LOST + _SOCKET_LOST):
+        if isinstance(seen, _LOST):
             return True
         if isinstance(seen, asyncpg.InterfaceError) and "connection is closed" in str(seen):
             return True  # a statement on a connection already closed (SQLAlchemy's test too)
