@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 import httpx
 import pytest
@@ -111,7 +112,8 @@ async def test_clients_trickling_headers_are_cut_off_and_others_are_served_meanw
         assert cut.said.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), cut
         assert b"connection: close" in cut.said, cut
     assert len(latencies) >= 20
-    assert max(latencies) < 1.0, sorted(latencies)[-5:]
+    assert median(latencies) < 0.25, sorted(latencies)
+    assert max(latencies) < 2.0, sorted(latencies)[-5:]  # a shared CI machine has its moments
 
 
 async def test_a_stalled_body_is_cut_off_but_a_slow_steady_one_is_read(service: str) -> None:
