@@ -12,6 +12,11 @@ Handlers get a connection through
   first one turns out dead.
 All three come from the one engine and its one pool.
 
+The raw connections under them are handled here only: `driver_of` (the asyncpg connection in a
+SQLAlchemy connection's transaction, for COPY), `discarded_on_error` and `give_back` (a raw
+pooled connection kept for a session of its own, as the import runner's advisory lock), and
+`constraint_errors`, which turns the driver's constraint violations into domain errors.
+
 After a database restart every connection made before it is dead. None is pinged (that is a
 round trip per checkout); a connection whose socket the server closed is seen as closed without
 I/O and thrown away when taken (`_discard_closed`, `DriverConnections`), and one that fails with
@@ -21,20 +26,21 @@ a lost connection is thrown away with every other hot connection waiting beside 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
 from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import orjson
 from fastapi import Depends, Request
 from sqlalchemy import event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
-from app.errors import database_unreachable
+from app.errors import DomainError, database_unreachable
 from app.settings import Settings
 
 RECYCLE_S = 3600  # a connection older than this is replaced
@@ -127,20 +133,23 @@ class DriverConnections:
         finally:
             # No I/O on the way back unless the connection is done for: a cancelled request
             # returns it all the same (tests/test_live_app.py).
-            if lost or driver.is_closed() or driver.is_in_transaction():
-                await greenlet_spawn(pooled.invalidate)
-                if lost:  # its neighbours most likely died with it (a restart)
-                    await self._discard_idle()
-            elif len(self._idle) < self._keep and time.monotonic() - since < self._recycle_s:
+            if (
+                not lost
+                and len(self._idle) < self._keep
+                and time.monotonic() - since < self._recycle_s
+                and _reusable(driver)
+            ):
                 self._idle.append((pooled, since))
             else:
-                await greenlet_spawn(pooled.close)
+                await give_back(pooled, broken=lost)
+                if lost:  # its neighbours most likely died with it (a restart)
+                    await self._discard_idle()
 
     async def close(self) -> None:
         """Give every waiting connection back to the engine (before disposing of it)."""
         while self._idle:
             pooled, _ = self._idle.pop()
-            await greenlet_spawn(pooled.close)
+            await give_back(pooled)
 
     async def _take(self) -> tuple[PoolProxiedConnection, float]:
         """A waiting connection the server has not closed, else a new checkout."""
@@ -149,13 +158,76 @@ class DriverConnections:
             waited: asyncpg.Connection = pooled.driver_connection
             if not waited.is_closed():
                 return pooled, since
-            await greenlet_spawn(pooled.invalidate)
+            await give_back(pooled, broken=True)
         return await self._engine.raw_connection(), time.monotonic()
 
     async def _discard_idle(self) -> None:
         while self._idle:
             pooled, _ = self._idle.pop()
-            await greenlet_spawn(pooled.invalidate)
+            await give_back(pooled, broken=True)
+
+
+async def give_back(pooled: PoolProxiedConnection, *, broken: bool = False) -> None:
+    """Return a raw pooled connection to the engine's pool; invalidate it instead (its session
+    ends) if it is `broken`, closed, or was left inside a transaction."""
+    if broken or not _reusable(pooled.driver_connection):
+        await greenlet_spawn(pooled.invalidate)
+    else:
+        await greenlet_spawn(pooled.close)
+
+
+def _reusable(driver: asyncpg.Connection) -> bool:
+    return not (driver.is_closed() or driver.is_in_transaction())
+
+
+@asynccontextmanager
+async def discarded_on_error(pooled: PoolProxiedConnection) -> AsyncIterator[asyncpg.Connection]:
+    """The asyncpg connection of a raw pooled one; an error inside invalidates the connection,
+    so whatever its session held (locks, a half-done statement) ends with it."""
+    try:
+        yield pooled.driver_connection
+    except BaseException:
+        await give_back(pooled, broken=True)
+        raise
+
+
+async def driver_of(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under a SQLAlchemy one, inside its transaction."""
+    raw = await conn.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    return driver
+
+
+class constraint_errors:  # noqa: N801 (used as a context manager, like contextlib's)
+    """`with constraint_errors({"uq_x": make_error}, subject):` turns the driver's violation of a
+    named constraint (through SQLAlchemy or straight from asyncpg) into the domain error that
+    `make_error(subject)` returns; any other error passes through. The one place that reads
+    constraint names off database errors. A class, not a generator, and the mapping a module
+    constant: claims pass through it on the hot path (0.3 us).
+    """
+
+    __slots__ = ("_errors", "_subject")
+
+    def __init__(self, errors: Mapping[str, Callable[[Any], DomainError]], subject: Any) -> None:
+        self._errors = errors
+        self._subject = subject
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            return
+        driver_error = exc.orig.__cause__ if isinstance(exc, IntegrityError) and exc.orig else exc
+        if isinstance(driver_error, asyncpg.IntegrityConstraintViolationError):
+            make_error = self._errors.get(driver_error.constraint_name or "")
+            if make_error is not None:
+                raise make_error(self._subject) from None
 
 
 def driver_connection(request: Request) -> AbstractAsyncContextManager[asyncpg.Connection]:
