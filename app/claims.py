@@ -1,20 +1,24 @@
-"""Claim use cases: hand out a code of an offer to a user standing in its fence, and redeem a
-code at the store.
+"""Claim use cases: hand out a code of an offer to an app's user standing in its fence, show
+codes to their cashier and their user, and redeem a code at the store.
 
-A claim is one all-or-nothing statement on the driver connection (queries/claims.py): it reads
-the offer for the messages (404; 409 not active; 403 outside the fence; 409 sold out; 409 the
-user's limit), and counts the claim on the offer and on the user and stores the code only if
-the newest rows allow it, so no offer ever hands out more than its quantity. Atomic on its own,
-it needs no transaction: a claim without a key is one round trip (measured over HTTP, one
-worker: about 1,500 claims/s, where BEGIN, a check, the claim and COMMIT made about 750).
+A claim is two statements on the driver connection (queries/claims.py). `preflight` counts
+the attempt against the rate limits (app/ratelimit.py: per user of the app, then per app; a
+429 counts nothing further) and reads the offer's summary for the response. The claim itself
+is one all-or-nothing statement: it reads the offer for the messages (404; 409 not active;
+403 outside the fence; 409 per-user limit; 409 sold out), and counts the claim on the offer
+and on the user and stores the code only if the newest rows allow it, so no offer ever hands
+out more than its quantity. Each statement is atomic on its own: a claim without a key needs
+no transaction (before the limits, one round trip measured about 1,500 claims/s over HTTP on
+one worker, where BEGIN, a check, the claim and COMMIT made about 750).
 
-With an Idempotency-Key the same statement first takes the key (offer, key) with the response;
-a refusal then replaces that response, in one transaction. A repeat waits on that row until the
-first request commits, then returns the first response, status and body byte for byte (also a
-403 or 409), with the header `Idempotent-Replayed: true`. A key reused by another user_id is a
-422: a code is never shown to a user it was not given to. Keys are kept 24 hours; every 16th
-keyed claim of a process deletes up to 100 expired ones (measured: deleting on every claim
-cost a quarter of the claim rate).
+With an Idempotency-Key (scoped to the offer and the app) the preflight runs in a transaction
+and first takes the key: a repeat waits on that row until the first request commits, finds
+the key taken, counts nothing and returns the first response, status and body byte for byte
+(also a 403 or 409), with the header `Idempotent-Replayed: true`. A 429 rolls back, key and
+counts alike, so retrying the key later claims. A key reused by another user_id is a 422: a
+code is never shown to a user it was not given to. Keys are kept 24 hours; every 16th keyed
+claim of a process deletes up to 100 expired ones (measured: deleting on every claim cost a
+quarter of the claim rate).
 
 Codes are 128 random bits in RFC 4648 base32 (26 characters, A-Z and 2-7; redeeming accepts
 lower case too).
@@ -27,18 +31,35 @@ import itertools
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.auth import Principal
+from app import cursor, ratelimit
+from app.auth import AppUser, Principal
 from app.db import constraint_errors
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound, problem_of
+from app.errors import (
+    AlreadyRedeemed,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    LimitReached,
+    NotActive,
+    NotFound,
+    OutsideFence,
+    SoldOut,
+    problem_of,
+)
 from app.queries import claims as claims_sql
-from app.queries.claims import ClaimGate, ClaimRow
-from spatial import CoordSystem, to_wgs84
+from app.queries import offers as offers_sql
+from app.queries.claims import ClaimGate, ClaimRecord, ClaimRow, OfferSummary, UserClaim
+from app.queries.offers import OfferRow
+from app.queries.ratelimit import Hit
+from app.ratelimit import Clock, Limits
+from spatial import CoordSystem, from_wgs84, to_wgs84
 
 IDEMPOTENCY_TTL_S = 24 * 3600.0
 PURGE_EVERY, PURGE_BATCH = 16, 100  # every 16th keyed claim deletes up to 100 expired keys
@@ -60,31 +81,50 @@ def new_code() -> str:
     return base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=")
 
 
-async def claim(
-    conn: asyncpg.Connection,
-    *,
-    offer_id: UUID,
-    user_id: str,
-    lat: float,
-    lng: float,
-    coord: CoordSystem,
-    key: str | None,
-) -> Outcome:
-    """Claim a code for `user_id` at the point (in `coord`); see the module docstring."""
-    lat, lng = to_wgs84(lat, lng, coord)
-    now = datetime.now(UTC)  # the service's clock, as for offer windows and offers/here
-    if key is None:  # one statement, atomic on its own: no transaction needed
-        return Outcome(201, await _take(conn, offer_id, user_id, lat, lng, now))
+@dataclass(frozen=True)
+class Attempt:
+    """A claim as the app asked for it: where its user stands, in `coord`."""
+
+    offer_id: UUID
+    app_id: UUID
+    user_id: str
+    lat: float
+    lng: float
+    coord: CoordSystem
+    accuracy_m: float  # 0 when the app did not say
+    key: str | None
+
+
+async def claim(conn: asyncpg.Connection, attempt: Attempt, *, limits: Limits) -> Outcome:
+    """Claim a code for the app's user at the point; see the module docstring."""
+    clock = Clock.now()
+    hits = limits.claim(attempt.app_id, attempt.user_id)
+    key = attempt.key
+    if key is None:  # two statements, each atomic on its own: no transaction needed
+        pre = await _preflight(conn, attempt, hits, clock)
+        ratelimit.raise_if_refused(hits, pre.counted, clock)
+        offer = _offer_of(pre, attempt)
+        return Outcome(201, await _take(conn, attempt, offer, datetime.now(UTC)))
     async with conn.transaction():
+        pre = await _preflight(conn, attempt, hits, clock)
+        if not pre.fresh:
+            stored = await claims_sql.stored_response(
+                conn, offer_id=attempt.offer_id, app_id=attempt.app_id, key=key
+            )
+            return _replay(stored, attempt.user_id)
+        ratelimit.raise_if_refused(hits, pre.counted, clock)  # rolls the key back too
+        offer = _offer_of(pre, attempt)
         try:
-            outcome = Outcome(201, await _take(conn, offer_id, user_id, lat, lng, now, key))
-        except _Replay:
-            stored = await claims_sql.stored_response(conn, offer_id=offer_id, key=key)
-            return _replay(stored, user_id)
+            outcome = Outcome(201, await _take(conn, attempt, offer, datetime.now(UTC)))
         except (Forbidden, Conflict) as exc:  # nothing was written but the key
             outcome = Outcome(exc.status, bytes(problem_of(exc).body))
             await claims_sql.store_response(
-                conn, offer_id=offer_id, key=key, status=outcome.status, body=outcome.body.decode()
+                conn,
+                offer_id=attempt.offer_id,
+                app_id=attempt.app_id,
+                key=key,
+                status=outcome.status,
+                body=outcome.body.decode(),
             )
         if next(_keyed_claims) % PURGE_EVERY == 0:
             await purge_expired(conn)
@@ -107,60 +147,157 @@ async def redeem(conn: AsyncConnection, *, principal: Principal, code: str) -> C
     now = datetime.now(UTC)
     row = await claims_sql.redeem(conn, code=code, now=now) if target.redeemed_at is None else None
     if row is None:
-        raise Conflict(f"The code {code} has already been redeemed")
+        raise AlreadyRedeemed(f"The code {code} has already been redeemed")
     return row
 
 
-async def _take(
-    conn: asyncpg.Connection,
-    offer_id: UUID,
+async def look_up(
+    conn: AsyncConnection, *, caller: Principal | AppUser, code: str
+) -> tuple[ClaimRecord, OfferRow]:
+    """A code and its offer, for the offer's owner (or the admin), or the app and user that
+    claimed it."""
+    code = code.upper()
+    record = await claims_sql.claim_by_code(conn, code=code)
+    if record is None:
+        raise NotFound(f"There is no claim with code {code}")
+    allowed = (
+        caller.may_see(record.app_id, record.user_id)
+        if isinstance(caller, AppUser)
+        else caller.may_write(record.owner_id)
+    )
+    if not allowed:
+        raise Forbidden("This code was claimed by another user or for another owner's offer")
+    offer = await offers_sql.offer_by_id(conn, offer_id=record.offer_id)
+    assert offer is not None, "a claim's offer exists while the claim does"
+    return record, offer
+
+
+async def of_user(
+    conn: AsyncConnection,
+    *,
+    caller: AppUser,
     user_id: str,
-    lat: float,
-    lng: float,
-    now: datetime,
-    key: str | None = None,
+    after_cursor: str | None,
+    limit: int,
+) -> tuple[list[UserClaim], str | None]:
+    """A user's codes, newest first, for their app (or their own token)."""
+    if not caller.may_see(caller.app_id, user_id):
+        raise Forbidden("A user token shows only its own user's codes")
+    query = cursor.fingerprint("user-claims", str(caller.app_id), user_id)
+    before = None
+    if after_cursor is not None:
+        at, code = cursor.read(after_cursor, query, datetime.fromisoformat, str)
+        before = (at, code)
+    rows = await claims_sql.claims_of_user(
+        conn, app_id=caller.app_id, user_id=user_id, before=before, limit=limit + 1
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = cursor.encode([rows[-1].claimed_at.isoformat(), rows[-1].code], query)
+    return rows, next_cursor
+
+
+def offer_summary_body(offer: OfferSummary, offer_id: UUID, coord: CoordSystem) -> dict[str, Any]:
+    """The offer of a claim as a claim's response and a user's list show it, in `coord`."""
+    lat, lng = offer.merchant_lat, offer.merchant_lng
+    if coord is not CoordSystem.WGS84:
+        lat, lng = from_wgs84(lat, lng, coord)
+    return {
+        "id": str(offer_id),
+        "title": offer.title,
+        "ends_at": offer.ends_at,
+        "merchant": {
+            "id": str(offer.merchant_id),
+            "name": offer.merchant_name,
+            "category": offer.merchant_category,
+            "address": offer.merchant_address,
+            "phone": offer.merchant_phone,
+            "location": {"lat": lat, "lng": lng},
+        },
+    }
+
+
+async def _take(
+    conn: asyncpg.Connection, attempt: Attempt, offer: OfferSummary, now: datetime
 ) -> bytes:
-    """The code's JSON (stored for `key` too), or the refusal's error; a refusal writes nothing."""
+    """The code's JSON (stored for the key too), or the refusal's error; a refusal writes
+    nothing."""
     code = new_code()
-    body = {"code": code, "offer_id": str(offer_id), "user_id": user_id, "claimed_at": now}
+    body = {
+        "code": code,
+        "offer_id": str(attempt.offer_id),
+        "user_id": attempt.user_id,
+        "claimed_at": now,
+        "offer": offer_summary_body(offer, attempt.offer_id, attempt.coord),
+    }
     response = orjson.dumps(body, option=_JSON)
-    with constraint_errors(_OFFER_GONE, offer_id):
+    lat, lng = to_wgs84(attempt.lat, attempt.lng, attempt.coord)
+    with constraint_errors(_OFFER_GONE, attempt.offer_id):
         taken = await claims_sql.take_code(
             conn,
-            offer_id=offer_id,
-            user_id=user_id,
+            offer_id=attempt.offer_id,
+            user_id=attempt.user_id,
             lat=lat,
             lng=lng,
+            accuracy_m=attempt.accuracy_m,
+            app_id=attempt.app_id,
             code=code,
             now=now,
-            key=key,
+            key=attempt.key,
             response=response.decode(),
-            ttl_s=IDEMPOTENCY_TTL_S,
         )
     if taken is None:
-        raise _no_offer(offer_id)
-    if not taken.fresh:
-        raise _Replay
+        raise _no_offer(attempt.offer_id)
     if taken.claimed_at is not None:
         return response
     gate = taken.gate
     if not gate.active:
         raise _inactive(gate)
     if not gate.inside:
-        raise Forbidden("The user is not inside this offer's geofence")
+        raise OutsideFence(
+            "The user is not inside this offer's geofence"
+            if attempt.accuracy_m <= claims_sql.PRESENCE_SLACK_M
+            else "The user is not inside this offer's geofence, or the position's accuracy"
+            f" circle ({attempt.accuracy_m:g} m) reaches more than"
+            f" {claims_sql.PRESENCE_SLACK_M:g} m outside it"
+        )
     if taken.open:
-        raise Conflict(
-            f"The user {user_id!r} already holds the {gate.per_user_limit} code(s) per user"
-            " this offer allows"
+        raise LimitReached(
+            f"The user {attempt.user_id!r} already holds the {gate.per_user_limit} code(s) per"
+            " user this offer allows"
         )
     # It sold out, maybe since the gate's read (the lock re-checks the newest row), or, rarely,
     # its owner just changed it: read it again for the message.
-    again = await claims_sql.claim_gate(conn, offer_id=offer_id, lat=lat, lng=lng, now=now)
+    again = await claims_sql.claim_gate(
+        conn, offer_id=attempt.offer_id, lat=lat, lng=lng, accuracy_m=attempt.accuracy_m, now=now
+    )
     raise _inactive(again) if again and not again.active else _sold_out(again or gate)
 
 
-class _Replay(Exception):
-    """The Idempotency-Key was taken by an earlier request: answer with its response."""
+async def _preflight(
+    conn: asyncpg.Connection, attempt: Attempt, hits: list[Hit], clock: Clock
+) -> claims_sql.Preflight:
+    with constraint_errors(_OFFER_GONE, attempt.offer_id):
+        pre = await claims_sql.preflight(
+            conn,
+            offer_id=attempt.offer_id,
+            app_id=attempt.app_id,
+            user_id=attempt.user_id,
+            key=attempt.key,
+            ttl_s=IDEMPOTENCY_TTL_S,
+            hits=hits,
+            window_no=clock.window_no,
+            fraction=clock.fraction,
+        )
+    await ratelimit.purge_now_and_then(conn, clock)
+    return pre
+
+
+def _offer_of(pre: claims_sql.Preflight, attempt: Attempt) -> OfferSummary:
+    if pre.offer is None:
+        raise _no_offer(attempt.offer_id)
+    return pre.offer
 
 
 def _replay(stored: claims_sql.StoredResponse | None, user_id: str) -> Outcome:
@@ -179,11 +316,11 @@ def _no_offer(offer_id: UUID) -> NotFound:
 _OFFER_GONE = dict.fromkeys(claims_sql.OFFER_REFERENCES, _no_offer)
 
 
-def _inactive(gate: ClaimGate) -> Conflict:
+def _inactive(gate: ClaimGate) -> NotActive:
     if gate.started and gate.ends_at is not None:
-        return Conflict(f"This offer is not active now: it ended at {gate.ends_at.isoformat()}")
-    return Conflict(f"This offer is not active now: it starts at {gate.starts_at.isoformat()}")
+        return NotActive(f"This offer is not active now: it ended at {gate.ends_at.isoformat()}")
+    return NotActive(f"This offer is not active now: it starts at {gate.starts_at.isoformat()}")
 
 
-def _sold_out(gate: ClaimGate) -> Conflict:
-    return Conflict(f"This offer is sold out: all {gate.quantity} codes have been claimed")
+def _sold_out(gate: ClaimGate) -> SoldOut:
+    return SoldOut(f"This offer is sold out: all {gate.quantity} codes have been claimed")

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import demo, merchants, migrate, server
+from app import apps, demo, merchants, migrate, server
 from app.db import make_engine
 from app.imports import cli as import_cli
 from app.schemas.imports import ImportFormat
@@ -70,14 +70,14 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"owner {row.id} ({row.name})\napi key: {api_key}\n(the key is shown only now)")
     elif args.command == "load-demo":
         migrate.upgrade(settings.async_database_url)
-        _report_demo(_run(settings, demo.load))
+        _report_demo(_run(settings, lambda conn: demo.load(conn, box=apps.box_of(settings))))
     elif args.command == "import":
         migrate.upgrade(settings.async_database_url)
         return import_cli.run(settings, args)
     elif args.command == "serve":
         migrate.upgrade(settings.async_database_url)
         if args.demo:
-            _report_demo(_run(settings, demo.load))
+            _report_demo(_run(settings, lambda conn: demo.load(conn, box=apps.box_of(settings))))
         _serve(
             settings,
             host=args.host or settings.host,
@@ -101,6 +101,11 @@ def _report_demo(loaded: demo.DemoLoad) -> None:
         f"demo offers: {', '.join(loaded.offers) or 'none'}\n"
         f"demo owner {loaded.owner_id}\ndemo owner key: {loaded.api_key}"
     )
+    if loaded.app is not None:
+        _say(
+            f"demo app {loaded.app.row.id}\ndemo app key: {loaded.app.app_key}\n"
+            f"demo app signing secret: {loaded.app.signing_secret}"
+        )
 
 
 def _run(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:

@@ -5,6 +5,9 @@ by OSM id, so loading twice changes nothing (not even updated_at). OSM rows are 
 fields here; what cannot become a store (no name) is counted and reported, and `opening_hours`
 values outside the supported syntax are kept in the attributes.
 
+The demo app (an app of end users, for claiming the demo offers) gets a fresh key and signing
+secret at every load.
+
 Each mall, department store and market hall of app/demo_data/helsinki_osm_geofences.geojson gets
 an offer fenced by its outline, from the store inside it nearest its middle; an offer already there
 (same store, same title) is left as it is, so its claims survive a reload.
@@ -23,7 +26,8 @@ from uuid import UUID
 import shapely
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import merchants
+from app import apps, merchants
+from app.apps import NewApp
 from app.auth import hash_key, new_api_key
 from app.imports import load as import_load
 from app.imports.formats import Record
@@ -32,9 +36,11 @@ from app.package_data import DEMO_DATA
 from app.queries import offers as offers_sql
 from app.queries import owners as owners_sql
 from app.queries.offers import OfferValues
+from app.sealing import SecretBox
 from spatial import CoordSystem, polygon_fence
 
 DEMO_OWNER = "Helsinki demo (© OpenStreetMap contributors, ODbL)"
+DEMO_APP = "Helsinki demo app"
 HELSINKI_CSV = DEMO_DATA / "helsinki_osm.csv"
 HELSINKI_FENCES = DEMO_DATA / "helsinki_osm_geofences.geojson"
 OFFER_FENCES = ("shop=mall", "shop=department_store", "amenity=marketplace")
@@ -47,10 +53,14 @@ class DemoLoad:
     loaded: int
     skipped: dict[str, int]
     offers: list[str] = field(default_factory=list)  # titles of the demo offers
+    app: NewApp | None = None  # the demo app, with its new key and signing secret
 
 
-async def load(conn: AsyncConnection, path: Path = HELSINKI_CSV) -> DemoLoad:
-    """Upsert the demo stores and give the demo owner a fresh key (only its hash is stored)."""
+async def load(
+    conn: AsyncConnection, path: Path = HELSINKI_CSV, *, box: SecretBox | None = None
+) -> DemoLoad:
+    """Upsert the demo stores, give the demo owner a fresh key (only its hash is stored) and
+    the demo app a fresh key and signing secret (sealed in `box`, else kept plain)."""
     existing = await owners_sql.owner_by_name(conn, name=DEMO_OWNER)
     api_key = new_api_key()
     if existing is None:
@@ -68,7 +78,8 @@ async def load(conn: AsyncConnection, path: Path = HELSINKI_CSV) -> DemoLoad:
         skipped[reason] = skipped.get(reason, 0) + 1
     offers = await _load_offers(conn, owner_id, records)
     stored = loaded.rows_total - loaded.rows_failed
-    return DemoLoad(str(owner_id), api_key, stored, skipped, offers)
+    app = await apps.create_or_renew(conn, name=DEMO_APP, box=box or SecretBox(None))
+    return DemoLoad(str(owner_id), api_key, stored, skipped, offers, app)
 
 
 def stores_from_osm(path: Path) -> tuple[list[Record], dict[str, int]]:

@@ -12,9 +12,12 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from app import errors, migrate, routes
+from app.apps import Directory, box_of
 from app.db import DriverConnections, make_engine
+from app.headers import SecurityHeaders
 from app.imports.jobs import ImportRunner
 from app.metrics import Metrics, MetricsMiddleware
+from app.ratelimit import Limits
 from app.routes import console
 from app.settings import Settings
 
@@ -22,10 +25,11 @@ log = logging.getLogger("nearby")
 
 
 class NearbyAPI(FastAPI):
-    """FastAPI, with every error of its own outer layers turned into problem details too."""
+    """FastAPI, with every error of its own outer layers turned into problem details too, and
+    every response, those included, carrying app.headers.HEADERS."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return errors.PlainTextErrorsAsProblems(super().build_middleware_stack())
+        return SecurityHeaders(errors.PlainTextErrorsAsProblems(super().build_middleware_stack()))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -67,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.apps = Directory(box_of(settings))
+    app.state.limits = Limits.of(settings)
     errors.install(app)
     for router in routes.ROUTERS:
         app.include_router(router)

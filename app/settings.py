@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     keep_alive_s: int = Field(default=65, gt=0)
     max_body_bytes: int = 10 * MIB
     max_import_bytes: int = 1024 * MIB
+    # Seals apps' signing secrets at rest (any string of 32+ characters; app/sealing.py).
+    secret_key: SecretStr | None = Field(None, min_length=32)
+    # Rate limits (app/ratelimit.py): attempts a minute per user of an app, and per app.
+    claims_per_minute: int = Field(10, ge=1)
+    track_per_minute: int = Field(60, ge=1)
+    app_claims_per_minute: int = Field(6000, ge=1)
 
     @property
     def async_database_url(self) -> str:

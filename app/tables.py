@@ -81,6 +81,21 @@ owner = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# Client programs with end users (app/apps.py). The key is stored as a hash; the signing secret
+# of the app's user tokens is kept to verify them, sealed when NEARBY_SECRET_KEY is set, and
+# dropped when the app is revoked. Apps are revoked, never deleted: their claims keep them.
+app = Table(
+    "app",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()),
+    Column("name", Text, nullable=False),
+    Column("app_key_hash", LargeBinary, nullable=False, unique=True),
+    Column("signing_secret", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", DateTime(timezone=True)),
+    CheckConstraint("revoked_at IS NOT NULL OR signing_secret IS NOT NULL", name="secret"),
+)
+
 merchant = Table(
     "merchant",
     metadata,
@@ -166,17 +181,28 @@ claim = Table(
     Column("user_id", Text, nullable=False),
     Column("claimed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("redeemed_at", DateTime(timezone=True)),
+    Column("app_id", UUID(as_uuid=True), ForeignKey("app.id"), nullable=False),
 )
 Index("ix_claim_offer_id", claim.c.offer_id)
+# A user's codes, newest first.
+Index(
+    "ix_claim_app_id_user_id_claimed_at_code",
+    claim.c.app_id,
+    claim.c.user_id,
+    claim.c.claimed_at,
+    claim.c.code,
+)
 
-# How many codes each user holds of each offer: the per-user limit is a conditional upsert here.
+# How many codes each user (of an app) holds of each offer: the per-user limit is a conditional
+# upsert here.
 offer_claimant = Table(
     "offer_claimant",
     metadata,
     _belongs_to("offer"),
     Column("user_id", Text, nullable=False),
     Column("claims", Integer, nullable=False),
-    PrimaryKeyConstraint("offer_id", "user_id"),
+    Column("app_id", UUID(as_uuid=True), ForeignKey("app.id"), nullable=False),
+    PrimaryKeyConstraint("offer_id", "app_id", "user_id"),
 )
 
 # Claims sent with an Idempotency-Key, and the response each got (kept at least 24 hours).
@@ -189,9 +215,26 @@ claim_request = Table(
     Column("status", SmallInteger),  # NULL only inside the transaction that answers it
     Column("body", JSON),  # json, not jsonb: a repeat gets the first response byte for byte
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    PrimaryKeyConstraint("offer_id", "key"),
+    Column("app_id", UUID(as_uuid=True), ForeignKey("app.id"), nullable=False),
+    PrimaryKeyConstraint("offer_id", "app_id", "key"),
 )
 Index("ix_claim_request_created_at", claim_request.c.created_at)
+
+# Rate-limit counters shared by every worker process (app/ratelimit.py): one row per limit and
+# subject, a sliding window of one minute kept as the counts of this minute and the one
+# before. UNLOGGED (see migration 0004): no WAL, no flush to wait for while a row is locked.
+rate_counter = Table(
+    "rate_counter",
+    metadata,
+    Column("name", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("window_no", BigInteger, nullable=False),  # minutes since the Unix epoch
+    Column("prev", Integer, nullable=False),
+    Column("cur", Integer, nullable=False),
+    PrimaryKeyConstraint("name", "subject"),
+    prefixes=["UNLOGGED"],
+)
+Index("ix_rate_counter_window_no", rate_counter.c.window_no)
 
 # Batch imports (app/imports.py). `runner` is the process that runs a job: while the job is
 # queued or running, that process holds an advisory lock on it (queries/imports.py), so a job

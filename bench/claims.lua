@@ -1,10 +1,13 @@
 -- wrk script: POST /v1/offers/{id}/claims, every request from a new user standing at the offer's
--- store, to the offers of BENCH_OFFERS ("offer_id,lat,lng" per line) in turn. With BENCH_KEYED=1
--- each request carries its own Idempotency-Key.
+-- store, to the offers of BENCH_OFFERS ("offer_id,lat,lng" per line) in turn, with the app keys
+-- of BENCH_APP_KEYS (comma-separated) in turn. With BENCH_KEYED=1 each request carries its own
+-- Idempotency-Key.
 local offers = {}
 for line in io.lines(os.getenv("BENCH_OFFERS")) do offers[#offers + 1] = line end
 local run = os.getenv("BENCH_RUN")
 local keyed = os.getenv("BENCH_KEYED") == "1"
+local keys = {}
+for key in os.getenv("BENCH_APP_KEYS"):gmatch("[^,]+") do keys[#keys + 1] = "Bearer " .. key end
 local threads = 0
 
 setup = function(thread)
@@ -22,7 +25,10 @@ request = function()
   local offer_id, lat, lng = line:match("([^,]+),([^,]+),([^,]+)")
   local user = run .. "-" .. thread_id .. "-" .. n
   local body = '{"user_id":"' .. user .. '","lat":' .. lat .. ',"lng":' .. lng .. '}'
-  local headers = {["Content-Type"] = "application/json"}
+  local headers = {
+    ["Content-Type"] = "application/json",
+    ["Authorization"] = keys[(n + thread_id) % #keys + 1],
+  }
   if keyed then headers["Idempotency-Key"] = user end
   return wrk.format("POST", "/v1/offers/" .. offer_id .. "/claims", headers, body)
 end

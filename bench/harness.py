@@ -160,9 +160,15 @@ def ensure_wrk() -> str:
 
 @contextmanager
 def server(
-    app: str, database_url: str, *, factory: bool = False, workers: int = 1
+    app: str,
+    database_url: str,
+    *,
+    factory: bool = False,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
 ) -> Iterator[int]:
-    """Run `app` under uvicorn on a free port until the block ends; yields the port."""
+    """Run `app` under uvicorn on a free port until the block ends, with `env` added to its
+    environment; yields the port."""
     port = _free_port()
     command = [
         sys.executable,
@@ -181,8 +187,8 @@ def server(
     ]
     if factory:
         command.append("--factory")
-    env = dict(os.environ, DATABASE_URL=database_url, PYTHONPATH=str(ROOT))
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    environment = dict(os.environ, DATABASE_URL=database_url, PYTHONPATH=str(ROOT), **(env or {}))
+    process = subprocess.Popen(command, cwd=ROOT, env=environment, start_new_session=True)
     try:
         _wait_until_up(port, process)
         yield port

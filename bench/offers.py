@@ -15,7 +15,11 @@ codes/s over HTTP, and not one code more than an offer's quantity.
   covering holds every offer the bench stores, the storms' too (`_insert_offers`): an offer
   without cells is one the GiST query finds and the H3 query cannot (with a storm's 2,020
   circles in the table, 143 of 1,000 query points differed).
-- Claim storms, each request from a new user: over 2,000 offers of 20 codes (stock to spare),
+- Claim storms, each request from a new user of one of STORM_APPS apps in turn (their keys;
+  the rate limits on; a new user per request never meets the per-user limit, and the per-app
+  limit is raised in SERVICE_ENV so that the storm measures the limits' cost, not their
+  refusals: at the default 6,000 a minute, 1,000 claims/s would take 10 apps at their
+  limit): over 2,000 offers of 20 codes (stock to spare),
   once without and once with an Idempotency-Key per request (codes/s), then on 20 "hot" offers
   of 50 codes until well past sold out (then 409s). Afterwards the database is checked: codes
   stored == the offers' counters == 201s counted by wrk (give or take the requests in flight
@@ -42,6 +46,7 @@ from typing import Any
 
 import asyncpg
 import h3.api.basic_int as h3i
+import httpx
 import numpy as np
 import shapely
 
@@ -58,6 +63,11 @@ ACTIVE_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 CLAIMS_LUA = Path(__file__).with_name("claims.lua")
 HOT_OFFERS, HOT_QUANTITY = 20, 50
 COLD_OFFERS, COLD_QUANTITY = 2_000, 20
+ADMIN_KEY = "bench-admin-key"
+STORM_APPS = 16
+# The service as the storms need it: an admin key to make their apps, and the apps' limit far
+# above what one process can claim (the counters are still written on every claim).
+SERVICE_ENV = {"NEARBY_ADMIN_KEY": ADMIN_KEY, "NEARBY_APP_CLAIMS_PER_MINUTE": "1000000000"}
 
 
 def run(database_url: str, *, seconds: float, rounds: int, connections: int) -> list[Row]:
@@ -67,7 +77,7 @@ def run(database_url: str, *, seconds: float, rounds: int, connections: int) -> 
     points = asyncio.run(query_points(database_url, 5000, seed=3))
     rows: list[Row] = []
     with (
-        server("app.main:create_app", database_url, factory=True) as service,
+        server("app.main:create_app", database_url, factory=True, env=SERVICE_ENV) as service,
         server("bench.bare_app:app", database_url) as bare,
     ):
         loads = alternate(
@@ -254,10 +264,17 @@ def claim_storm(port: int, url: str, *, seconds: float, rounds: int, connections
     """Per round, on offers of its own: claims without and with an Idempotency-Key on plenty of
     stock, then a sell-out on the hot offers; then the database is checked. A short round warms
     up first."""
-    _storm_round(port, url, seconds=min(3.0, seconds), connections=connections)
-    runs = [
-        _storm_round(port, url, seconds=seconds, connections=connections) for _ in range(rounds)
-    ]
+    apps = [_new_app(port) for _ in range(STORM_APPS)]
+    keys = ",".join(key for _, key in apps)
+    try:
+        _storm_round(port, url, keys, seconds=min(3.0, seconds), connections=connections)
+        runs = [
+            _storm_round(port, url, keys, seconds=seconds, connections=connections)
+            for _ in range(rounds)
+        ]
+    finally:
+        for app_id, _ in apps:
+            _revoke_app(port, app_id)
 
     def mid(name: str) -> float:
         values: list[float] = [r[name] for r in runs]
@@ -302,20 +319,52 @@ def claim_storm(port: int, url: str, *, seconds: float, rounds: int, connections
     ]
 
 
-def _storm_round(port: int, url: str, *, seconds: float, connections: int) -> dict[str, Any]:
+def _new_app(port: int) -> tuple[str, str]:
+    """A new app of the service for the storms: its id and key."""
+    made = httpx.post(
+        f"http://127.0.0.1:{port}/v1/apps",
+        json={"name": "bench storms"},
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    )
+    made.raise_for_status()
+    return str(made.json()["id"]), str(made.json()["app_key"])
+
+
+def _revoke_app(port: int, app_id: str) -> None:
+    httpx.delete(
+        f"http://127.0.0.1:{port}/v1/apps/{app_id}",
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    ).raise_for_status()
+
+
+def _storm_round(
+    port: int, url: str, app_keys: str, *, seconds: float, connections: int
+) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     offers = asyncio.run(_storm_offers(url, run_id))
     hot, cold = offers[:HOT_OFFERS], offers[HOT_OFFERS:]
     ids = [o for o, _, _ in offers]
     try:
         plain = _wrk_claims(
-            port, cold, f"{run_id}p", keyed=False, seconds=seconds, connections=connections
+            port,
+            cold,
+            f"{run_id}p",
+            app_keys,
+            keyed=False,
+            seconds=seconds,
+            connections=connections,
         )
         keyed = _wrk_claims(
-            port, cold, f"{run_id}k", keyed=True, seconds=seconds, connections=connections
+            port, cold, f"{run_id}k", app_keys, keyed=True, seconds=seconds, connections=connections
         )
         sell = _wrk_claims(
-            port, hot, f"{run_id}h", keyed=False, seconds=min(seconds, 5.0), connections=connections
+            port,
+            hot,
+            f"{run_id}h",
+            app_keys,
+            keyed=False,
+            seconds=min(seconds, 5.0),
+            connections=connections,
         )
         checked = asyncio.run(_check_storm(url, ids))
     finally:
@@ -343,6 +392,7 @@ def _wrk_claims(
     port: int,
     offers: list[tuple[uuid.UUID, float, float]],
     run_id: str,
+    app_keys: str,
     *,
     keyed: bool,
     seconds: float,
@@ -351,7 +401,12 @@ def _wrk_claims(
     path = f"/tmp/bench-claims-{run_id}.txt"
     with open(path, "w") as f:
         f.writelines(f"{o},{lat!r},{lng!r}\n" for o, lat, lng in offers)
-    env = {"BENCH_OFFERS": path, "BENCH_RUN": run_id, "BENCH_KEYED": "1" if keyed else "0"}
+    env = {
+        "BENCH_OFFERS": path,
+        "BENCH_RUN": run_id,
+        "BENCH_KEYED": "1" if keyed else "0",
+        "BENCH_APP_KEYS": app_keys,
+    }
     try:
         out = run_wrk(port, CLAIMS_LUA, env, seconds=seconds, connections=connections)
     finally:

@@ -10,13 +10,14 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import merchants
+from app import apps, merchants
 from app.merchants import prepare
 from app.queries import merchants as merchants_sql
 from app.queries import offers as offers_sql
 from app.queries.merchants import MerchantRow
 from app.queries.offers import OfferRow, OfferValues
 from app.queries.owners import OwnerRow
+from app.sealing import SecretBox
 from spatial import CoordSystem, Fence
 
 _numbers = itertools.count(1)
@@ -36,6 +37,11 @@ async def owner_with_headers(conn: AsyncConnection, name: str) -> tuple[UUID, di
     """A new owner's id and the headers of its key."""
     row, key = await create_owner(conn, name)
     return row.id, bearer(key)
+
+
+async def create_app(conn: AsyncConnection, name: str = "Test app") -> apps.NewApp:
+    """An app with its key and signing secret (kept plain: no NEARBY_SECRET_KEY in tests)."""
+    return await apps.create(conn, name=name, box=SecretBox(None))
 
 
 async def insert_merchant(

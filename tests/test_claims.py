@@ -1,5 +1,6 @@
 """Claims and redeeming over HTTP: who gets a code and when, the 403s and 409s, Idempotency-Key
-replays, and redeeming a code exactly once."""
+replays, and redeeming a code exactly once. Every claim here comes from an app, with its key
+(`client` carries it unless a request says otherwise)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,35 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from pyproj import Geod
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import claims
 from app.queries.merchants import MerchantRow
 from app.schemas.offers import ClaimOut, RedeemedOut
 from spatial import CoordSystem, circle_fence, from_wgs84
-from tests.factories import bearer, create_owner, insert_merchant, insert_offer, owner_with_headers
+from tests.factories import (
+    bearer,
+    create_app,
+    create_owner,
+    insert_merchant,
+    insert_offer,
+    owner_with_headers,
+)
 
 SHOP = (22.5431, 114.0579)
 INSIDE = {"lat": 22.5440, "lng": 114.0579}
 OUTSIDE = {"lat": 22.5500, "lng": 114.0579}  # 766 m north of a 300 m fence
 CODE = re.compile(r"^[A-Z2-7]{26}$")
+GEOD = Geod(ellps="WGS84")
+
+
+@pytest.fixture
+async def client(client: httpx.AsyncClient, conn: AsyncConnection) -> httpx.AsyncClient:
+    """The app's client: every request carries the key of a new app."""
+    made = await create_app(conn)
+    client.headers["Authorization"] = f"Bearer {made.app_key}"
+    return client
 
 
 @pytest.fixture
@@ -65,7 +83,20 @@ async def test_a_user_inside_the_fence_gets_an_unguessable_code(
     assert response.status_code == 201, response.text
     body = ClaimOut.model_validate(response.json())
     assert CODE.match(body.code) and body.offer_id == offer.id and body.user_id == "openid-1"
-    assert set(response.json()) == {"code", "offer_id", "user_id", "claimed_at"}
+    assert set(response.json()) == {"code", "offer_id", "user_id", "claimed_at", "offer"}
+    assert response.json()["offer"] == {
+        "id": str(offer.id),
+        "title": "Test offer",
+        "ends_at": None,
+        "merchant": {
+            "id": str(shop.id),
+            "name": shop.name,
+            "category": "coffee",
+            "address": None,
+            "phone": None,
+            "location": {"lat": SHOP[0], "lng": SHOP[1]},
+        },
+    }
     assert "Idempotent-Replayed" not in response.headers
     assert await offer_counts(client, offer.id) == (1, 0, 9)
 
@@ -310,7 +341,8 @@ async def test_only_the_offers_owner_or_the_admin_redeems(
     offer = await make_offer(conn, shop, per_user_limit=None)
     _, other_key = await create_owner(conn, "Rival")
     code = (await claim(client, offer.id, "u")).json()["code"]
-    assert (await client.post(f"/v1/claims/{code}/redeem")).status_code == 401
+    no_key = {"Authorization": ""}  # instead of the app key `client` sends
+    assert (await client.post(f"/v1/claims/{code}/redeem", headers=no_key)).status_code == 401
     rival = await client.post(f"/v1/claims/{code}/redeem", headers=bearer(other_key))
     assert rival.status_code == 403
     assert (await client.post(f"/v1/claims/{code}/redeem", headers=admin)).status_code == 200
@@ -342,3 +374,58 @@ async def test_deleting_an_offer_deletes_its_codes(
             await driver.fetchval(f"SELECT count(*) FROM {table} WHERE offer_id = $1", offer.id)
             == 0
         )
+
+
+# ------------------------------------------------------------- refusals a client can switch on
+
+
+async def test_each_refusal_has_its_own_problem_type(
+    client: httpx.AsyncClient,
+    conn: AsyncConnection,
+    owner: tuple[uuid.UUID, dict[str, str]],
+    shop: Any,
+) -> None:
+    now = datetime.now(UTC)
+    later = await make_offer(conn, shop, starts_at=now + timedelta(hours=1))
+    one = await make_offer(conn, shop, quantity=1, per_user_limit=None)
+    mine = await make_offer(conn, shop, per_user_limit=1)
+    await claim(client, one.id, "first")
+    code = (await claim(client, mine.id, "u")).json()["code"]
+    await client.post(f"/v1/claims/{code}/redeem", headers=owner[1])
+    refusals = [
+        (await claim(client, later.id, "u"), 409, "not-active", "Offer not active"),
+        (await claim(client, one.id, "u"), 409, "sold-out", "Sold out"),
+        (await claim(client, mine.id, "u"), 409, "limit-reached", "Per-user limit reached"),
+        (await claim(client, mine.id, "v", OUTSIDE), 403, "outside-fence", "Outside the geofence"),
+        (
+            await client.post(f"/v1/claims/{code}/redeem", headers=owner[1]),
+            409,
+            "already-redeemed",
+            "Already redeemed",
+        ),
+    ]
+    for response, status, slug, title in refusals:
+        assert response.status_code == status, response.text
+        body = response.json()
+        assert (body["type"], body["title"], body["status"]) == (f"/problems/{slug}", title, status)
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_accuracy_circle_may_reach_50_m_past_the_fence(
+    client: httpx.AsyncClient, conn: AsyncConnection, shop: Any
+) -> None:
+    offer = await make_offer(conn, shop, per_user_limit=None)  # 300 m around the shop
+    inside_m = GEOD.inv(SHOP[1], SHOP[0], INSIDE["lng"], INSIDE["lat"])[2]  # 99.6 m out
+    fits = 300 + 50 - inside_m
+    ok = await claim(client, offer.id, "u", INSIDE | {"accuracy_m": fits - 0.5})
+    assert ok.status_code == 201, ok.text
+    wide = await claim(client, offer.id, "u", INSIDE | {"accuracy_m": fits + 0.5})
+    assert wide.status_code == 403 and wide.json()["type"] == "/problems/outside-fence"
+    assert wide.json()["detail"] == (
+        "The user is not inside this offer's geofence, or the position's accuracy circle"
+        f" ({fits + 0.5:g} m) reaches more than 50 m outside it"
+    )
+    for bad in (-1, 5000.5, "near", None):
+        response = await claim(client, offer.id, "u", INSIDE | {"accuracy_m": bad})
+        assert response.status_code == 422, bad
+        assert response.json()["errors"][0]["loc"] == ["body", "accuracy_m"]

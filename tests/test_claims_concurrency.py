@@ -1,6 +1,9 @@
 """Claims under real concurrency: the real app with its own pool over committed data, many
 requests at once. No offer hands out more than its quantity, no user more than the per-user
-limit, and repeats of one Idempotency-Key all get the first answer."""
+limit, and repeats of one Idempotency-Key all get the first answer.
+
+The claims come from one app whose users may try 1,000 times a minute here: these storms test
+the offers' limits, not the rate limits (tests/test_rate_limits.py does)."""
 
 from __future__ import annotations
 
@@ -14,10 +17,25 @@ import asyncpg
 import httpx
 import pytest
 
+from app.main import create_app
+from app.settings import Settings
 from tests.conftest import ADMIN_KEY
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 SHOP = {"lat": 31.2304, "lng": 121.4737}
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app with its own pool, and every request carrying a new app's key."""
+    app = create_app(settings.model_copy(update={"claims_per_minute": 1000}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            made = await client.post("/v1/apps", json={"name": "Storm app"}, headers=ADMIN)
+            assert made.status_code == 201, made.text
+            client.headers["Authorization"] = f"Bearer {made.json()['app_key']}"
+            yield client
 
 
 @pytest.fixture

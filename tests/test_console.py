@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Dialog, Locator, Page, async_playwright
 
 from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
 
@@ -32,10 +32,11 @@ SHANGHAI = (31.2304, 121.4737)
 
 
 class ConsoleServer:
-    def __init__(self, url: str, owner_key: str, owner_id: str) -> None:
+    def __init__(self, url: str, owner_key: str, owner_id: str, app_key: str) -> None:
         self.url = url
         self.owner_key = owner_key
         self.owner_id = owner_id
+        self.app_key = app_key
         self.api = httpx.Client(base_url=url, timeout=30)
 
     def get(self, path: str, **params: Any) -> Any:
@@ -77,10 +78,11 @@ def console() -> Iterator[ConsoleServer]:
         said = _read_until(process, "Nearby on http")
         key = re.search(r"demo owner key: (\S+)", said)
         owner = re.search(r"demo owner (\S+)\n", said)
-        assert key and owner, said
+        app_key = re.search(r"demo app key: (\S+)", said)
+        assert key and owner and app_key, said
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url, process)
-        served = ConsoleServer(url, key.group(1), owner.group(1))
+        served = ConsoleServer(url, key.group(1), owner.group(1), app_key.group(1))
         yield served
         served.api.close()
     finally:
@@ -129,21 +131,39 @@ async def browser() -> AsyncIterator[Browser]:
         await browser.close()
 
 
+# Every breach of the console's Content-Security-Policy, reported by the page itself.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => window.reportCspViolation(
+    `${e.effectiveDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`
+));
+"""
+
+
 @pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1400, "height": 900})
+async def page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
+    """A fresh page; the test fails if the page threw or broke its Content-Security-Policy.
+
+    Parametrised indirectly, the parameter is more options for the browser context."""
+    options = getattr(request, "param", {})
+    context = await browser.new_context(viewport={"width": 1400, "height": 900}, **options)
     page = await context.new_page()
     errors: list[str] = []
+    violations: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.expose_function("reportCspViolation", lambda text: violations.append(text))
+    await page.add_init_script(REPORT_CSP_VIOLATIONS)
     page.set_default_timeout(15_000)
     yield page
     await context.close()
     assert errors == [], f"the page threw: {errors}"
+    assert violations == [], f"the page broke its Content-Security-Policy: {violations}"
 
 
+# Under the console's CSP (no 'unsafe-eval') Playwright's wait_for_function needs a function, not
+# an expression: it evaluates expressions with eval inside the page.
 async def open_console(page: Page, console: ConsoleServer, view: str = HELSINKI) -> None:
     await page.goto(f"{console.url}/{view}")
-    await page.wait_for_function("document.body.dataset.ready === 'true'")
+    await page.wait_for_function("() => document.body.dataset.ready === 'true'")
 
 
 async def shot(page: Page, name: str) -> None:
@@ -218,7 +238,7 @@ async def test_a_click_lists_the_stores_and_offers_the_api_finds_there(
     assert await listed(page, "#offers-here") == [o["id"] for o in here["results"]]
 
     await page.locator("#more-results").click()
-    await page.wait_for_function("document.querySelectorAll('#results > li').length > 50")
+    await page.wait_for_function("() => document.querySelectorAll('#results > li').length > 50")
     second = console.get("/v1/search/nearby", **params, cursor=first["next_cursor"])
     expected = [r["id"] for r in first["results"] + second["results"]]
     assert await listed(page, "#results") == expected
@@ -350,7 +370,7 @@ async def test_a_merchant_draws_a_polygon_fence_saves_it_and_sees_its_counts(
     await page.locator("#stores-summary").filter(has_text="stores").wait_for()
     everything = console.get("/v1/merchants", limit=100)
     assert everything["next_cursor"], "the demo owner has hundreds of stores"
-    await page.wait_for_function("document.querySelectorAll('#stores > li').length === 200")
+    await page.wait_for_function("() => document.querySelectorAll('#stores > li').length === 200")
     summary = await page.locator("#stores-summary").inner_text()
     assert summary.startswith("967 stores")
 
@@ -389,7 +409,11 @@ async def test_a_merchant_draws_a_polygon_fence_saves_it_and_sees_its_counts(
         "lat": sum(c["lat"] for c in corners) / 4,
         "lng": sum(c["lng"] for c in corners) / 4,
     }
-    claim = console.api.post(f"/v1/offers/{saved['id']}/claims", json=inside)
+    claim = console.api.post(
+        f"/v1/offers/{saved['id']}/claims",
+        json=inside,
+        headers={"Authorization": f"Bearer {console.app_key}"},
+    )
     assert claim.status_code == 201, claim.text
     redeemed = console.api.post(f"/v1/claims/{claim.json()['code']}/redeem", headers=console.owner)
     assert redeemed.status_code == 200, redeemed.text
@@ -439,6 +463,7 @@ async def test_api_errors_show_as_readable_messages(page: Page, console: Console
     text = await message(page, "Search failed: Invalid input (422)")
     assert "radius" in text
     # The map is still there: the land outlines and the view, not a blank page.
+    await page.locator(".leaflet-land-pane canvas").wait_for()  # drawn once the outlines load
     assert await page.locator(".leaflet-land-pane canvas").count() == 1
     await shot(page, "08-error-radius")
 
@@ -459,14 +484,308 @@ async def test_api_errors_show_as_readable_messages(page: Page, console: Console
     await shot(page, "09-error-fence")
 
 
+CONSOLE_POLICY = {
+    "default-src": "'none'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "connect-src": "'self'",
+    "form-action": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "frame-ancestors": "'none'",
+}
+
+
+def assert_guarded(response: httpx.Response, policy: dict[str, str] | None) -> None:
+    """nosniff and no referrer on every response; the console's CSP, or none, as `policy`."""
+    assert response.headers["x-content-type-options"] == "nosniff", response.url
+    assert response.headers["referrer-policy"] == "no-referrer", response.url
+    if policy is None:
+        assert "content-security-policy" not in response.headers, response.url
+        return
+    directives = [
+        d.strip().split(" ", 1) for d in response.headers["content-security-policy"].split(";")
+    ]
+    assert dict(directives) == policy, response.url
+
+
 async def test_the_console_and_its_libraries_are_served_by_the_service(
     console: ConsoleServer,
 ) -> None:
+    modules = sorted(p.name for p in (ROOT / "app" / "web" / "console").glob("*.js"))
     async with httpx.AsyncClient(base_url=console.url) as client:
         page = await client.get("/")
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-        for script in re.findall(r'(?:src|href)="(/[^"]+)"', page.text):
-            assert (await client.get(script)).status_code == 200, script
+        assert_guarded(page, CONSOLE_POLICY)
+        assert "<script>" not in page.text and not re.search(r"\son[a-z]+=", page.text)
+        files = re.findall(r'(?:src|href)="(/[^"]+)"', page.text)
+        for path in files + [f"/console/{name}" for name in modules]:
+            served = await client.get(path)
+            assert served.status_code == 200, path
+            assert_guarded(served, CONSOLE_POLICY)
         missing = await client.get("/console/nothing.js")
+        api = await client.get("/v1/search/nearby", params={"lat": 60.17, "lng": 24.94})
+        refused = await client.get("/v1/search/nearby", params={"lat": "<b>"})
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
+    assert api.status_code == 200 and refused.status_code == 422
+    for response in (missing, api, refused):  # nosniff and no-referrer, not the page's policy
+        assert_guarded(response, None)
+
+
+# ------------------------------------------------------------------------------- hostile text
+
+# Text in the shapes that turn into script when a page treats it as HTML. Each sets
+# window.__pwned to the field it came from, should it ever run.
+HOSTILE = {
+    "img": "<img src=x onerror=\"window.__pwned='{field}'\">",
+    "script": "\"><script>window.__pwned='{field}'</script>",
+    "svg": "<svg onload=\"window.__pwned='{field}'\">",
+    "link": "<a href=\"javascript:window.__pwned='{field}'\">{field}</a>",
+}
+REYKJAVIK = (64.1466, -21.9426)  # no demo store within kilometres
+
+
+def hostile(kind: str, field: str) -> str:
+    return HOSTILE[kind].format(field=field)
+
+
+def hostile_store(kind: str, n: int) -> dict[str, Any]:
+    """A store with hostile text in every text field the API takes."""
+    comment = hostile(kind, "opening_hours").replace('"', "")  # an opening_hours comment
+    return {
+        "external_id": hostile(kind, "external_id"),
+        "name": hostile(kind, "name"),
+        "category": hostile(kind, "category"),
+        "tags": [hostile(kind, "tag")],
+        "address": hostile(kind, "address"),
+        "phone": hostile(kind, "phone"),
+        "opening_hours": f'24/7 "{comment}"',
+        "attributes": {
+            "note": hostile(kind, "attribute"),
+            hostile(kind, "attribute_name"): "a hostile attribute name",
+            "website": "javascript:window.__pwned='website'",
+            "menu": "https://example.org/menu",
+        },
+        "location": {"lat": REYKJAVIK[0] + 0.0002 * (n + 1), "lng": REYKJAVIK[1]},
+    }
+
+
+def hostile_offer(kind: str) -> dict[str, Any]:
+    return {"title": hostile(kind, "title"), "description": hostile(kind, "description")}
+
+
+def details_of(store: dict[str, Any]) -> list[list[str]]:
+    """The store's details as the console lists them (app/web/console/store.js), in order."""
+    rows = [
+        ("Category", store["category"]),
+        ("Tags", ", ".join(store["tags"])),
+        ("Address", store["address"]),
+        ("Phone", store["phone"]),
+        ("Opening hours", store["opening_hours"]),
+        ("Time zone", store["timezone"]),
+        ("Store number", store["external_id"]),
+        *store["attributes"].items(),
+    ]
+    return [[term, value] for term, value in rows if value]
+
+
+@pytest.fixture(scope="module")
+def hostile_owner(console: ConsoleServer) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """An owner whose stores and offers are named with hostile text: its key and its stores."""
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    made = console.api.post("/v1/owners", json={"name": hostile("img", "owner")}, headers=admin)
+    assert made.status_code == 201, made.text
+    key = made.json()["api_key"]
+    owner = {"Authorization": f"Bearer {key}"}
+    stores = []
+    try:
+        for n, kind in enumerate(HOSTILE):
+            store = console.api.post("/v1/merchants", json=hostile_store(kind, n), headers=owner)
+            assert store.status_code == 201, store.text
+            stores.append(store.json())
+            offer = console.api.post(
+                f"/v1/merchants/{store.json()['id']}/offers",
+                json=hostile_offer(kind),
+                headers=owner,
+            )
+            assert offer.status_code == 201, offer.text
+        yield key, stores
+    finally:
+        for store in stores:
+            console.api.delete(f"/v1/merchants/{store['id']}", headers=owner)
+
+
+PAGE_STATE = """() => ({
+    pwned: window.__pwned ?? null,
+    handlers: [...document.querySelectorAll("*")]
+        .filter((e) => [...e.attributes].some((a) => a.name.toLowerCase().startsWith("on")))
+        .map((e) => e.outerHTML.slice(0, 120)),
+    scripts: [...document.scripts].map((s) => s.getAttribute("src")),
+    links: [...document.querySelectorAll("a[href]")].map((a) => a.getAttribute("href")),
+    injected: document.querySelectorAll('img, iframe, object, embed, #panel svg').length,
+})"""
+
+# What each tooltip of a layer group will show: [given to Leaflet as an element?, its text].
+TOOLTIPS = """([mode, group]) => window.nearby.modes[mode][group].getLayers()
+    .filter((layer) => layer.getTooltip())
+    .map((layer) => layer.getTooltip().getContent())
+    .map((content) => [content instanceof Element, content.textContent ?? content])"""
+
+MARKER_POINTS = """([mode, group]) => window.nearby.modes[mode][group].getLayers()
+    .map((layer) => window.nearby.map.latLngToContainerPoint(layer.getLatLng()))
+    .map((point) => [point.x, point.y])"""
+
+
+async def tooltips(page: Page, mode: str, group: str) -> list[str]:
+    """The tooltips of a group's layers, each given to Leaflet as an element (never a string,
+    which Leaflet would parse as HTML)."""
+    contents = await page.evaluate(TOOLTIPS, [mode, group])
+    assert all(element for element, _ in contents), contents
+    return sorted(text for _, text in contents)
+
+
+async def hovered_tooltips(page: Page, mode: str, group: str) -> list[str]:
+    """The tooltips a mouse pointed at each marker of a group sees on the map."""
+    await page.wait_for_timeout(400)  # the markers stand still once Leaflet's animations end
+    box = await page.locator("#map").bounding_box()
+    assert box is not None
+    seen = []
+    for x, y in await page.evaluate(MARKER_POINTS, [mode, group]):
+        await page.mouse.move(box["x"] + x, box["y"] + y)
+        seen.append(str(await page.locator(".leaflet-tooltip").text_content()))
+        await page.mouse.move(0, 0)
+        await page.locator(".leaflet-tooltip").wait_for(state="detached")
+    return sorted(seen)
+
+
+async def texts(page: Page, selector: str) -> list[str]:
+    return list(await page.locator(selector).evaluate_all("els => els.map(e => e.textContent)"))
+
+
+async def details_shown(page: Page, where: str | Locator) -> list[list[str]]:
+    locator = page.locator(where) if isinstance(where, str) else where
+    return list(
+        await locator.evaluate(
+            "dl => [...dl.querySelectorAll('dt')].map(dt => [dt.textContent,"
+            " dt.nextElementSibling.textContent])"
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "page", [{}, {"bypass_csp": True}], indirect=True, ids=["with-csp", "without-csp"]
+)
+async def test_hostile_text_shows_as_text_in_every_view(
+    page: Page, console: ConsoleServer, hostile_owner: tuple[str, list[dict[str, Any]]]
+) -> None:
+    """Store and offer text shaped like HTML shows literally wherever the console shows it, and
+    runs nothing: under the Content-Security-Policy, and without it (the page alone is safe)."""
+    key, stores = hostile_owner
+    owner = {"Authorization": f"Bearer {key}"}
+    names = [store["name"] for store in stores]
+    titles = [hostile_offer(kind)["title"] for kind in HOSTILE]
+    dialogs: list[str] = []
+    requests: list[str] = []
+
+    async def refuse(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("dialog", refuse)
+    page.on("request", lambda request: requests.append(request.url))
+
+    # The stores in view (zoomed in), their tooltips.
+    await open_console(page, console, f"#map=18/{REYKJAVIK[0]}/{REYKJAVIK[1]}")
+    await page.locator("#viewport-note").filter(has_text="4 stores in view").wait_for()
+    in_view = sorted(f"{s['name']} ({s['category']})" for s in stores)
+    assert await tooltips(page, "explore", "viewport") == in_view
+    assert await hovered_tooltips(page, "explore", "viewport") == in_view
+
+    # A search there: the result list, its markers' tooltips, the offers here and their fences.
+    await click_map(page)
+    await page.locator("#search-summary").filter(has_text="4 stores within 800 m").wait_for()
+    assert await texts(page, "#results .name") == names
+    assert await texts(page, "#results .meta") == [
+        f"{s['category']} · {s['address']}" for s in stores
+    ]
+    found = await tooltips(page, "explore", "searchLayer")
+    found.remove("search point")
+    assert sorted(tip.rpartition(" · ")[0] for tip in found) == sorted(names)
+    asked = await page.locator("#search-summary").evaluate("e => ({...e.dataset})")
+    here = console.get("/v1/offers/here", lat=asked["lat"], lng=asked["lng"], limit=100)["results"]
+    assert set(titles) <= {offer["title"] for offer in here}  # and those the merchant adds below
+    await page.locator("#offers-here > li").nth(len(here) - 1).wait_for()
+    assert await texts(page, "#offers-here .name") == [offer["title"] for offer in here]
+    assert await texts(page, "#offers-here .description") == [o["description"] for o in here]
+    assert await texts(page, "#offers-here .meta:not(.description):not(.counts)") == [
+        f"at {offer['merchant']['name']}" for offer in here
+    ]
+    fences = await tooltips(page, "explore", "offerLayer")
+    assert fences == sorted(f"{o['title']} · {o['merchant']['name']}" for o in here)
+    await shot(page, "10-hostile-explore")
+
+    # Each store's popup, from the result list: every field, a link only to the web address.
+    for store in stores:
+        await page.locator("#results > li", has=page.get_by_text(store["name"], exact=True)).click()
+        # The card of this store (the one before may still be fading out).
+        card = page.locator(".store-card").filter(has=page.get_by_text(store["name"], exact=True))
+        assert await card.locator(".name").text_content() == store["name"]
+        assert await details_shown(page, card.locator("dl")) == details_of(store)
+        links = await card.locator("a").evaluate_all("as => as.map(a => a.getAttribute('href'))")
+        assert links == ["https://example.org/menu"]  # not the phone (no digits), not javascript:
+    await shot(page, "11-hostile-popup")
+
+    # A hostile key is refused in words.
+    await sign_in(page, hostile("img", "key"))
+    await message(page, "That key was not accepted: Unauthorized (401)")
+
+    # The merchant panel: the owner's stores, their markers, details and offers.
+    await sign_in(page, key)
+    await page.locator("#stores-summary").filter(has_text="4 stores").wait_for()
+    assert sorted(await texts(page, "#stores .name")) == sorted(names)
+    assert await tooltips(page, "merchant", "storeLayer") == sorted(names)
+    assert await hovered_tooltips(page, "merchant", "storeLayer") == sorted(names)
+    for kind, store in zip(HOSTILE, stores, strict=True):
+        await page.locator("#stores > li", has=page.get_by_text(store["name"], exact=True)).click()
+        await page.locator("#store-name").filter(has_text=store["name"]).wait_for()
+        assert await page.locator("#store-name").text_content() == store["name"]
+        assert await details_shown(page, "#store-details dl") == details_of(store)
+        offers = console.api.get(f"/v1/merchants/{store['id']}/offers", headers=owner).json()
+        assert hostile_offer(kind)["title"] in [offer["title"] for offer in offers["results"]]
+        await page.locator("#offers > li").nth(len(offers["results"]) - 1).wait_for()
+        assert await texts(page, "#offers .name") == [o["title"] for o in offers["results"]]
+        assert await texts(page, "#offers .description") == [
+            o["description"] for o in offers["results"]
+        ]
+
+    # A new offer with a hostile title: the confirmation echoes it, the list shows it.
+    title, description = hostile("svg", "new title"), hostile("script", "new description")
+    await page.locator("#offer-title").fill(title)
+    await page.locator("#offer-description").fill(description)
+    await page.locator("#save-offer").click()
+    said = await message(page, f'Saved "{title}" (500 m round the store).')
+    assert said == f'Saved "{title}" (500 m round the store).'
+    offers = console.api.get(f"/v1/merchants/{stores[-1]['id']}/offers", headers=owner).json()
+    saved = next(offer for offer in offers["results"] if offer["title"] == title)
+    assert saved["description"] == description
+    await page.locator(f'#offers > li[data-id="{saved["id"]}"]').wait_for()
+    assert await texts(page, "#offers .name") == [o["title"] for o in offers["results"]]
+    assert await texts(page, "#offers .description") == [
+        o["description"] for o in offers["results"]
+    ]
+    await shot(page, "12-hostile-merchant")
+    console.api.delete(f"/v1/offers/{saved['id']}", headers=owner)
+
+    state = await page.evaluate(PAGE_STATE)
+    assert state["pwned"] is None
+    assert state["handlers"] == [] and state["injected"] == 0
+    assert state["scripts"] == [
+        "/vendor/leaflet/leaflet.js",
+        "/vendor/topojson-client/topojson-client.min.js",
+        "/console/main.js",
+    ]
+    assert not [link for link in state["links"] if not re.match(r"^(https://|#)", link)]
+    assert dialogs == []
+    assert not [url for url in requests if httpx.URL(url).path.endswith("/x")]

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import demo
 from app.auth import hash_key
+from app.queries.apps import live_app_by_key_hash
 from app.queries.owners import owner_by_key_hash
 
 
@@ -35,6 +36,19 @@ async def test_the_demo_loads_every_named_helsinki_store_and_reloading_changes_n
     # each load hands out a fresh key; only the newest works
     assert await owner_by_key_hash(conn, api_key_hash=hash_key(second.api_key)) is not None
     assert await owner_by_key_hash(conn, api_key_hash=hash_key(first.api_key)) is None
+
+
+async def test_the_demo_app_gets_a_fresh_key_and_secret_at_each_load(
+    conn: AsyncConnection,
+) -> None:
+    first, second = await demo.load(conn), await demo.load(conn)
+    assert first.app is not None and second.app is not None
+    assert first.app.row.id == second.app.row.id and first.app.row.name == demo.DEMO_APP
+    assert first.app.signing_secret != second.app.signing_secret
+    driver = (await conn.get_raw_connection()).driver_connection
+    found = await live_app_by_key_hash(driver, app_key_hash=hash_key(second.app.app_key))
+    assert found == second.app.row.id
+    assert await live_app_by_key_hash(driver, app_key_hash=hash_key(first.app.app_key)) is None
 
 
 async def test_unsupported_demo_opening_hours_are_kept_as_attributes(conn: AsyncConnection) -> None:

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.queries import offers as offers_sql
-from app.queries.claims import _TAKE, _TAKE_KEYED
+from app.queries.claims import _PREFLIGHT, _PREFLIGHT_KEYED, _TAKE, _TAKE_KEYED
 from spatial import circle_fence
-from tests.factories import create_owner
+from tests.factories import create_app, create_owner
 from tests.test_query_plans import _indexes, plan
 
 AT = datetime(2026, 6, 1, tzinfo=UTC)
@@ -60,7 +60,22 @@ async def seeded(conn: AsyncConnection, driver: Any) -> Any:
                    ST_SetSRID(ST_MakePoint($4, $3), 4326)::geography, $5, '2026-01-01Z')""",
         rows,
     )
-    await driver.execute("ANALYZE offer; ANALYZE merchant")
+    # Counters and kept Idempotency-Keys as a busy service has them: one per user (and app)
+    # active in the last minutes, one per keyed claim of the last day.
+    await driver.execute(
+        """INSERT INTO rate_counter (name, subject, window_no, prev, cur)
+           SELECT 'claims', 'app/user-' || i, 29000000, 0, 1 FROM generate_series(1, 2000) i"""
+    )
+    app = await create_app(conn, "Plans app")
+    await driver.execute(
+        """INSERT INTO claim_request (offer_id, app_id, key, user_id, status, body)
+           SELECT o.id, $1, 'key-' || i, 'user', 201, '{}'
+           FROM (SELECT id FROM offer LIMIT 100) o, generate_series(1, 20) i""",
+        app.row.id,
+    )
+    await driver.execute(
+        "ANALYZE offer; ANALYZE merchant; ANALYZE rate_counter; ANALYZE claim_request"
+    )
     return driver
 
 
@@ -92,9 +107,24 @@ async def test_a_claim_reads_the_offer_by_its_key_and_scans_no_table(
     seeded: Any, keyed: bool
 ) -> None:
     offer_id = await seeded.fetchval("SELECT id FROM offer LIMIT 1")
-    values: list[Any] = [offer_id, "user", "CODE", AT, "SRID=4326;POINT(121.5 31.2)"]
-    if keyed:
-        values += [f"key-{uuid.uuid4()}", '{"code": "CODE"}', 86400.0]
+    point, app_id = "SRID=4326;POINT(121.5 31.2)", uuid.uuid4()
+    values: list[Any] = [offer_id, "user", "CODE", AT, point, 120.0, app_id]
+    if keyed:  # the key's row, taken by the preflight, gets the response by its key
+        values += [f"key-{uuid.uuid4()}", '{"code": "CODE"}']
     explained = await plan(seeded, _TAKE_KEYED if keyed else _TAKE, values)
     assert "Seq Scan" not in explained
-    assert _indexes(explained) == {"pk_offer"}
+    assert _indexes(explained) == ({"pk_offer", "pk_claim_request"} if keyed else {"pk_offer"})
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+async def test_a_claims_preflight_reads_its_counters_and_the_offer_by_their_keys(
+    seeded: Any, keyed: bool
+) -> None:
+    offer_id = await seeded.fetchval("SELECT id FROM offer LIMIT 1")
+    counting = [29000000, 0.5, "claims", "app/user", 10, "app-claims", "app", 6000]
+    values: list[Any] = [offer_id, *counting]
+    if keyed:
+        values = [offer_id, uuid.uuid4(), "key", 86400.0, "user", *counting]
+    explained = await plan(seeded, _PREFLIGHT_KEYED if keyed else _PREFLIGHT, values)
+    assert "Seq Scan" not in explained
+    assert _indexes(explained) == {"pk_offer", "pk_merchant", "pk_rate_counter"}

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.queries.merchants import MerchantRow
 from app.schemas.offers import OfferList, OfferOut
 from spatial import CoordSystem, from_wgs84
-from tests.factories import bearer, create_owner, insert_merchant
+from tests.factories import bearer, create_app, create_owner, insert_merchant
 
 SHOP = (22.5431, 114.0579)  # Shenzhen: GCJ-02 applies here
 
@@ -189,13 +189,14 @@ async def test_a_patch_changes_only_the_fields_given(
 
 
 async def test_a_patch_may_not_lower_the_quantity_below_the_codes_claimed(
-    client: httpx.AsyncClient, owner: dict[str, str], shop: MerchantRow
+    client: httpx.AsyncClient, conn: AsyncConnection, owner: dict[str, str], shop: MerchantRow
 ) -> None:
     offer = await create(client, owner, shop.id, quantity=10, per_user_limit=None)
+    app = bearer((await create_app(conn)).app_key)
     for n in range(3):
         claim = {"user_id": f"u{n}", "lat": SHOP[0], "lng": SHOP[1]}
         assert (
-            await client.post(f"/v1/offers/{offer['id']}/claims", json=claim)
+            await client.post(f"/v1/offers/{offer['id']}/claims", json=claim, headers=app)
         ).status_code == 201
     response = await client.patch(f"/v1/offers/{offer['id']}", json={"quantity": 2}, headers=owner)
     assert response.status_code == 422

@@ -11,6 +11,22 @@ tables stand behind that. Nothing is read into Python and written back.
 Every path that locks rows locks the offer first (claims, redeeming, PATCH, DELETE with its
 cascade), so no two of them can deadlock.
 
+A claim is two round trips: `preflight` counts the attempt against the rate limits (and,
+with an Idempotency-Key, not when the key is a repeat) and reads the offer's summary for the
+response; then `take_code`. The counters are apart from the claim statement on purpose: a
+counter row (one per app) locked inside the claim would stay locked while the claim waits for
+a busy offer and until its commit is flushed, and every claim of the app would queue behind it.
+
+Presence (API.md: the accuracy circle may reach at most 50 m outside the fence): the point must
+lie in the fence, and its distance to the fence's edge must be at least `accuracy_m - 50`,
+i.e. the circle reaches at most 50 m past the edge. For a circle fence (centre c, radius R)
+that is geodesic: d(c, p) <= R + 50 - accuracy_m. For a polygon the edge is its outline
+without the seams the storage adds (cuts at the antimeridian, closures over a pole), cut into
+pieces of 0.0005 degrees so that the great circles of geography follow the planar edges
+within millimetres, each piece measured on the spheroid. Piece by piece, because PostGIS
+measures a geography line from the point nearest on the sphere: where two edges are nearly
+equally far (the middle of a square), that picked the wrong one, up to 0.7% too far.
+
 Claims run on the asyncpg driver (the claim route is a hot path too: benchmarked); redeeming
 runs on SQLAlchemy Core like the other owner writes.
 """
@@ -19,12 +35,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from uuid import UUID
 
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.queries import ratelimit as ratelimit_sql
+from app.queries.ratelimit import Counted, Hit
 from app.queries.sql import ewkt
 
 
@@ -46,10 +65,31 @@ class ClaimGate:
 class Taken:
     """The outcome of `take_code`: a claim time, or None and what the offer looked like."""
 
-    fresh: bool  # False: the key was taken by an earlier request, nothing was claimed
     claimed_at: datetime | None
     open: bool  # inside, active and with a code left when locked: a refusal was the user's limit
     gate: ClaimGate
+
+
+@dataclass(slots=True)
+class OfferSummary:
+    """What a claim's response shows of its offer and store (WGS-84)."""
+
+    title: str
+    ends_at: datetime | None
+    merchant_id: UUID
+    merchant_name: str
+    merchant_category: str
+    merchant_address: str | None
+    merchant_phone: str | None
+    merchant_lat: float
+    merchant_lng: float
+
+
+@dataclass(slots=True)
+class Preflight:
+    fresh: bool  # False: the Idempotency-Key was taken before (and is kept): nothing counted
+    offer: OfferSummary | None  # None: no such offer
+    counted: list[Counted]
 
 
 @dataclass(slots=True)
@@ -69,6 +109,17 @@ class ClaimRow:
 
 
 @dataclass(slots=True)
+class ClaimRecord(ClaimRow):
+    app_id: UUID
+    owner_id: UUID  # of the offer's merchant
+
+
+@dataclass(slots=True)
+class UserClaim(ClaimRow):
+    offer: OfferSummary
+
+
+@dataclass(slots=True)
 class RedeemTarget:
     code: str
     offer_id: UUID
@@ -76,17 +127,83 @@ class RedeemTarget:
     redeemed_at: datetime | None
 
 
-def _gate_columns(now: str, point: str) -> str:
-    """ClaimGate's columns of offer `o` at the instant `now`, for the geography `point`."""
+# Seams of stored fences that are not edges: cuts at the antimeridian, closures over a pole.
+_SEAMS = (
+    "'SRID=4326;MULTILINESTRING((180 -90,180 90),(-180 -90,-180 90),"
+    "(-180 90,180 90),(-180 -90,180 -90))'::geometry"
+)
+EDGE_PIECE_DEG = 0.0005
+PRESENCE_SLACK_M = 50.0
+
+
+def _gate_columns(now: str, point: str, accuracy: str) -> str:
+    """ClaimGate's columns of offer `o` at the instant `now`, for the geography `point` reported
+    with `accuracy` metres (see the module docstring)."""
+    slack = PRESENCE_SLACK_M
+    pieces = (
+        f"ST_DumpSegments(ST_Segmentize(ST_Difference(ST_Boundary(o.fence), {_SEAMS}),"
+        f" {EDGE_PIECE_DEG}))"
+    )
     return f"""o.starts_at, o.ends_at, o.starts_at <= {now} AS started,
         o.starts_at <= {now} AND (o.ends_at IS NULL OR {now} < o.ends_at) AS active,
-        CASE WHEN o.radius_m IS NULL THEN ST_Covers(o.fence, {point}::geography::geometry)
-             ELSE ST_DWithin(o.center, {point}::geography, o.radius_m) END AS inside,
+        CASE WHEN o.radius_m IS NULL THEN
+                 ST_Covers(o.fence, {point}::geography::geometry)
+                 AND CASE WHEN {accuracy} <= {slack} THEN true
+                          ELSE NOT EXISTS (
+                              SELECT FROM {pieces} AS piece
+                              WHERE ST_DWithin(piece.geom::geography, {point}::geography,
+                                               {accuracy} - {slack}))
+                     END
+             ELSE ST_DWithin(o.center, {point}::geography, o.radius_m)
+                 AND CASE WHEN {accuracy} <= {slack} THEN true
+                          WHEN o.radius_m + {slack} < {accuracy} THEN false
+                          ELSE ST_DWithin(o.center, {point}::geography,
+                                          o.radius_m + {slack} - {accuracy})
+                     END
+        END AS inside,
         o.quantity, o.claimed, o.per_user_limit"""
 
 
+@cache
+def _preflight_statement(*, keyed: bool, limits: int) -> str:
+    """Count the attempt against `limits` limits and read the offer's summary; $1 offer, then
+    the counters'.
+
+    Keyed ($2 app, $3 key, $4 the key's lifetime in seconds, $5 user; counters from $6), run
+    in the keyed claim's transaction: first take the key, with no response yet (a repeat waits
+    here until the first request commits, then finds the key taken and counts nothing); count
+    only a fresh key. Breaks one of OFFER_REFERENCES when the offer does not exist.
+    """
+    ctes, gate, first, fresh = [], "true", 2, "true"
+    if keyed:
+        ctes.append("""request AS (
+            INSERT INTO claim_request AS r (offer_id, app_id, key, user_id, status, body)
+            VALUES ($1, $2, $3, $5, NULL, NULL)
+            ON CONFLICT (offer_id, app_id, key) DO UPDATE
+                SET user_id = excluded.user_id, status = NULL, body = NULL, created_at = now()
+                WHERE r.created_at < now() - make_interval(secs => $4)
+            RETURNING true
+        )""")
+        gate = fresh = "EXISTS (SELECT FROM request)"
+        first = 6
+    counting, counted = ratelimit_sql.counting_sql(first, limits, gate=gate)
+    ctes += counting
+    columns = [
+        fresh,
+        "o.title, o.ends_at, m.id, m.name, m.category, m.address, m.phone",
+        "ST_Y(m.location::geometry), ST_X(m.location::geometry)",
+        *counted,
+    ]
+    return f"""
+        {"WITH " + ", ".join(ctes) if ctes else ""}
+        SELECT {", ".join(columns)}
+        FROM (SELECT) AS one
+        LEFT JOIN (offer o JOIN merchant m ON m.id = o.merchant_id) ON o.id = $1::uuid"""
+
+
 def _take_statement(*, keyed: bool) -> str:
-    """All or nothing, in one statement ($1 offer, $2 user, $3 code, $4 now, $5 point).
+    """All or nothing, in one statement ($1 offer, $2 user, $3 code, $4 now, $5 point, $6 its
+    accuracy in metres, $7 app).
 
     The gate reads the offer as the statement found it, for the caller's messages. Then: lock
     the offer if the point is inside and it is active with a code left (after waiting for a
@@ -94,36 +211,29 @@ def _take_statement(*, keyed: bool) -> str:
     their limit (ON CONFLICT re-checks the newest count), then the offer, then the code. A
     refusal writes nothing but the lock, so without a key no transaction is needed.
 
-    Keyed ($6 key, $7 the success response, $8 the key's lifetime in seconds): first take the
-    key (a repeat waits here for the first request to commit, then finds the key taken and
-    claims nothing), storing the success response with it; a refusal must replace that
-    response (store_response) in the same transaction.
+    Keyed ($8 key, $9 the success response): a code made is stored as the key's response (the
+    key was taken by `preflight` in the same transaction; a refusal is stored by
+    store_response).
     """
-    request, fresh = "", "true"
+    stored = ""
     if keyed:
-        request = """request AS (
-            INSERT INTO claim_request AS r (offer_id, key, user_id, status, body)
-            VALUES ($1, $6, $2, 201, $7::json)
-            ON CONFLICT (offer_id, key) DO UPDATE
-                SET user_id = excluded.user_id, status = 201, body = excluded.body,
-                    created_at = now()
-                WHERE r.created_at < now() - make_interval(secs => $8)
-            RETURNING true
-        ),"""
-        fresh = "EXISTS (SELECT FROM request)"
+        stored = """, stored AS (
+            UPDATE claim_request SET status = 201, body = $9::json
+            WHERE offer_id = $1 AND app_id = $7 AND key = $8 AND EXISTS (SELECT FROM made)
+        )"""
     return f"""
-        WITH {request} gate AS (
-            SELECT {_gate_columns("$4", "$5")} FROM offer o WHERE o.id = $1
+        WITH gate AS (
+            SELECT {_gate_columns("$4", "$5", "$6::float8")} FROM offer o WHERE o.id = $1
         ), locked AS (
             SELECT o.id, o.per_user_limit FROM offer o, gate
-            WHERE o.id = $1 AND gate.inside AND {fresh}
+            WHERE o.id = $1 AND gate.inside
               AND o.starts_at <= $4 AND (o.ends_at IS NULL OR $4 < o.ends_at)
               AND (o.quantity IS NULL OR o.claimed < o.quantity)
             FOR NO KEY UPDATE OF o
         ), mine AS (
-            INSERT INTO offer_claimant AS c (offer_id, user_id, claims)
-            SELECT id, $2, 1 FROM locked
-            ON CONFLICT (offer_id, user_id) DO UPDATE SET claims = c.claims + 1
+            INSERT INTO offer_claimant AS c (offer_id, app_id, user_id, claims)
+            SELECT id, $7, $2, 1 FROM locked
+            ON CONFLICT (offer_id, app_id, user_id) DO UPDATE SET claims = c.claims + 1
             WHERE c.claims < coalesce((SELECT per_user_limit FROM locked), 2147483647)
             RETURNING c.offer_id
         ), counted AS (
@@ -132,17 +242,53 @@ def _take_statement(*, keyed: bool) -> str:
               AND (o.quantity IS NULL OR o.claimed < o.quantity)
             RETURNING o.id
         ), made AS (
-            INSERT INTO claim (code, offer_id, user_id, claimed_at)
-            SELECT $3, id, $2, $4 FROM counted
+            INSERT INTO claim (code, offer_id, app_id, user_id, claimed_at)
+            SELECT $3, id, $7, $2, $4 FROM counted
             RETURNING claimed_at
-        )
-        SELECT {fresh}, (SELECT claimed_at FROM made), EXISTS (SELECT FROM locked), gate.*
+        ){stored}
+        SELECT (SELECT claimed_at FROM made), EXISTS (SELECT FROM locked), gate.*
         FROM gate"""
 
 
 _TAKE = _take_statement(keyed=False)
 _TAKE_KEYED = _take_statement(keyed=True)
-_GATE = f"SELECT {_gate_columns('$2', '$3')} FROM offer o WHERE o.id = $1"
+_GATE = f"SELECT {_gate_columns('$2', '$3', '$4::float8')} FROM offer o WHERE o.id = $1"
+_PREFLIGHT = _preflight_statement(keyed=False, limits=2)
+_PREFLIGHT_KEYED = _preflight_statement(keyed=True, limits=2)
+
+
+async def preflight(
+    conn: asyncpg.Connection,
+    *,
+    offer_id: UUID,
+    app_id: UUID,
+    user_id: str,
+    key: str | None,
+    ttl_s: float,
+    hits: list[Hit],
+    window_no: int,
+    fraction: float,
+) -> Preflight:
+    """Count a claim attempt against `hits` and read the offer's summary, in one statement;
+    with a `key`, take it first (see _preflight_statement)."""
+    counting = ratelimit_sql.counting_values(hits, window_no=window_no, fraction=fraction)
+    if key is None:
+        row = await conn.fetchrow(
+            _preflight_statement(keyed=False, limits=len(hits)), offer_id, *counting
+        )
+    else:
+        row = await conn.fetchrow(
+            _preflight_statement(keyed=True, limits=len(hits)),
+            offer_id,
+            app_id,
+            key,
+            ttl_s,
+            user_id,
+            *counting,
+        )
+    assert row is not None
+    offer = OfferSummary(*row[1:10]) if row[1] is not None else None
+    return Preflight(row[0], offer, ratelimit_sql.counted(row, 10, len(hits)))
 
 
 # The foreign keys a claim's rows hold on their offer: a claim of an offer that is not there
@@ -161,51 +307,61 @@ async def take_code(
     user_id: str,
     lat: float,
     lng: float,
+    accuracy_m: float,
+    app_id: UUID,
     code: str,
     now: datetime,
     key: str | None = None,
     response: str | None = None,
-    ttl_s: float = 0.0,
 ) -> Taken | None:
-    """Claim `code` at `now` for the user at the WGS-84 point, or nothing at all; None if there
-    is no such offer. With a `key` (and its success `response` and lifetime `ttl_s`), see
-    _take_statement; breaks one of OFFER_REFERENCES when the offer does not exist.
+    """Claim `code` at `now` for the app's user at the WGS-84 point, or nothing at all; None if
+    there is no such offer. With a `key` taken by `preflight`, a code made is stored with its
+    `response`.
     """
-    point = ewkt(lat, lng)
+    values = [offer_id, user_id, code, now, ewkt(lat, lng), accuracy_m, app_id]
     if key is None:
-        row = await conn.fetchrow(_TAKE, offer_id, user_id, code, now, point)
+        row = await conn.fetchrow(_TAKE, *values)
     else:
-        row = await conn.fetchrow(
-            _TAKE_KEYED, offer_id, user_id, code, now, point, key, response, ttl_s
-        )
-    return Taken(row[0], row[1], row[2], ClaimGate(*row[3:])) if row else None
+        row = await conn.fetchrow(_TAKE_KEYED, *values, key, response)
+    return Taken(row[0], row[1], ClaimGate(*row[2:])) if row else None
 
 
 async def claim_gate(
-    conn: asyncpg.Connection, *, offer_id: UUID, lat: float, lng: float, now: datetime
+    conn: asyncpg.Connection,
+    *,
+    offer_id: UUID,
+    lat: float,
+    lng: float,
+    accuracy_m: float,
+    now: datetime,
 ) -> ClaimGate | None:
-    """The offer's window and stock at `now`, and whether the WGS-84 point is in its fence."""
-    row = await conn.fetchrow(_GATE, offer_id, now, ewkt(lat, lng))
+    """The offer's window and stock at `now`, and whether the WGS-84 point, reported with
+    `accuracy_m`, counts as in its fence."""
+    row = await conn.fetchrow(_GATE, offer_id, now, ewkt(lat, lng), accuracy_m)
     return ClaimGate(*row) if row else None
 
 
 async def stored_response(
-    conn: asyncpg.Connection, *, offer_id: UUID, key: str
+    conn: asyncpg.Connection, *, offer_id: UUID, app_id: UUID, key: str
 ) -> StoredResponse | None:
     row = await conn.fetchrow(
-        "SELECT user_id, status, body::text FROM claim_request WHERE offer_id = $1 AND key = $2",
+        """SELECT user_id, status, body::text FROM claim_request
+           WHERE offer_id = $1 AND app_id = $2 AND key = $3""",
         offer_id,
+        app_id,
         key,
     )
     return StoredResponse(*row) if row else None
 
 
 async def store_response(
-    conn: asyncpg.Connection, *, offer_id: UUID, key: str, status: int, body: str
+    conn: asyncpg.Connection, *, offer_id: UUID, app_id: UUID, key: str, status: int, body: str
 ) -> None:
     await conn.execute(
-        "UPDATE claim_request SET status = $3, body = $4::json WHERE offer_id = $1 AND key = $2",
+        """UPDATE claim_request SET status = $4, body = $5::json
+           WHERE offer_id = $1 AND app_id = $2 AND key = $3""",
         offer_id,
+        app_id,
         key,
         status,
         body,
@@ -265,3 +421,53 @@ async def redeem(conn: AsyncConnection, *, code: str, now: datetime) -> ClaimRow
         )
     ).one_or_none()
     return ClaimRow(*row) if row else None
+
+
+async def claim_by_code(conn: AsyncConnection, *, code: str) -> ClaimRecord | None:
+    """A code with its app and the owner of its offer's store."""
+    row = (
+        await conn.execute(
+            text(
+                """SELECT c.code, c.offer_id, c.user_id, c.claimed_at, c.redeemed_at, c.app_id,
+                          m.owner_id
+                   FROM claim c JOIN offer o ON o.id = c.offer_id
+                   JOIN merchant m ON m.id = o.merchant_id
+                   WHERE c.code = :code"""
+            ),
+            {"code": code},
+        )
+    ).one_or_none()
+    return ClaimRecord(*row) if row else None
+
+
+async def claims_of_user(
+    conn: AsyncConnection,
+    *,
+    app_id: UUID,
+    user_id: str,
+    before: tuple[datetime, str] | None,
+    limit: int,
+) -> list[UserClaim]:
+    """A user's codes, newest first (claimed_at, then code, descending), after `before`."""
+    after = "AND (c.claimed_at, c.code) < (:at, :code)" if before is not None else ""
+    rows = await conn.execute(
+        text(
+            f"""SELECT c.code, c.offer_id, c.user_id, c.claimed_at, c.redeemed_at,
+                       o.title, o.ends_at, m.id, m.name, m.category, m.address, m.phone,
+                       ST_Y(m.location::geometry), ST_X(m.location::geometry)
+                FROM claim c JOIN offer o ON o.id = c.offer_id
+                JOIN merchant m ON m.id = o.merchant_id
+                WHERE c.app_id = :app_id AND c.user_id = :user_id {after}
+                ORDER BY c.claimed_at DESC, c.code DESC
+                LIMIT :limit"""
+        ),
+        {
+            "app_id": app_id,
+            "user_id": user_id,
+            "limit": limit,
+            **({"at": before[0], "code": before[1]} if before is not None else {}),
+        },
+    )
+    return [
+        UserClaim(row[0], row[1], row[2], row[3], row[4], OfferSummary(*row[5:])) for row in rows
+    ]

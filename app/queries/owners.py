@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy import exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -57,3 +58,11 @@ async def owner_by_name(conn: AsyncConnection, *, name: str) -> OwnerRow | None:
     )
     row = (await conn.execute(stmt)).one_or_none()
     return OwnerRow(**row._mapping) if row else None
+
+
+async def owner_id_by_key_hash(conn: asyncpg.Connection, *, api_key_hash: bytes) -> UUID | None:
+    """The same look-up on the driver, for routes that run on it (claims)."""
+    owner_id: UUID | None = await conn.fetchval(
+        "SELECT id FROM owner WHERE api_key_hash = $1", api_key_hash
+    )
+    return owner_id

@@ -10,12 +10,14 @@ come first: they are the most frequent calls, and no other route's path overlaps
 
 from fastapi import APIRouter
 
-from app.routes import console, imports, merchants, offers, operations, search
+from app.routes import apps, claims, console, imports, merchants, offers, operations, search
 
 ROUTERS: tuple[APIRouter, ...] = (
     search.router,
     offers.router,
+    claims.router,
     merchants.router,
+    apps.router,
     imports.router,
     operations.router,
     console.router,

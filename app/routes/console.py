@@ -9,8 +9,9 @@ to the database: the page itself calls /v1/... like any other client.
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from app.errors import NotReady
 from app.package_data import WEB
@@ -24,6 +25,29 @@ VENDOR = {
     "world-atlas": LIBRARIES / "world-atlas",
 }
 
+# Sent with the page and every file under it (app/headers.py adds nosniff and no-referrer to every
+# response). The page shows other people's text (store names, offer titles) next to the owner
+# key it keeps in localStorage: should any of that text ever be parsed as HTML, the policy still
+# runs no script but the console's own files, no inline script or event handler, loads nothing
+# from elsewhere and sends nowhere else. Leaflet styles its elements through the CSSOM, which
+# style-src does not restrict; `data:` images are the page's empty favicon. No page may frame
+# the console (clickjacking).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "; ".join(
+        (
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "form-action 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        )
+    ),
+}
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -35,11 +59,23 @@ async def console() -> FileResponse:
             f"The console's libraries are not installed ({', '.join(missing)}): "
             "run `make setup`, which runs `npm ci` in app/web/."
         )
-    return FileResponse(PAGES / "index.html", headers={"Cache-Control": "no-cache"})
+    return FileResponse(
+        PAGES / "index.html", headers={"Cache-Control": "no-cache", **SECURITY_HEADERS}
+    )
+
+
+class ConsoleFiles(StaticFiles):
+    """StaticFiles whose answers carry SECURITY_HEADERS too: a module script of the console is
+    a document of its own to a worker or a browser opening it directly."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update(SECURITY_HEADERS)
+        return response
 
 
 def mount(app: FastAPI) -> None:
     """The page's own files under /console/, its libraries under /vendor/<package>/."""
-    app.mount("/console", StaticFiles(directory=PAGES, check_dir=False), name="console")
+    app.mount("/console", ConsoleFiles(directory=PAGES, check_dir=False), name="console")
     for name, folder in VENDOR.items():
-        app.mount(f"/vendor/{name}", StaticFiles(directory=folder, check_dir=False), name=name)
+        app.mount(f"/vendor/{name}", ConsoleFiles(directory=folder, check_dir=False), name=name)

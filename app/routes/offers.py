@@ -1,5 +1,6 @@
-"""Routes of geofenced offers and claims (API.md: "Geofenced offers"), plus the owner's list
-of a merchant's offers (GET /v1/merchants/{id}/offers), an extension for the web console."""
+"""Routes of geofenced offers and of claiming them (API.md: "Geofenced offers"), plus the
+owner's list of a merchant's offers (GET /v1/merchants/{id}/offers), an extension for the web
+console. What follows a claim (look-up, redeem, a user's codes) is in routes/claims.py."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 
-from app import claims, offers
+from app import apps, claims, offers
 from app.db import Conn, ReadConn, driver_connection, driver_read
 from app.errors import PROBLEM_JSON
-from app.routes import params, presenters
+from app.routes import callers, params, presenters
 from app.routes.callers import Caller
 from app.routes.params import Coord, Cursor, Limit
 from app.routes.responses import json_body, problems
@@ -25,7 +26,6 @@ from app.schemas.offers import (
     OfferPatch,
     OffersHerePage,
     OffersHereQuery,
-    RedeemedOut,
 )
 from spatial import CoordSystem
 
@@ -38,9 +38,8 @@ IdempotencyKey = Annotated[
         description="A repeat (same offer and key, within 24 h) returns the first response.",
     ),
 ]
-Code = Annotated[str, Path(pattern="^[A-Za-z2-7]{26}$", description="A claim's code.")]
 
-router = APIRouter()
+router = APIRouter(route_class=params.KnownQueryRoute)
 
 
 @router.post(
@@ -131,42 +130,30 @@ async def delete_offer(conn: Conn, caller: Caller, offer_id: UUID) -> Response:
     "/v1/offers/{offer_id}/claims",
     status_code=201,
     response_model=ClaimOut,
-    responses=problems(403, 404, 409, 422),
+    responses=problems(401, 403, 404, 409, 422, 429),
     tags=["claims"],
 )
 async def claim_offer(
     request: Request, offer_id: UUID, body: ClaimIn, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    """A code for a user standing inside the fence; at most `quantity` codes ever."""
+    """A code for an app's user standing inside the fence; at most `quantity` codes ever.
+    Needs an app key (with `user_id`) or a user token."""
     async with driver_connection(request) as conn:
-        outcome = await claims.claim(
-            conn,
+        caller = await callers.app_user(request, conn)
+        attempt = claims.Attempt(
             offer_id=offer_id,
-            user_id=body.user_id,
+            app_id=caller.app_id,
+            user_id=apps.user_of(caller, body.user_id),
             lat=body.lat,
             lng=body.lng,
             coord=body.coord,
+            accuracy_m=body.accuracy_m,
             key=idempotency_key,
         )
+        outcome = await claims.claim(conn, attempt, limits=request.app.state.limits)
     return Response(
         outcome.body,
         status_code=outcome.status,
         media_type=PROBLEM_JSON if outcome.status >= 400 else "application/json",
         headers={"Idempotent-Replayed": "true"} if outcome.replayed else None,
-    )
-
-
-@router.post(
-    "/v1/claims/{code}/redeem", responses=problems(401, 403, 404, 409, 422), tags=["claims"]
-)
-async def redeem_claim(conn: Conn, caller: Caller, code: Code) -> RedeemedOut:
-    """Redeem a code at the store, once (the offer's owner or the admin)."""
-    row = await claims.redeem(conn, principal=caller, code=code)
-    assert row.redeemed_at is not None
-    return RedeemedOut(
-        code=row.code,
-        offer_id=row.offer_id,
-        user_id=row.user_id,
-        claimed_at=row.claimed_at,
-        redeemed_at=row.redeemed_at,
     )

@@ -13,12 +13,14 @@ from typing import Any
 
 import orjson
 
+from app.claims import offer_summary_body
 from app.offers import status as offers_status
+from app.queries.claims import UserClaim
 from app.queries.merchants import MerchantRow
 from app.queries.offers import OfferHit, OfferRow
 from app.queries.search import MerchantHit
 from app.schemas.merchants import MerchantOut
-from app.schemas.offers import OfferOut
+from app.schemas.offers import OfferOut, UserClaimsPage
 from spatial import CoordSystem, cell_to_hex, from_wgs84, geojson_in
 
 JSON_OPTIONS = orjson.OPT_UTC_Z  # "2026-11-22T06:00:00Z", as pydantic writes it
@@ -136,3 +138,20 @@ def offer_body(row: OfferRow, coord: CoordSystem, at: datetime) -> dict[str, Any
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
+
+
+def user_claims(
+    rows: Sequence[UserClaim], coord: CoordSystem, next_cursor: str | None
+) -> UserClaimsPage:
+    results = [
+        {
+            "code": row.code,
+            "offer_id": row.offer_id,
+            "user_id": row.user_id,
+            "claimed_at": row.claimed_at,
+            "redeemed_at": row.redeemed_at,
+            "offer": offer_summary_body(row.offer, row.offer_id, coord),
+        }
+        for row in rows
+    ]
+    return UserClaimsPage.model_validate({"results": results, "next_cursor": next_cursor})

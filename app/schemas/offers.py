@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from app.schemas.common import (
     COORD_HELP,
     CURSOR_HELP,
+    HintsSwappedLatLng,
     Instant,
     Lat,
     LatLng,
@@ -171,9 +172,9 @@ class OffersHerePage(BaseModel):
     next_cursor: str | None
 
 
-class OffersHereQuery(BaseModel):
-    lat: Lat
-    lng: Lng
+class OffersHereQuery(HintsSwappedLatLng):
+    lat: Lat = Field(examples=[60.1699])
+    lng: Lng = Field(examples=[24.9384])
     at: Instant | None = Field(None, description="RFC 3339 instant; default now.")
     category: Annotated[list[QueryText], Field(max_length=20)] = Field(
         [], description="Repeatable: offers of stores in any of these categories."
@@ -183,11 +184,35 @@ class OffersHereQuery(BaseModel):
     coord: CoordSystem = Field(CoordSystem.WGS84, description=COORD_HELP)
 
 
-class ClaimIn(Strict):
-    user_id: QueryText = Field(description="The client's user, e.g. a mini program's openid.")
+MAX_ACCURACY_M = 5000.0
+
+
+class ClaimIn(Strict, HintsSwappedLatLng):
+    user_id: QueryText | None = Field(
+        None,
+        description="The app's user, e.g. a mini program's openid: required with an app key; "
+        "with a user token absent or equal to its sub.",
+    )
     lat: Lat
     lng: Lng
     coord: CoordSystem = CoordSystem.WGS84
+    accuracy_m: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_ACCURACY_M,
+        allow_inf_nan=False,
+        description="Radius of the position's uncertainty, metres (default 0). The claim counts "
+        "only if this circle reaches at most 50 m past the fence's edge.",
+    )
+
+
+class ClaimOffer(BaseModel):
+    """What a claim shows of its offer: its title, end and store."""
+
+    id: UUID
+    title: str
+    ends_at: datetime | None
+    merchant: MerchantSummary
 
 
 class ClaimOut(BaseModel):
@@ -195,7 +220,37 @@ class ClaimOut(BaseModel):
     offer_id: UUID
     user_id: str
     claimed_at: datetime
+    offer: ClaimOffer
 
 
-class RedeemedOut(ClaimOut):
+class RedeemedOut(BaseModel):
+    code: str
+    offer_id: UUID
+    user_id: str
+    claimed_at: datetime
     redeemed_at: datetime
+
+
+class ClaimView(BaseModel):
+    """A code as its cashier or its user sees it, with the whole offer."""
+
+    code: str
+    offer_id: UUID
+    user_id: str
+    claimed_at: datetime
+    redeemed_at: datetime | None
+    offer: OfferOut
+
+
+class UserClaim(BaseModel):
+    code: str
+    offer_id: UUID
+    user_id: str
+    claimed_at: datetime
+    redeemed_at: datetime | None
+    offer: ClaimOffer
+
+
+class UserClaimsPage(BaseModel):
+    results: list[UserClaim]
+    next_cursor: str | None

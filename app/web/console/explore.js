@@ -3,7 +3,9 @@
 
 import { api } from "./api.js";
 import { fenceLayer, formatDistance, formatPoint, near, toLatLng, viewportBox, wrapLng } from "./geo.js";
+import { el } from "./dom.js";
 import { clearMessage, showError } from "./message.js";
+import { storeCard } from "./store.js";
 
 const STORE_ZOOM = 17; // from this zoom on the viewport shows stores (up to 100), below it clusters
 const PAGE = 50;
@@ -43,6 +45,7 @@ export class Explore {
   deactivate() {
     for (const layer of [this.viewport, this.offerLayer, this.searchLayer]) layer.remove();
     this.note?.remove();
+    this.map.closePopup();
     this.map.off("click", this.onClick);
     this.map.off("moveend", this.onMove);
   }
@@ -122,7 +125,7 @@ export class Explore {
         .addTo(this.searchLayer);
     }
     L.circleMarker(this.point, { radius: 5, color: "#fff", weight: 2, fillColor: "#111", fillOpacity: 1 })
-      .bindTooltip("search point")
+      .bindTooltip(el("span", {}, "search point"))
       .addTo(this.searchLayer);
   }
 
@@ -134,21 +137,24 @@ export class Explore {
       const marker = L.circleMarker(toLatLng(store.location, reference), {
         radius: 6, color: "#fff", weight: 1.5, fillColor: "#1f6feb", fillOpacity: 0.95,
       })
-        .bindTooltip(`${store.name} · ${formatDistance(store.distance_m)}`)
+        .bindTooltip(el("span", {}, `${store.name} · ${formatDistance(store.distance_m)}`))
         .addTo(this.searchLayer);
       this.markers.set(store.id, marker);
-      const item = document.createElement("li");
-      item.dataset.id = store.id;
-      item.dataset.distance = String(store.distance_m);
-      item.innerHTML = `<span class="distance"></span><span class="name"></span><div class="meta"></div>`;
-      item.querySelector(".distance").textContent = formatDistance(store.distance_m);
-      item.querySelector(".name").textContent = store.name;
-      item.querySelector(".meta").textContent = [store.category, store.address].filter(Boolean).join(" · ");
+      const item = el(
+        "li",
+        { dataset: { id: store.id, distance: String(store.distance_m) } },
+        el("span", { className: "distance" }, formatDistance(store.distance_m)),
+        el("span", { className: "name" }, store.name),
+        el("div", { className: "meta" }, [store.category, store.address].filter(Boolean).join(" · ")),
+      );
       item.addEventListener("mouseenter", () => marker.setStyle({ fillColor: "#d9480f" }).bringToFront());
       item.addEventListener("mouseleave", () => marker.setStyle({ fillColor: "#1f6feb" }));
       item.addEventListener("click", () => {
         this.map.panTo(marker.getLatLng());
-        marker.openTooltip();
+        L.popup({ maxWidth: 320 })
+          .setLatLng(marker.getLatLng())
+          .setContent(storeCard(store, formatDistance(store.distance_m)))
+          .openOn(this.map);
       });
       list.append(item);
     }
@@ -171,28 +177,23 @@ export class Explore {
       const fence = fenceLayer(offer.geofence, reference, {
         color: "#d9480f", weight: 1.5, dashArray: "6 4", fillOpacity: 0.07,
       }).addTo(this.offerLayer);
-      fence.bindTooltip(`${offer.title} · ${offer.merchant.name}`);
-      const item = document.createElement("li");
-      item.dataset.id = offer.id;
-      item.innerHTML =
-        `<span class="distance"></span><span class="name"></span><div class="meta"></div>` +
-        `<div class="meta counts"></div>`;
-      item.querySelector(".distance").textContent = formatDistance(offer.distance_m);
-      item.querySelector(".name").textContent = offer.title;
-      item.querySelector(".meta").textContent = `at ${offer.merchant.name}`;
-      item.querySelector(".counts").textContent =
-        offer.remaining === null ? "unlimited" : `${offer.remaining} left`;
+      fence.bindTooltip(el("span", {}, `${offer.title} · ${offer.merchant.name}`));
+      const item = el(
+        "li",
+        { dataset: { id: offer.id } },
+        el("span", { className: "distance" }, formatDistance(offer.distance_m)),
+        el("span", { className: "name" }, offer.title),
+        el("div", { className: "meta description" }, offer.description),
+        el("div", { className: "meta" }, `at ${offer.merchant.name}`),
+        el("div", { className: "meta counts" }, remaining(offer)),
+      );
       item.addEventListener("click", () => this.map.fitBounds(fence.getBounds(), { maxZoom: 17 }));
       list.append(item);
     }
   }
 
   updateCategories() {
-    const options = [...this.categories].sort().map((name) => {
-      const option = document.createElement("option");
-      option.value = name;
-      return option;
-    });
+    const options = [...this.categories].sort().map((name) => el("option", { value: name }));
     $("categories").replaceChildren(...options);
   }
 
@@ -228,11 +229,12 @@ export class Explore {
       L.polygon(ring, {
         color: "#0b3a75", weight: 1, fillColor: "#1f6feb", fillOpacity: strength, className: "cluster",
       })
-        .bindTooltip(`${cluster.count} store${cluster.count === 1 ? "" : "s"} in cell ${cluster.h3}`)
+        .bindTooltip(el("span", {}, `${stores(cluster.count)} in cell ${cluster.h3}`))
         .addTo(this.viewport);
+      const label = el("span", {}, String(cluster.count));
       L.marker(toLatLng(cluster, reference), {
         interactive: false,
-        icon: L.divIcon({ className: "cluster-label", html: String(cluster.count), iconSize: [40, 16] }),
+        icon: L.divIcon({ className: "cluster-label", html: label, iconSize: [40, 16] }),
       }).addTo(this.viewport);
     }
     this.viewport.options.kind = "clusters";
@@ -250,7 +252,7 @@ export class Explore {
       L.circleMarker(toLatLng(store.location, reference), {
         radius: 4, color: "#555", weight: 1, fillColor: "#9aa5b1", fillOpacity: 0.9,
       })
-        .bindTooltip(`${store.name} (${store.category})`)
+        .bindTooltip(el("span", {}, `${store.name} (${store.category})`))
         .addTo(this.viewport);
     }
     this.updateCategories();
@@ -269,3 +271,6 @@ export class Explore {
     this.note.getContainer().id = "viewport-note";
   }
 }
+
+const stores = (count) => `${count} store${count === 1 ? "" : "s"}`;
+const remaining = (offer) => (offer.remaining === null ? "unlimited" : `${offer.remaining} left`);

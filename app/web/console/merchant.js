@@ -3,9 +3,11 @@
 // drawn on the map.
 
 import { allPages, api } from "./api.js";
+import { el } from "./dom.js";
 import { FenceDrawer } from "./draw.js";
 import { fenceLayer, formatPoint, toLatLng } from "./geo.js";
 import { clearMessage, showError, showOk } from "./message.js";
+import { storeDetails } from "./store.js";
 
 const KEY = "nearby.ownerKey";
 const $ = (id) => document.getElementById(id);
@@ -107,7 +109,7 @@ export class Merchant {
       const marker = L.circleMarker(toLatLng(store.location, reference), {
         radius: 5, color: "#fff", weight: 1.5, fillColor: "#2b8a3e", fillOpacity: 0.95,
       })
-        .bindTooltip(store.name)
+        .bindTooltip(el("span", {}, store.name))
         // While a fence is being drawn a click on a store is a corner (the map hears it too).
         .on("click", () => this.drawer.kind === "store" && this.select(store, false))
         .addTo(this.storeLayer);
@@ -130,12 +132,13 @@ export class Merchant {
     const shown = this.stores.filter((s) => !filter || s.name.toLowerCase().includes(filter)).slice(0, 200);
     $("stores").replaceChildren(
       ...shown.map((store) => {
-        const item = document.createElement("li");
-        item.dataset.id = store.id;
+        const item = el(
+          "li",
+          { dataset: { id: store.id } },
+          el("span", { className: "name" }, store.name),
+          el("div", { className: "meta" }, [store.category, store.address].filter(Boolean).join(" · ")),
+        );
         item.classList.toggle("selected", store.id === this.selected?.id);
-        item.innerHTML = `<span class="name"></span><div class="meta"></div>`;
-        item.querySelector(".name").textContent = store.name;
-        item.querySelector(".meta").textContent = [store.category, store.address].filter(Boolean).join(" · ");
         item.addEventListener("click", () => this.select(store, true));
         return item;
       }),
@@ -150,6 +153,7 @@ export class Merchant {
     this.renderStoreList();
     $("store-detail").hidden = false;
     $("store-name").textContent = store.name;
+    $("store-details").replaceChildren(storeDetails(store));
     if (pan) this.map.setView(toLatLng(store.location, this.map.getCenter().lng), Math.max(this.map.getZoom(), 15));
     this.drawer.setKind(document.querySelector('input[name="fence"]:checked').value);
     await this.loadOffers();
@@ -177,22 +181,22 @@ export class Merchant {
         const fence = fenceLayer(offer.geofence, reference, {
           color: "#d9480f", weight: 1.5, dashArray: "6 4", fillOpacity: 0.06, interactive: false,
         }).addTo(this.fenceLayer);
-        const item = document.createElement("li");
-        item.dataset.id = offer.id;
-        item.innerHTML =
-          `<span class="distance"></span><span class="name"></span><div class="meta window"></div>` +
-          `<div class="meta counts"></div><button type="button" class="delete">Delete</button>`;
-        item.querySelector(".distance").textContent = offer.status.replace("_", " ");
-        item.querySelector(".name").textContent = offer.title;
-        item.querySelector(".window").textContent = describeWindow(offer);
-        item.querySelector(".counts").textContent =
-          `claimed ${offer.claimed} · redeemed ${offer.redeemed} · remaining ` +
-          (offer.remaining === null ? "unlimited" : offer.remaining);
-        item.addEventListener("click", () => this.map.fitBounds(fence.getBounds(), { maxZoom: 17 }));
-        item.querySelector(".delete").addEventListener("click", (event) => {
+        const remove = el("button", { type: "button", className: "delete" }, "Delete");
+        remove.addEventListener("click", (event) => {
           event.stopPropagation();
           this.deleteOffer(offer);
         });
+        const item = el(
+          "li",
+          { dataset: { id: offer.id } },
+          el("span", { className: "distance" }, offer.status.replace("_", " ")),
+          el("span", { className: "name" }, offer.title),
+          el("div", { className: "meta description" }, offer.description),
+          el("div", { className: "meta window" }, describeWindow(offer)),
+          el("div", { className: "meta counts" }, describeCounts(offer)),
+          remove,
+        );
+        item.addEventListener("click", () => this.map.fitBounds(fence.getBounds(), { maxZoom: 17 }));
         return item;
       }),
     );
@@ -261,6 +265,11 @@ function describeWindow(offer) {
   return `${when(offer.starts_at)} → ${offer.ends_at ? when(offer.ends_at) : "no end"}` +
     (offer.quantity === null ? "" : ` · ${offer.quantity} codes`) +
     (offer.per_user_limit === null ? "" : ` · ${offer.per_user_limit} per user`);
+}
+
+function describeCounts(offer) {
+  return `claimed ${offer.claimed} · redeemed ${offer.redeemed} · remaining ` +
+    (offer.remaining === null ? "unlimited" : offer.remaining);
 }
 
 function describeFence(geofence) {

@@ -1,0 +1,24 @@
+"""Shapes of apps: client programs (mini programs, bots, H5 pages) that have end users."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from app.schemas.common import Name, Strict
+
+
+class AppIn(Strict):
+    name: Name
+
+
+class AppOut(BaseModel):
+    id: UUID
+    name: str
+    app_key: str = Field(description="Bearer key of the app's backend; shown only now.")
+    signing_secret: str = Field(
+        description="HS256 secret of the app's user tokens (iss = id); shown only now."
+    )
+    created_at: datetime
