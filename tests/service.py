@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +13,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+
+def free_port(ports: range) -> int:
+    """The first port of `ports` nothing listens on now (other test runs share the machine)."""
+    for port in ports:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.fail(f"no free port in {ports.start}-{ports.stop - 1}")
 
 
 @contextmanager

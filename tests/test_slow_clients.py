@@ -20,9 +20,9 @@ import pytest
 
 from app.server import ServerConfig, TimedHttpToolsProtocol
 from app.settings import Settings
-from tests.service import nearby_serve
+from tests.service import free_port, nearby_serve
 
-PORT = 56030
+PORT = free_port(range(56030, 56040))
 HEADER_TIMEOUT_S, BODY_TIMEOUT_S, KEEP_ALIVE_S = 5, 3, 2
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "slow-clients"
