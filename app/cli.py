@@ -118,7 +118,7 @@ WORKER_HEALTHCHECK_S = 60
 def _serve(
     settings: Settings, *, host: str, port: int, workers: int, log_format: logs.LogFormat
 ) -> None:
-    import uvicorn
+    from app import server
 
     if settings.admin_key is None:
         _say("NEARBY_ADMIN_KEY is not set: admin routes (creating owners) will answer 401.")
@@ -127,14 +127,12 @@ def _serve(
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _stopped)
     with _metrics_shared_by(workers):
-        uvicorn.run(
-            "app.main:create_app",
-            factory=True,
+        server.serve(
+            settings,
             host=host,
             port=port,
             workers=workers,
             log_config=logs.config(log_format),
-            access_log=False,  # app/logs.py writes the access lines, with request ids
             timeout_graceful_shutdown=settings.graceful_shutdown_s,
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         )

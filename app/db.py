@@ -8,38 +8,47 @@ Handlers get a connection through
   (the searches, offers here, claims), whose statements are SQL text. No BEGIN, no SQLAlchemy
   Connection around it, and no `Depends`: handlers open it with `async with`. Between hot
   requests these connections wait checked out, in `DriverConnections`.
+- `driver_read(request, work)`: the same for a read, tried once more on another connection if the
+  first one turns out dead.
 All three come from the one engine and its one pool.
 
 The raw connections under them are handled here only: `driver_of` (the asyncpg connection in a
 SQLAlchemy connection's transaction, for COPY), `discarded_on_error` and `give_back` (a raw
 pooled connection kept for a session of its own, as the import runner's advisory lock), and
 `constraint_errors`, which turns the driver's constraint violations into domain errors.
+
+After a database restart every connection made before it is dead. None is pinged (that is a
+round trip per checkout); a connection whose socket the server closed is seen as closed without
+I/O and thrown away when taken (`_discard_closed`, `DriverConnections`), and one that fails with
+a lost connection is thrown away with every other hot connection waiting beside it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import orjson
 from fastapi import Depends, Request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
-from app.errors import DomainError
+from app.errors import DomainError, database_unreachable
 from app.settings import Settings
 
 RECYCLE_S = 3600  # a connection older than this is replaced
+T = TypeVar("T")
 
 
 def make_engine(settings: Settings) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         settings.async_database_url,
         pool_size=settings.pool_size,
         max_overflow=settings.pool_overflow,
@@ -49,8 +58,20 @@ def make_engine(settings: Settings) -> AsyncEngine:
         json_deserializer=orjson.loads,
         # One plan per statement, made once: the search statements rely on the generic plan's
         # index choice (see the first migration), and no request pays for planning.
-        connect_args={"server_settings": {"plan_cache_mode": "force_generic_plan"}},
+        connect_args={
+            "server_settings": {"plan_cache_mode": "force_generic_plan"},
+            "timeout": settings.db_connect_timeout_s,
+        },
     )
+    event.listen(engine.sync_engine.pool, "checkout", _discard_closed)
+    return engine
+
+
+def _discard_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Refuse a pooled connection whose socket is closed: the pool replaces it with a new one
+    (or raises the connect error). No round trip, unlike pool_pre_ping."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the database closed this connection while it was idle")
 
 
 async def get_conn(request: Request) -> AsyncIterator[AsyncConnection]:
@@ -101,30 +122,49 @@ class DriverConnections:
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[asyncpg.Connection]:
-        if self._idle:
-            pooled, since = self._idle.pop()
-        else:
-            pooled, since = await self._engine.raw_connection(), time.monotonic()
+        pooled, since = await self._take()
         driver: asyncpg.Connection = pooled.driver_connection
+        lost = False
         try:
             yield driver
+        except BaseException as exc:
+            lost = database_unreachable(exc)
+            raise
         finally:
             # No I/O on the way back unless the connection is done for: a cancelled request
             # returns it all the same (tests/test_live_app.py).
             if (
-                len(self._idle) < self._keep
+                not lost
+                and len(self._idle) < self._keep
                 and time.monotonic() - since < self._recycle_s
                 and _reusable(driver)
             ):
                 self._idle.append((pooled, since))
             else:
-                await give_back(pooled)
+                await give_back(pooled, broken=lost)
+                if lost:  # its neighbours most likely died with it (a restart)
+                    await self._discard_idle()
 
     async def close(self) -> None:
         """Give every waiting connection back to the engine (before disposing of it)."""
         while self._idle:
             pooled, _ = self._idle.pop()
             await give_back(pooled)
+
+    async def _take(self) -> tuple[PoolProxiedConnection, float]:
+        """A waiting connection the server has not closed, else a new checkout."""
+        while self._idle:
+            pooled, since = self._idle.pop()
+            waited: asyncpg.Connection = pooled.driver_connection
+            if not waited.is_closed():
+                return pooled, since
+            await give_back(pooled, broken=True)
+        return await self._engine.raw_connection(), time.monotonic()
+
+    async def _discard_idle(self) -> None:
+        while self._idle:
+            pooled, _ = self._idle.pop()
+            await give_back(pooled, broken=True)
 
 
 async def give_back(pooled: PoolProxiedConnection, *, broken: bool = False) -> None:
@@ -199,6 +239,30 @@ def driver_connection(request: Request) -> AbstractAsyncContextManager[asyncpg.C
     """
     connect: DriverConnector = request.app.state.driver_connector
     return connect()
+
+
+async def driver_read(request: Request, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """`await driver_read(request, lambda conn: ...)`: a hot read (see `read_retrying`)."""
+    return await read_retrying(request.app.state.driver_connector, work)
+
+
+async def read_retrying(
+    connect: DriverConnector, work: Callable[[asyncpg.Connection], Awaitable[T]]
+) -> T:
+    """`work` on a connection of `connect`, once more on another when the database dropped the
+    first (dead since a restart, say); an unreachable database raises the second error.
+
+    Only for reads: a write that failed this way may have committed before the connection went,
+    so claims open `driver_connection` and let the client retry with its idempotency key.
+    """
+    try:
+        async with connect() as conn:
+            return await work(conn)
+    except Exception as exc:
+        if not database_unreachable(exc):
+            raise
+    async with connect() as conn:
+        return await work(conn)
 
 
 # scope="function": the dependency closes (and commits) before the response goes out, so a

@@ -2,19 +2,23 @@
 
 Every error the service returns is `application/problem+json` with `type`, `title`, `status`
 (equal to the HTTP status) and `detail`; invalid input adds `errors: [{"loc", "msg"}]`. A bug
-is a 500 problem with no stack trace in it.
+is a 500 problem with no stack trace in it. An unreachable database is a 503 (`Unavailable`),
+logged in one line: `database_unreachable` is the one place that tells such errors apart.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, EmulatedDBAPIException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -111,6 +115,71 @@ class NotReady(DomainError):
     status, title, slug = 503, "Not ready", "not-ready"
 
 
+RETRY_AFTER_S = 2  # a fast restart of PostgreSQL takes about a second
+
+
+class Unavailable(DomainError):
+    status, title, slug = 503, "Service unavailable", "unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database cannot be reached just now; try again shortly",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+
+
+# What asyncpg raises when the server is gone, refuses or drops a session (SQLSTATE class 08,
+# which includes "connection was closed in the middle of operation", and 57P01-57P03: shut down by
+# an administrator, crashed, not yet accepting connections). And asyncpg's InternalClientError:
+# a connection used one request at a time only raises it when the server spoke out of turn,
+# which it does to say it is terminating the session (the socket closes a moment later).
+_DRIVER_LOST = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InternalClientError,
+)
+# What the socket layer raises on connecting or talking to it (refused, reset, timed out, no
+# such host). Other OSErrors (a full disk, say) are not the database's.
+_SOCKET_LOST = (ConnectionError, TimeoutError, socket.gaierror)
+_LOST = _DRIVER_LOST + _SOCKET_LOST
+
+
+# What a database call can raise, the driver's own errors as SQLAlchemy wraps or adapts them.
+_DRIVER_ERRORS = (
+    DBAPIError,
+    EmulatedDBAPIException,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached or dropped the connection.
+
+    Follows SQLAlchemy's wrapping (`orig`) and explicit chaining (`raise .. from`); SQLAlchemy's
+    own verdict counts too (`connection_invalidated`, set when it saw the connection closed).
+    """
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chains are short; a cycle must not hang a request
+        if seen is None:
+            return False
+        if isinstance(seen, _LOST):
+            return True
+        if isinstance(seen, asyncpg.InterfaceError) and "connection is closed" in str(seen):
+            return True  # a statement on a connection already closed (SQLAlchemy's test too)
+        if isinstance(seen, DBAPIError):
+            if seen.connection_invalidated:
+                return True
+            seen = seen.orig
+        else:
+            seen = seen.__cause__
+    return False
+
+
 def problem(
     status: int,
     *,
@@ -146,6 +215,8 @@ def problem_of(exc: DomainError) -> JSONResponse:
 def install(app: FastAPI) -> None:
     """Register the handlers; Starlette finds them along the MRO, so subclasses are covered."""
     app.add_exception_handler(DomainError, _domain_error)
+    for driver_error in _DRIVER_ERRORS:
+        app.add_exception_handler(driver_error, _driver_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
@@ -189,6 +260,32 @@ class PlainTextErrorsAsProblems:
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     return problem_of(exc)
+
+
+async def _driver_error(request: Request, exc: Exception) -> JSONResponse:
+    """503 when the database cannot be reached, with one log line and no traceback (an outage
+    would otherwise log one for every request); any other error goes on to the 500 handler."""
+    if not database_unreachable(exc):
+        raise exc
+    log.warning(
+        "503 %s %s: the database is unreachable (%s)",
+        request.method,
+        request.url.path,
+        one_line(exc),
+    )
+    return await _domain_error(request, Unavailable())
+
+
+def one_line(exc: BaseException) -> str:
+    """The first error behind `exc`, as `Type: message` on one short line: through SQLAlchemy's
+    wrapping, `raise .. from`, and errors raised while handling another (a failed rollback)."""
+    for _ in range(8):
+        behind = exc.orig if isinstance(exc, DBAPIError) else exc.__cause__ or exc.__context__
+        if behind is None:
+            break
+        exc = behind
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

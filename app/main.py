@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp
 
 from app import errors, migrate, routes
@@ -51,8 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.imports = ImportRunner(engine)
         try:
             await app.state.imports.sweep()
-        except (OSError, SQLAlchemyError) as exc:  # the service may start before its database
-            log.warning("could not check for interrupted imports: %s", exc)
+        except Exception as exc:  # the service may start before its database
+            if not errors.database_unreachable(exc):
+                raise
+            log.warning("could not check for interrupted imports: %s", errors.one_line(exc))
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector's full passes, which would otherwise walk it again and again while
         # requests wait (a pause that grows with the number of objects loaded at startup).

@@ -22,6 +22,15 @@ class Settings(BaseSettings):
     port: int = 8000
     pool_size: int = 20
     pool_overflow: int = 20
+    # An unreachable database answers 503 after this, not after asyncpg's default 60 s.
+    db_connect_timeout_s: float = Field(default=5.0, gt=0)
+    # Slow clients (app/server.py). Headers: a phone on a poor network sends its few hundred bytes
+    # well within 10 s. A body may stall 30 s (an upload over a flaky link). Keep-alive 65 s:
+    # longer than the 60 s idle timeout of the usual load balancers and proxies, so they close an
+    # idle connection first and never send a request down one the service is closing.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    keep_alive_s: int = Field(default=65, gt=0)
     max_body_bytes: int = 10 * MIB
     max_import_bytes: int = 1024 * MIB
     # Seals apps' signing secrets at rest (any string of 32+ characters; app/sealing.py).

@@ -25,12 +25,11 @@ from contextlib import suppress
 from pathlib import Path
 from uuid import UUID
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 
 from app.auth import Principal
-from app.errors import ContentTooLarge, Forbidden, NotFound
+from app.errors import ContentTooLarge, Forbidden, NotFound, database_unreachable, one_line
 from app.imports.formats import FileRejected
 from app.imports.load import ImportFile, OnProgress, Progress, load
 from app.imports.rows import Batch
@@ -42,7 +41,11 @@ log = logging.getLogger("nearby.imports")
 ERRORS_SHOWN = 100  # rejected rows in a job's JSON; errors.csv has them all
 ORPHANED = "interrupted: the process running the import stopped before it finished"
 STOPPED = "interrupted: the service shut down before the import finished"
+UNEXPECTED = "the import failed unexpectedly; the error has been logged"
 _PROGRESS_EVERY_S = 0.5
+# A job the database dropped is marked failed once it is back: tried this often, this long.
+_FAIL_RETRY_EVERY_S = 0.25
+_FAIL_RETRY_FOR_S = 300
 _WRITE_BYTES = 1024 * 1024
 
 
@@ -193,10 +196,10 @@ class ImportRunner:
     async def _execute(
         self, job_id: UUID, owner_id: UUID, source: ImportFile, on_progress: OnProgress | None
     ) -> None:
-        async with self.engine.begin() as conn:
-            await imports_sql.mark_running(conn, job_id=job_id)
-        reporter = _Reporter(self.engine, job_id, on_progress)
         try:
+            async with self.engine.begin() as conn:
+                await imports_sql.mark_running(conn, job_id=job_id)
+            reporter = _Reporter(self.engine, job_id, on_progress)
             async with self.engine.begin() as conn:
                 loaded = await load(
                     conn,
@@ -219,18 +222,47 @@ class ImportRunner:
         except asyncio.CancelledError:
             await asyncio.shield(self._fail(job_id, STOPPED))
             raise
-        except Exception:
-            log.exception("import %s failed", job_id)
-            await self._fail(job_id, "the import failed unexpectedly; the error has been logged")
+        except Exception as exc:
+            if not database_unreachable(exc):
+                log.exception("import %s failed", job_id)
+                await self._fail(job_id, UNEXPECTED)
+                return
+            reason = f"the database connection was lost: {one_line(exc)}"
+            log.warning("import %s failed: %s", job_id, reason)
+            await self._fail(job_id, reason, wait_for_database=True)
 
-    async def _fail(self, job_id: UUID, reason: str, *, only_queued: bool = False) -> None:
-        try:
-            async with self.engine.begin() as conn:
-                await imports_sql.fail_job(
-                    conn, job_id=job_id, reason=reason, only_queued=only_queued
-                )
-        except (OSError, SQLAlchemyError):  # the database is gone too: the next sweep will do
-            log.exception("could not mark import %s as failed", job_id)
+    async def _fail(
+        self,
+        job_id: UUID,
+        reason: str,
+        *,
+        only_queued: bool = False,
+        wait_for_database: bool = False,
+    ) -> None:
+        """Mark the job failed; with `wait_for_database`, keep trying while the database is
+        unreachable (for _FAIL_RETRY_FOR_S). The reason replaces the one a look-up may have
+        given meanwhile (ORPHANED: this runner's advisory lock went with the database)."""
+        give_up_at = time.monotonic() + _FAIL_RETRY_FOR_S
+        while True:
+            try:
+                async with self.engine.begin() as conn:
+                    await imports_sql.fail_job(
+                        conn,
+                        job_id=job_id,
+                        reason=reason,
+                        only_queued=only_queued,
+                        replacing=None if only_queued else ORPHANED,
+                    )
+                return
+            except Exception as exc:
+                if not database_unreachable(exc):
+                    log.exception("could not mark import %s as failed", job_id)
+                    return
+                if not wait_for_database or time.monotonic() > give_up_at:
+                    # The next look-up or start-up will (as interrupted).
+                    log.warning("could not mark import %s as failed: %s", job_id, one_line(exc))
+                    return
+            await asyncio.sleep(_FAIL_RETRY_EVERY_S)
 
     async def _hold(self) -> None:
         async with self._hold_lock:
@@ -244,7 +276,12 @@ class ImportRunner:
             if self._holders == 0:
                 held, self._held = self._held, None
                 assert held is not None
-                await asyncio.shield(imports_sql.release_runner(held, runner=self.id))
+                try:
+                    await asyncio.shield(imports_sql.release_runner(held, runner=self.id))
+                except Exception as exc:
+                    if not database_unreachable(exc):
+                        raise
+                    # The lock's session ended with its connection: nothing left to release.
 
 
 class _Reporter:

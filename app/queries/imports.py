@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 
@@ -138,13 +138,23 @@ async def finish_job(
 
 
 async def fail_job(
-    conn: AsyncConnection, *, job_id: UUID, reason: str, only_queued: bool = False
+    conn: AsyncConnection,
+    *,
+    job_id: UUID,
+    reason: str,
+    only_queued: bool = False,
+    replacing: str | None = None,
 ) -> None:
-    """Failed: nothing of the file was stored, so no row counts as ok."""
+    """Failed: nothing of the file was stored, so no row counts as ok. A job already failed with
+    the reason `replacing` (a look-up's guess) takes this reason instead."""
     statuses = ("queued",) if only_queued else ("queued", "running")
+    pending: ColumnElement[bool] = import_job.c.status.in_(statuses)
+    if replacing is not None:
+        guessed = and_(import_job.c.status == "failed", import_job.c.reason == replacing)
+        pending = or_(pending, guessed)
     await conn.execute(
         update(import_job)
-        .where(import_job.c.id == job_id, import_job.c.status.in_(statuses))
+        .where(import_job.c.id == job_id, pending)
         .values(
             status="failed",
             reason=reason,

@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Request, Response
 
 from app import apps, claims, offers
-from app.db import Conn, ReadConn, driver_connection
+from app.db import Conn, ReadConn, driver_connection, driver_read
 from app.errors import PROBLEM_JSON
 from app.routes import callers, params, presenters
 from app.routes.callers import Caller
@@ -85,8 +85,9 @@ async def offers_here(request: Request) -> Response:
     """Every offer whose geofence covers the point, active at `at` with codes left, nearest
     store first (ties by offer id)."""
     query = params.read(OffersHereQuery, request)
-    async with driver_connection(request) as conn:
-        result = await offers.here(
+    result = await driver_read(
+        request,
+        lambda conn: offers.here(
             conn,
             lat=query.lat,
             lng=query.lng,
@@ -95,7 +96,8 @@ async def offers_here(request: Request) -> Response:
             categories=query.category,
             limit=query.limit,
             after_cursor=query.cursor,
-        )
+        ),
+    )
     return json_body(
         presenters.offers_here_json(result.hits, query.coord, result.at, result.next_cursor)
     )

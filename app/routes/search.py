@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import asyncpg
 from fastapi import APIRouter, Request, Response
 
 from app import offers, search
-from app.db import driver_connection
+from app.db import driver_read
+from app.offers import HereResult
 from app.queries.search import Filters
 from app.routes import params, presenters
 from app.routes.responses import json_body, problems
@@ -21,6 +23,7 @@ from app.schemas.search import (
     NearbyPage,
     NearbyQuery,
 )
+from app.search import NearbyResult
 from spatial import BBox
 
 router = APIRouter(route_class=params.KnownQueryRoute)
@@ -41,8 +44,8 @@ async def search_nearby(request: Request) -> Response:
     with `include=offers`, the first page also lists the offers that apply at the point."""
     query = params.read(NearbyQuery, request)
     open_at = (query.at or datetime.now(UTC)) if query.open_now else None
-    offers_here = None
-    async with driver_connection(request) as conn:
+
+    async def page(conn: asyncpg.Connection) -> tuple[NearbyResult, HereResult | None]:
         result = await search.nearby(
             conn,
             lat=query.lat,
@@ -54,17 +57,21 @@ async def search_nearby(request: Request) -> Response:
             after_cursor=query.cursor,
             open_now=query.open_now,
         )
-        if query.include == "offers" and query.cursor is None:
-            offers_here = await offers.here(
-                conn,
-                lat=query.lat,
-                lng=query.lng,
-                coord=query.coord,
-                at=query.at,
-                categories=query.category,
-                limit=OFFERS_HERE_LIMIT,
-                after_cursor=None,
-            )
+        if query.include != "offers" or query.cursor is not None:
+            return result, None
+        here = await offers.here(
+            conn,
+            lat=query.lat,
+            lng=query.lng,
+            coord=query.coord,
+            at=query.at,
+            categories=query.category,
+            limit=OFFERS_HERE_LIMIT,
+            after_cursor=None,
+        )
+        return result, here
+
+    result, offers_here = await driver_read(request, page)
     return json_body(
         presenters.nearby_json(
             result.hits, query.coord, result.next_cursor, result.radius_m, offers_here
@@ -82,14 +89,16 @@ async def search_nearby(request: Request) -> Response:
 async def search_bbox(request: Request) -> Response:
     """Merchants in a viewport, the `limit` nearest its centre; min_lng > max_lng crosses 180°."""
     query = params.read(BBoxQuery, request)
-    async with driver_connection(request) as conn:
-        page = await search.in_bbox(
+    page = await driver_read(
+        request,
+        lambda conn: search.in_bbox(
             conn,
             bbox=_bbox(query),
             coord=query.coord,
             filters=Filters(query.category),
             limit=query.limit,
-        )
+        ),
+    )
     return json_body(presenters.bbox_json(page.items, query.coord, page.has_more))
 
 
@@ -104,8 +113,9 @@ async def search_bbox(request: Request) -> Response:
 async def search_clusters(request: Request) -> ClusterPage:
     """Merchant counts per H3 cell, for map pins and heat maps."""
     query = params.read(ClusterQuery, request)
-    async with driver_connection(request) as conn:
-        result = await search.cluster_counts(
+    result = await driver_read(
+        request,
+        lambda conn: search.cluster_counts(
             conn,
             bbox=_bbox(query),
             coord=query.coord,
@@ -113,7 +123,8 @@ async def search_clusters(request: Request) -> ClusterPage:
             filters=Filters(query.category),
             limit=query.limit,
             boundaries=query.boundaries,
-        )
+        ),
+    )
     return ClusterPage(
         clusters=[
             Cluster(h3=c.cell, count=c.count, lat=c.lat, lng=c.lng, boundary=c.boundary)

@@ -1,0 +1,75 @@
+"""The real service in a subprocess (`nearby serve`), for tests over real HTTP and TCP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def free_port(ports: range) -> int:
+    """The first port of `ports` nothing listens on now (other test runs share the machine)."""
+    for port in ports:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.fail(f"no free port in {ports.start}-{ports.stop - 1}")
+
+
+@contextmanager
+def nearby_serve(
+    *,
+    database_url: str,
+    port: int,
+    log: Path,
+    env: dict[str, str] | None = None,
+    demo: bool = False,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`nearby serve` on 127.0.0.1:port, ready (/healthz answers) when this yields; stopped after.
+
+    Its output (stdout and stderr) goes to `log`.
+    """
+    nearby = Path(sys.executable).with_name("nearby")
+    command = [str(nearby), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command + (["--demo"] if demo else []),
+            env={**os.environ, "DATABASE_URL": database_url, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_healthy(f"http://127.0.0.1:{port}", process, log)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 90  # migrations, and the demo stores when asked for
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"`nearby serve` exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"`nearby serve` did not answer in 90 s:\n{log.read_text()}")
