@@ -33,6 +33,7 @@ import asyncpg
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import events
 from app.auth import Principal
 from app.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from app.queries import claims as claims_sql
@@ -96,7 +97,8 @@ async def purge_expired(conn: asyncpg.Connection) -> int:
 
 
 async def redeem(conn: AsyncConnection, *, principal: Principal, code: str) -> ClaimRow:
-    """Redeem a code once, for the owner of its offer's store (or the admin)."""
+    """Redeem a code once, for the owner of its offer's store (or the admin); the event
+    claim.redeemed is written in the same transaction."""
     code = code.upper()
     target = await claims_sql.redeem_target(conn, code=code)
     if target is None:
@@ -107,6 +109,22 @@ async def redeem(conn: AsyncConnection, *, principal: Principal, code: str) -> C
     row = await claims_sql.redeem(conn, code=code, now=now) if target.redeemed_at is None else None
     if row is None:
         raise Conflict(f"The code {code} has already been redeemed")
+    await events.emit(
+        conn,
+        events.new(
+            "claim.redeemed",
+            owner_id=target.owner_id,
+            at=now,
+            offer_id=row.offer_id,
+            merchant_id=target.merchant_id,
+            user_id=row.user_id,
+            data={
+                "code": row.code,
+                "claimed_at": row.claimed_at.isoformat(),
+                "redeemed_at": now.isoformat(),
+            },
+        ),
+    )
     return row
 
 
