@@ -84,32 +84,38 @@ _EMIT = f"""
 async def emit(
     conn: AsyncConnection | asyncpg.Connection, *, events: Sequence[NewEvent]
 ) -> list[int]:
-    """Write `events` in the caller's transaction (and their deliveries); their ids, in order."""
+    """Write `events` in the caller's transaction (and their deliveries); their ids, in order.
+
+    On a SQLAlchemy connection the statement goes through SQLAlchemy, which opens the
+    connection's transaction first if no statement has yet (the bare driver would not).
+    """
     if not events:
         return []
-    driver = conn if isinstance(conn, asyncpg.Connection) else await _driver(conn)
-    columns = list(
-        zip(
+    columns = [
+        list(c)
+        for c in zip(
             *(
                 (e.type, e.at, e.owner_id, e.offer_id, e.merchant_id, e.user_id, e.app_id, e.data)
                 for e in events
             ),
             strict=True,
         )
-    )
-    rows = await driver.fetch(_EMIT, *(list(c) for c in columns))
-    return [r[0] for r in rows]
+    ]
+    if isinstance(conn, asyncpg.Connection):
+        return [r[0] for r in await conn.fetch(_EMIT, *columns)]
+    return [r[0] for r in await conn.exec_driver_sql(_EMIT, tuple(columns))]
 
 
 async def position_of(
     conn: AsyncConnection, *, owner_id: UUID, event_id: int
 ) -> tuple[int, int] | None:
     """The replay position (txid, id) of one of the owner's events, if it is still kept."""
-    driver = await _driver(conn)
-    row = await driver.fetchrow(
-        "SELECT txid, id FROM event WHERE id = $1 AND owner_id = $2", event_id, owner_id
-    )
-    return (row[0], row[1]) if row else None
+    row = (
+        await conn.exec_driver_sql(
+            "SELECT txid, id FROM event WHERE id = $1 AND owner_id = $2", (event_id, owner_id)
+        )
+    ).one_or_none()
+    return (row.txid, row.id) if row else None
 
 
 async def replay(
@@ -121,9 +127,8 @@ async def replay(
     limit: int,
 ) -> list[EventRow]:
     """The owner's committed events after the position `after`, in commit order (see above)."""
-    driver = await _driver(conn)
     txid, event_id = after if after is not None else (-1, -1)
-    rows = await driver.fetch(
+    rows = await conn.exec_driver_sql(
         f"""SELECT {_EVENT_COLUMNS} FROM event
             WHERE owner_id = $1
               AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
@@ -131,18 +136,9 @@ async def replay(
               AND ($4::text[] IS NULL OR type = ANY ($4))
             ORDER BY txid, id
             LIMIT $5""",
-        owner_id,
-        txid,
-        event_id,
-        list(types) if types else None,
-        limit,
+        (owner_id, txid, event_id, list(types) if types else None, limit),
     )
-    return [EventRow(*r) for r in rows]
-
-
-async def events_by_id(conn: asyncpg.Connection, *, ids: Sequence[int]) -> list[EventRow]:
-    rows = await conn.fetch(f"SELECT {_EVENT_COLUMNS} FROM event WHERE id = ANY ($1)", list(ids))
-    return [EventRow(*r) for r in rows]
+    return [EventRow(*tuple(r)) for r in rows]
 
 
 async def prune(conn: asyncpg.Connection, *, keep_s: float, batch: int) -> int:
@@ -159,9 +155,3 @@ async def prune(conn: asyncpg.Connection, *, keep_s: float, batch: int) -> int:
         batch,
     )
     return int(done.split()[-1])
-
-
-async def _driver(conn: AsyncConnection) -> asyncpg.Connection:
-    raw = await conn.get_raw_connection()
-    driver: asyncpg.Connection = raw.driver_connection
-    return driver

@@ -10,13 +10,15 @@ come first: they are the most frequent calls, and no other route's path overlaps
 
 from fastapi import APIRouter
 
-from app.routes import console, imports, merchants, offers, operations, search
+from app.routes import console, events, imports, merchants, offers, operations, search, webhooks
 
 ROUTERS: tuple[APIRouter, ...] = (
     search.router,
     offers.router,
     merchants.router,
     imports.router,
+    webhooks.router,
+    events.router,
     operations.router,
     console.router,
 )
