@@ -166,9 +166,10 @@ async def resolve(parts: SplitResult, *, allow_private: bool) -> list[str]:
     if not allow_private:
         for address in found:
             if not is_public(address):
+                named = f"{address} is" if literal else f"the host {host!r} resolves to {address},"
                 raise Refused(
-                    f"the host {host!r} is (or resolves to) {address}, a private, loopback or"
-                    " link-local address, which webhooks may not reach"
+                    f"{named} a private, loopback or link-local address, which webhooks may"
+                    " not reach"
                 )
     return found
 
