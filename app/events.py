@@ -93,11 +93,11 @@ def document(row: EventRow) -> dict[str, Any]:
         "id": str(row.id),
         "type": row.type,
         "at": row.at,
-        "owner_id": row.owner_id,
-        "offer_id": row.offer_id,
-        "merchant_id": row.merchant_id,
+        "owner_id": str(row.owner_id),
+        "offer_id": _text(row.offer_id),
+        "merchant_id": _text(row.merchant_id),
         "user_id": row.user_id,
-        "app_id": row.app_id,
+        "app_id": _text(row.app_id),
         "data": orjson.loads(row.data),
     }
 
@@ -105,6 +105,11 @@ def document(row: EventRow) -> dict[str, Any]:
 def body(row: EventRow) -> bytes:
     """The JSON a webhook receives: `document`, times in UTC."""
     return orjson.dumps(document(row), option=orjson.OPT_UTC_Z)
+
+
+def _text(value: UUID | None) -> str | None:
+    # str(): asyncpg's own UUID type is one orjson does not know
+    return None if value is None else str(value)
 
 
 async def prune(conn: asyncpg.Connection, *, keep_s: float = KEEP_S) -> int:
