@@ -41,6 +41,7 @@ JITTER = (0.8, 1.2)
 PRUNE_EVERY_S = 600.0
 _TICK_S = 0.05  # how long a round waits for its attempts before taking more work
 _ERROR_CHARS = 300
+_ANSWER_BYTES = 64 * 1024  # of a receiver's answer, read (and ignored) to keep the connection
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,10 @@ class Deliverer:
             timeout=settings.webhook_timeout_s,
             follow_redirects=False,
             trust_env=False,  # no proxy from the environment: the checked address is the peer
-            limits=httpx.Limits(max_connections=settings.webhook_concurrency),
+            limits=httpx.Limits(
+                max_connections=settings.webhook_concurrency,
+                max_keepalive_connections=settings.webhook_concurrency,
+            ),
         )
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[Outcome]] = set()
@@ -106,8 +110,8 @@ class Deliverer:
         await self._client.aclose()
 
     async def run_once(self) -> int:
-        """One round: take what is due (as much as there is room for), wait a tick for the
-        attempts in flight, record those that ended; how many were taken."""
+        """One round: take what is due (as much as there is room for), wait until an attempt in
+        flight ends (a tick at most), record those that ended; how many were taken."""
         room = self._settings.webhook_concurrency - len(self._inflight)
         due: list[Due] = []
         if room > 0:
@@ -117,7 +121,11 @@ class Deliverer:
                 )
             self._inflight.update(asyncio.create_task(self._attempt(d)) for d in due)
         if self._inflight:
-            done, _ = await asyncio.wait(self._inflight, timeout=_TICK_S)
+            done, _ = await asyncio.wait(
+                self._inflight, timeout=_TICK_S, return_when=asyncio.FIRST_COMPLETED
+            )
+            await asyncio.sleep(0)  # and whatever ended at the same time
+            done |= {task for task in self._inflight if task.done()}
             self._inflight -= done
             outcomes = [task.result() for task in done]
             if outcomes:
@@ -195,5 +203,12 @@ class Deliverer:
             "POST", pinned.geturl(), content=body, headers=headers, extensions=extensions
         )
         response = await self._client.send(request, stream=True)
-        await response.aclose()
+        try:  # read a short answer, so the connection can be used again; drop a long one
+            read = 0
+            async for chunk in response.aiter_raw():
+                read += len(chunk)
+                if read > _ANSWER_BYTES:
+                    break
+        finally:
+            await response.aclose()
         return response.status_code
