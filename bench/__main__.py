@@ -13,9 +13,14 @@ import asyncio
 import os
 import time
 
-from bench import data, harness, imports, nearby, offers
+from bench import data, events, harness, imports, nearby, offers
 
-CASES = {"nearby": nearby.run, "offers": offers.run, "imports": imports.run}
+CASES = {
+    "nearby": nearby.run,
+    "offers": offers.run,
+    "imports": imports.run,
+    "events": events.run,
+}
 
 
 def main() -> None:
