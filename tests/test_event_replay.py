@@ -238,3 +238,28 @@ class _connections:
     async def __aexit__(self, *exc: object) -> None:
         for conn in self.conns:
             await conn.close()
+
+
+async def test_an_import_that_ends_either_way_writes_import_finished(live, cleanup):
+    owner = (await live.post("/v1/owners", json={"name": "Importer"}, headers=ADMIN)).json()
+    cleanup.append(uuid.UUID(owner["id"]))
+    key = {"Authorization": f"Bearer {owner['api_key']}"}
+    good = b"external_id,name,category,lat,lng\nA,Cafe,coffee,60.17,24.94\nB,Bad,coffee,95,24.9\n"
+    jobs = []
+    for body in (good, b""):
+        accepted = await live.post("/v1/imports?format=csv", content=body, headers=key)
+        assert accepted.status_code == 202, accepted.text
+        jobs.append(accepted.json()["id"])
+    seen = await replay_all(live, key, 2, type="import.finished")
+    by_job = {e["data"]["import_id"]: e for e in seen}
+    assert set(by_job) == set(jobs)
+    done, failed = by_job[jobs[0]]["data"], by_job[jobs[1]]["data"]
+    assert (done["status"], done["rows_total"], done["rows_ok"], done["rows_failed"]) == (
+        "done",
+        2,
+        1,
+        1,
+    )
+    assert (done["rows_inserted"], done["reason"]) == (1, None)
+    assert failed["status"] == "failed" and "empty" in failed["reason"]
+    assert {e["offer_id"] for e in seen} == {None}
