@@ -68,9 +68,10 @@ def paired_ratio(a: Runs, b: Runs, measure: str) -> float:
     comes and goes over tens of seconds here) it mostly does to the other; a ratio of medians
     taken over the whole case lets one slow spell weigh on one side only.
     """
-    return median(
+    ratios: list[float] = [
         getattr(x, measure) / getattr(y, measure) for x, y in zip(a.runs, b.runs, strict=True)
-    )
+    ]
+    return median(ratios)
 
 
 @dataclass(frozen=True)

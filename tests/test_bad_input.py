@@ -11,6 +11,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 NEARBY = {"lat": "31.23", "lng": "121.47"}
 BOX = {"min_lat": "31.2", "min_lng": "121.4", "max_lat": "31.3", "max_lng": "121.5"}
@@ -65,7 +66,7 @@ BAD_QUERIES = [
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert {"type", "title", "status", "detail"} <= set(body) and body["status"] == status
     assert "Traceback" not in response.text
     if status == 422:
@@ -74,7 +75,9 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("path", "base", "name", "value"), BAD_QUERIES)
-async def test_bad_query_parameters_are_422(client, path, base, name, value):
+async def test_bad_query_parameters_are_422(
+    client: httpx.AsyncClient, path: str, base: dict[str, str], name: str, value: str
+) -> None:
     params = dict(base)
     params[name] = value
     if name in base and value == "":
@@ -83,7 +86,9 @@ async def test_bad_query_parameters_are_422(client, path, base, name, value):
     assert body["errors"][0]["loc"][0] in ("query", "path")
 
 
-async def test_a_cursor_from_another_query_is_422(client, conn):
+async def test_a_cursor_from_another_query_is_422(
+    client: httpx.AsyncClient, conn: AsyncConnection
+) -> None:
     from tests.factories import create_owner, insert_merchant
 
     owner, _ = await create_owner(conn)
@@ -96,7 +101,7 @@ async def test_a_cursor_from_another_query_is_422(client, conn):
     assert "different query" in body["detail"]
 
 
-async def test_unknown_paths_and_methods_are_problems(client):
+async def test_unknown_paths_and_methods_are_problems(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get("/v1/nowhere"), 404)
     assert_problem(await client.put(f"/v1/merchants/{uuid.uuid4()}", json={}), 405)
 
@@ -111,7 +116,9 @@ async def test_unknown_paths_and_methods_are_problems(client):
         b'{"name": "x", "location": {"lat": NaN, "lng": 0}}',
     ],
 )
-async def test_malformed_bodies_are_422(client, admin, content):
+async def test_malformed_bodies_are_422(
+    client: httpx.AsyncClient, admin: dict[str, str], content: bytes
+) -> None:
     headers = admin | {"content-type": "application/json"}
     assert_problem(await client.post("/v1/merchants", content=content, headers=headers), 422)
     assert_problem(await client.post("/v1/owners", content=content, headers=headers), 422)
@@ -120,11 +127,13 @@ async def test_malformed_bodies_are_422(client, admin, content):
 @pytest.mark.parametrize(
     "body", [{}, {"name": ""}, {"name": "x" * 201}, {"name": "a\x00"}, {"name": "ok", "extra": 1}]
 )
-async def test_bad_owner_bodies_are_422(client, admin, body):
+async def test_bad_owner_bodies_are_422(
+    client: httpx.AsyncClient, admin: dict[str, str], body: dict[str, Any]
+) -> None:
     assert_problem(await client.post("/v1/owners", json=body, headers=admin), 422)
 
 
-async def test_a_body_over_10_mib_is_413(client, admin):
+async def test_a_body_over_10_mib_is_413(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
     huge = b'{"name": "' + b"x" * (10 * 1024 * 1024) + b'"}'
     assert_problem(
         await client.post(
@@ -168,7 +177,9 @@ scalars = st.one_of(
         max_size=8,
     ),
 )
-async def test_no_query_string_causes_a_server_error(client, path, params):
+async def test_no_query_string_causes_a_server_error(
+    client: httpx.AsyncClient, path: str, params: dict[str, str]
+) -> None:
     base = NEARBY if path.endswith("nearby") else BOX
     response = await client.get(path, params=base | params)
     assert response.status_code in (200, 422), response.text
@@ -212,7 +223,9 @@ json_values = st.recursive(
         json_values,
     )
 )
-async def test_no_merchant_body_causes_a_server_error(client, admin, conn, body):
+async def test_no_merchant_body_causes_a_server_error(
+    client: httpx.AsyncClient, admin: dict[str, str], conn: AsyncConnection, body: dict[str, Any]
+) -> None:
     from tests.factories import create_owner
 
     owner, key = await create_owner(conn)

@@ -8,11 +8,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import claims
+from app.queries.merchants import MerchantRow
 from app.schemas.offers import ClaimOut, RedeemedOut
 from spatial import CoordSystem, circle_fence, from_wgs84
 from tests.factories import create_owner, insert_merchant, insert_offer
@@ -34,7 +36,7 @@ async def owner(conn: AsyncConnection) -> tuple[uuid.UUID, dict[str, str]]:
 
 
 @pytest.fixture
-async def shop(conn: AsyncConnection, owner: tuple[uuid.UUID, dict[str, str]]) -> Any:
+async def shop(conn: AsyncConnection, owner: tuple[uuid.UUID, dict[str, str]]) -> MerchantRow:
     return await insert_merchant(conn, owner[0], lat=SHOP[0], lng=SHOP[1])
 
 
@@ -47,6 +49,7 @@ async def claim(
     offer_id: Any,
     user: str,
     where: dict[str, Any] = INSIDE,
+    /,
     **headers: str,
 ) -> httpx.Response:
     return await client.post(
@@ -59,7 +62,9 @@ async def offer_counts(client: httpx.AsyncClient, offer_id: Any) -> tuple[int, i
     return body["claimed"], body["redeemed"], body["remaining"]
 
 
-async def test_a_user_inside_the_fence_gets_an_unguessable_code(client, conn, shop):
+async def test_a_user_inside_the_fence_gets_an_unguessable_code(
+    client: httpx.AsyncClient, conn: AsyncConnection, shop: MerchantRow
+) -> None:
     offer = await make_offer(conn, shop, quantity=10)
     response = await claim(client, offer.id, "openid-1")
     assert response.status_code == 201, response.text
@@ -70,13 +75,17 @@ async def test_a_user_inside_the_fence_gets_an_unguessable_code(client, conn, sh
     assert await offer_counts(client, offer.id) == (1, 0, 9)
 
 
-async def test_codes_are_128_random_bits_and_never_repeat(client, conn, shop):
+async def test_codes_are_128_random_bits_and_never_repeat(
+    client: httpx.AsyncClient, conn: AsyncConnection, shop: MerchantRow
+) -> None:
     offer = await make_offer(conn, shop, per_user_limit=None)
     codes = {(await claim(client, offer.id, f"u{i}")).json()["code"] for i in range(200)}
     assert len(codes) == 200 and all(CODE.match(c) for c in codes)
 
 
-async def test_a_user_outside_the_fence_is_403(client, conn, shop):
+async def test_a_user_outside_the_fence_is_403(
+    client: httpx.AsyncClient, conn: AsyncConnection, shop: MerchantRow
+) -> None:
     offer = await make_offer(conn, shop)
     response = await claim(client, offer.id, "far", OUTSIDE)
     assert response.status_code == 403
@@ -85,7 +94,9 @@ async def test_a_user_outside_the_fence_is_403(client, conn, shop):
     assert await offer_counts(client, offer.id) == (0, 0, None)
 
 
-async def test_the_point_is_read_in_the_claims_coordinate_system(client, conn, shop):
+async def test_the_point_is_read_in_the_claims_coordinate_system(
+    client: httpx.AsyncClient, conn: AsyncConnection, shop: MerchantRow
+) -> None:
     offer = await insert_offer(conn, shop.id, fence=circle_fence(*SHOP, 100))
     # 90 m east of the shop: inside. Its GCJ-02 numbers are ~500 m off when read as WGS-84.
     lat, lng = from_wgs84(22.5431, 114.05877, CoordSystem.GCJ02)
@@ -94,7 +105,7 @@ async def test_the_point_is_read_in_the_claims_coordinate_system(client, conn, s
     assert (await claim(client, offer.id, "a", gcj)).status_code == 201
 
 
-async def test_an_unknown_offer_is_404_and_a_malformed_id_422(client):
+async def test_an_unknown_offer_is_404_and_a_malformed_id_422(client: httpx.AsyncClient) -> None:
     assert (await claim(client, uuid.uuid4(), "u")).status_code == 404
     assert (await claim(client, uuid.uuid4(), "u", **{"Idempotency-Key": "k"})).status_code == 404
     assert (await claim(client, "not-an-id", "u")).status_code == 422
@@ -113,13 +124,17 @@ async def test_an_unknown_offer_is_404_and_a_malformed_id_422(client):
         {"user_id": "u", "lat": 1, "lng": 1, "extra": True},
     ],
 )
-async def test_bad_claim_bodies_are_422(client, conn, shop, body):
+async def test_bad_claim_bodies_are_422(
+    client: httpx.AsyncClient, conn: AsyncConnection, shop: MerchantRow, body: dict[str, Any]
+) -> None:
     offer = await make_offer(conn, shop)
     response = await client.post(f"/v1/offers/{offer.id}/claims", json=body)
     assert response.status_code == 422, response.text
 
 
-async def test_a_bad_idempotency_key_is_422(client, conn, shop):
+async def test_a_bad_idempotency_key_is_422(
+    client: httpx.AsyncClient, conn: AsyncConnection, shop: MerchantRow
+) -> None:
     offer = await make_offer(conn, shop)
     for key in ("", "k" * 201):
         response = await claim(client, offer.id, "u", **{"Idempotency-Key": key})
@@ -127,7 +142,9 @@ async def test_a_bad_idempotency_key_is_422(client, conn, shop):
         assert response.json()["errors"][0]["loc"] == ["header", "Idempotency-Key"]
 
 
-async def test_an_offer_is_claimable_only_inside_its_window(client, conn, shop):
+async def test_an_offer_is_claimable_only_inside_its_window(
+    client: httpx.AsyncClient, conn: AsyncConnection, shop: MerchantRow
+) -> None:
     now = datetime.now(UTC)
     later = await make_offer(conn, shop, starts_at=now + timedelta(hours=1))
     response = await claim(client, later.id, "u")
@@ -141,7 +158,9 @@ async def test_an_offer_is_claimable_only_inside_its_window(client, conn, shop):
     assert response.json()["detail"].startswith("This offer is not active now: it ended at ")
 
 
-async def test_the_per_user_limit_holds_and_other_users_still_claim(client, conn, shop):
+async def test_the_per_user_limit_holds_and_other_users_still_claim(
+    client: httpx.AsyncClient, conn: AsyncConnection, shop: MerchantRow
+) -> None:
     offer = await make_offer(conn, shop, per_user_limit=2, quantity=10)
     assert [(await claim(client, offer.id, "same")).status_code for _ in range(3)] == [
         201,
@@ -159,7 +178,9 @@ async def test_the_per_user_limit_holds_and_other_users_still_claim(client, conn
     assert await offer_counts(client, offer.id) == (3, 0, 7)  # the refusal left no count
 
 
-async def test_a_sold_out_offer_is_409_and_hands_out_nothing_more(client, conn, shop):
+async def test_a_sold_out_offer_is_409_and_hands_out_nothing_more(
+    client: httpx.AsyncClient, conn: AsyncConnection, shop: MerchantRow
+) -> None:
     offer = await make_offer(conn, shop, quantity=2, per_user_limit=None)
     statuses = [(await claim(client, offer.id, f"u{i}")).status_code for i in range(4)]
     assert statuses == [201, 201, 409, 409]
@@ -172,7 +193,9 @@ async def test_a_sold_out_offer_is_409_and_hands_out_nothing_more(client, conn, 
 # ----------------------------------------------------------------------------- Idempotency-Key
 
 
-async def test_a_repeated_key_returns_the_first_claim_byte_for_byte(client, conn, shop):
+async def test_a_repeated_key_returns_the_first_claim_byte_for_byte(
+    client: httpx.AsyncClient, conn: AsyncConnection, shop: MerchantRow
+) -> None:
     offer = await make_offer(conn, shop, quantity=5, per_user_limit=5)
     first = await claim(client, offer.id, "u", **{"Idempotency-Key": "tap-1"})
     again = await claim(client, offer.id, "u", **{"Idempotency-Key": "tap-1"})
@@ -187,7 +210,9 @@ async def test_a_repeated_key_returns_the_first_claim_byte_for_byte(client, conn
     assert other.status_code == 201 and other.json()["code"] != first.json()["code"]
 
 
-async def test_a_repeated_key_replays_a_refusal_too(client, conn, shop):
+async def test_a_repeated_key_replays_a_refusal_too(
+    client: httpx.AsyncClient, conn: AsyncConnection, shop: MerchantRow
+) -> None:
     offer = await make_offer(conn, shop)
     first = await claim(client, offer.id, "u", OUTSIDE, **{"Idempotency-Key": "k"})
     assert first.status_code == 403
@@ -197,7 +222,9 @@ async def test_a_repeated_key_replays_a_refusal_too(client, conn, shop):
     assert (await claim(client, offer.id, "u", **{"Idempotency-Key": "k2"})).status_code == 201
 
 
-async def test_a_key_used_by_another_user_is_422_and_shows_no_code(client, conn, shop):
+async def test_a_key_used_by_another_user_is_422_and_shows_no_code(
+    client: httpx.AsyncClient, conn: AsyncConnection, shop: MerchantRow
+) -> None:
     offer = await make_offer(conn, shop)
     first = await claim(client, offer.id, "alice", **{"Idempotency-Key": "shared"})
     assert first.status_code == 201
@@ -212,14 +239,18 @@ async def test_a_key_used_by_another_user_is_422_and_shows_no_code(client, conn,
     ]
 
 
-async def test_keys_are_scoped_to_the_offer(client, conn, shop):
+async def test_keys_are_scoped_to_the_offer(
+    client: httpx.AsyncClient, conn: AsyncConnection, shop: MerchantRow
+) -> None:
     one, two = await make_offer(conn, shop), await make_offer(conn, shop)
     a = await claim(client, one.id, "u", **{"Idempotency-Key": "same"})
     b = await claim(client, two.id, "u", **{"Idempotency-Key": "same"})
     assert (a.status_code, b.status_code) == (201, 201) and a.json()["code"] != b.json()["code"]
 
 
-async def test_a_key_is_kept_24_hours_then_reusable_and_purged(client, conn, driver, shop):
+async def test_a_key_is_kept_24_hours_then_reusable_and_purged(
+    client: httpx.AsyncClient, conn: AsyncConnection, driver: asyncpg.Connection, shop: MerchantRow
+) -> None:
     offer = await make_offer(conn, shop, per_user_limit=None)
     first = await claim(client, offer.id, "u", **{"Idempotency-Key": "old"})
     await claim(client, offer.id, "u", **{"Idempotency-Key": "older"})
@@ -247,7 +278,12 @@ async def test_a_key_is_kept_24_hours_then_reusable_and_purged(client, conn, dri
 # ------------------------------------------------------------------------------------ redeem
 
 
-async def test_the_owner_redeems_a_code_once(client, conn, owner, shop):
+async def test_the_owner_redeems_a_code_once(
+    client: httpx.AsyncClient,
+    conn: AsyncConnection,
+    owner: tuple[uuid.UUID, dict[str, str]],
+    shop: MerchantRow,
+) -> None:
     offer = await make_offer(conn, shop)
     code = (await claim(client, offer.id, "u")).json()["code"]
     response = await client.post(f"/v1/claims/{code}/redeem", headers=owner[1])
@@ -261,14 +297,21 @@ async def test_the_owner_redeems_a_code_once(client, conn, owner, shop):
     assert await offer_counts(client, offer.id) == (1, 1, None)
 
 
-async def test_a_code_is_redeemed_in_any_letter_case(client, conn, owner, shop):
+async def test_a_code_is_redeemed_in_any_letter_case(
+    client: httpx.AsyncClient,
+    conn: AsyncConnection,
+    owner: tuple[uuid.UUID, dict[str, str]],
+    shop: MerchantRow,
+) -> None:
     offer = await make_offer(conn, shop)
     code = (await claim(client, offer.id, "u")).json()["code"]
     response = await client.post(f"/v1/claims/{code.lower()}/redeem", headers=owner[1])
     assert response.status_code == 200 and response.json()["code"] == code
 
 
-async def test_only_the_offers_owner_or_the_admin_redeems(client, conn, admin, shop):
+async def test_only_the_offers_owner_or_the_admin_redeems(
+    client: httpx.AsyncClient, conn: AsyncConnection, admin: dict[str, str], shop: MerchantRow
+) -> None:
     offer = await make_offer(conn, shop, per_user_limit=None)
     _, other_key = await create_owner(conn, "Rival")
     code = (await claim(client, offer.id, "u")).json()["code"]
@@ -278,7 +321,9 @@ async def test_only_the_offers_owner_or_the_admin_redeems(client, conn, admin, s
     assert (await client.post(f"/v1/claims/{code}/redeem", headers=admin)).status_code == 200
 
 
-async def test_unknown_and_malformed_codes(client, owner):
+async def test_unknown_and_malformed_codes(
+    client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]]
+) -> None:
     unknown = await client.post(f"/v1/claims/{'A' * 26}/redeem", headers=owner[1])
     assert unknown.status_code == 404
     for bad in ("short", "A" * 27, "0" * 26, "A" * 25 + "-"):
@@ -286,7 +331,13 @@ async def test_unknown_and_malformed_codes(client, owner):
         assert response.status_code == 422, bad
 
 
-async def test_deleting_an_offer_deletes_its_codes(client, conn, owner, shop, driver):
+async def test_deleting_an_offer_deletes_its_codes(
+    client: httpx.AsyncClient,
+    conn: AsyncConnection,
+    owner: tuple[uuid.UUID, dict[str, str]],
+    shop: MerchantRow,
+    driver: asyncpg.Connection,
+) -> None:
     offer = await make_offer(conn, shop)
     code = (await claim(client, offer.id, "u", **{"Idempotency-Key": "k"})).json()["code"]
     assert (await client.delete(f"/v1/offers/{offer.id}", headers=owner[1])).status_code == 204

@@ -66,7 +66,9 @@ async def codes_in_database(database_url: str, offer_id: str) -> tuple[int, int]
         await conn.close()
 
 
-async def test_200_concurrent_claims_on_50_codes_give_exactly_50(live, shop, database_url):
+async def test_200_concurrent_claims_on_50_codes_give_exactly_50(
+    live: httpx.AsyncClient, shop: dict[str, Any], database_url: str
+) -> None:
     offer_id = await new_offer(live, shop, quantity=50)
     responses = await storm(live, offer_id, [f"user-{i}" for i in range(200)])
     statuses = Counter(r.status_code for r in responses)
@@ -81,7 +83,9 @@ async def test_200_concurrent_claims_on_50_codes_give_exactly_50(live, shop, dat
     assert await codes_in_database(database_url, offer_id) == (50, 50)
 
 
-async def test_concurrent_claims_never_pass_the_per_user_limit(live, shop, database_url):
+async def test_concurrent_claims_never_pass_the_per_user_limit(
+    live: httpx.AsyncClient, shop: dict[str, Any], database_url: str
+) -> None:
     offer_id = await new_offer(live, shop, quantity=None, per_user_limit=3)
     users = [f"user-{i % 10}" for i in range(200)]  # 20 attempts each
     responses = await storm(live, offer_id, users)
@@ -91,7 +95,9 @@ async def test_concurrent_claims_never_pass_the_per_user_limit(live, shop, datab
     assert await codes_in_database(database_url, offer_id) == (30, 30)
 
 
-async def test_both_limits_at_once(live, shop, database_url):
+async def test_both_limits_at_once(
+    live: httpx.AsyncClient, shop: dict[str, Any], database_url: str
+) -> None:
     offer_id = await new_offer(live, shop, quantity=25, per_user_limit=2)
     users = [f"user-{i % 40}" for i in range(200)]
     responses = await storm(live, offer_id, users)
@@ -102,7 +108,9 @@ async def test_both_limits_at_once(live, shop, database_url):
     assert await codes_in_database(database_url, offer_id) == (25, 25)
 
 
-async def test_simultaneous_repeats_of_a_key_all_get_the_first_answer(live, shop, database_url):
+async def test_simultaneous_repeats_of_a_key_all_get_the_first_answer(
+    live: httpx.AsyncClient, shop: dict[str, Any], database_url: str
+) -> None:
     offer_id = await new_offer(live, shop, quantity=10, per_user_limit=10)
     responses = await storm(live, offer_id, ["tapper"] * 60, keys=["one-tap"] * 60)
     assert {r.status_code for r in responses} == {201}
@@ -111,7 +119,9 @@ async def test_simultaneous_repeats_of_a_key_all_get_the_first_answer(live, shop
     assert await codes_in_database(database_url, offer_id) == (1, 1)
 
 
-async def test_a_storm_of_keyed_claims_still_never_oversells(live, shop, database_url):
+async def test_a_storm_of_keyed_claims_still_never_oversells(
+    live: httpx.AsyncClient, shop: dict[str, Any], database_url: str
+) -> None:
     offer_id = await new_offer(live, shop, quantity=20, per_user_limit=None)
     keys = [f"key-{i % 75}" for i in range(150)]  # each key sent twice, by the same user
     users = [f"user-{(i % 75) % 50}" for i in range(150)]

@@ -187,7 +187,9 @@ async def message(page: Page, starting: str) -> str:
 # ------------------------------------------------------------------------------------------ explore
 
 
-async def test_a_click_lists_the_stores_and_offers_the_api_finds_there(page, console):
+async def test_a_click_lists_the_stores_and_offers_the_api_finds_there(
+    page: Page, console: ConsoleServer
+) -> None:
     await open_console(page, console)
     await page.locator("#viewport-note").filter(has_text="H3 cells").wait_for()
     await shot(page, "01-explore-loaded")
@@ -225,7 +227,9 @@ async def test_a_click_lists_the_stores_and_offers_the_api_finds_there(page, con
     await shot(page, "02-explore-search")
 
 
-async def test_filters_go_to_the_api_as_the_page_shows_them(page, console):
+async def test_filters_go_to_the_api_as_the_page_shows_them(
+    page: Page, console: ConsoleServer
+) -> None:
     await open_console(page, console)
     await page.locator("#radius").fill("1500")
     await page.locator("#category").fill("cafe, restaurant")
@@ -249,7 +253,9 @@ async def test_filters_go_to_the_api_as_the_page_shows_them(page, console):
     assert await listed(page, "#results") == [r["id"] for r in found["results"]]
 
 
-async def test_zoomed_out_the_map_shows_h3_cluster_hexagons(page, console):
+async def test_zoomed_out_the_map_shows_h3_cluster_hexagons(
+    page: Page, console: ConsoleServer
+) -> None:
     await open_console(page, console, "#map=13/60.17000/24.94000")
     note = page.locator("#viewport-note")
     await note.filter(has_text="H3 cells").wait_for()
@@ -271,7 +277,9 @@ async def test_zoomed_out_the_map_shows_h3_cluster_hexagons(page, console):
     await shot(page, "03-clusters")
 
 
-async def test_the_coordinate_switch_shows_the_same_stores_in_both_systems(page, console):
+async def test_the_coordinate_switch_shows_the_same_stores_in_both_systems(
+    page: Page, console: ConsoleServer
+) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     store = {
         "name": "外滩咖啡",
@@ -334,7 +342,9 @@ async def pick_store(page: Page, name: str) -> None:
     await page.locator("#store-name").filter(has_text=name).wait_for()
 
 
-async def test_a_merchant_draws_a_polygon_fence_saves_it_and_sees_its_counts(page, console):
+async def test_a_merchant_draws_a_polygon_fence_saves_it_and_sees_its_counts(
+    page: Page, console: ConsoleServer
+) -> None:
     await open_console(page, console)
     await sign_in(page, console.owner_key)
     await page.locator("#stores-summary").filter(has_text="stores").wait_for()
@@ -387,7 +397,7 @@ async def test_a_merchant_draws_a_polygon_fence_saves_it_and_sees_its_counts(pag
     await item.filter(has_text="claimed 1 · redeemed 1 · remaining 19").wait_for()
 
 
-async def test_a_merchant_draws_a_circle_fence(page, console):
+async def test_a_merchant_draws_a_circle_fence(page: Page, console: ConsoleServer) -> None:
     await open_console(page, console)
     await sign_in(page, console.owner_key)
     await pick_store(page, "Forum")
@@ -422,7 +432,7 @@ async def test_a_merchant_draws_a_circle_fence(page, console):
 # ------------------------------------------------------------------------------------------- errors
 
 
-async def test_api_errors_show_as_readable_messages(page, console):
+async def test_api_errors_show_as_readable_messages(page: Page, console: ConsoleServer) -> None:
     await open_console(page, console)
     await page.locator("#radius").fill("99999")
     await click_map(page)
@@ -449,7 +459,9 @@ async def test_api_errors_show_as_readable_messages(page, console):
     await shot(page, "09-error-fence")
 
 
-async def test_the_console_and_its_libraries_are_served_by_the_service(console):
+async def test_the_console_and_its_libraries_are_served_by_the_service(
+    console: ConsoleServer,
+) -> None:
     async with httpx.AsyncClient(base_url=console.url) as client:
         page = await client.get("/")
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]

@@ -18,14 +18,14 @@ distances = st.floats(min_value=0, allow_nan=False, allow_infinity=False)
 
 
 @given(distances, st.uuids())
-def test_a_position_comes_back_exactly(distance: float, merchant_id: uuid.UUID):
+def test_a_position_comes_back_exactly(distance: float, merchant_id: uuid.UUID) -> None:
     query = cursor.fingerprint("nearby", 60.17, 24.94, "wgs84", 1000.0, [], None, False)
     token = cursor.encode([distance, str(merchant_id)], query)
     assert cursor.decode(token, query, arity=2) == [distance, str(merchant_id)]
 
 
 @given(distances, st.uuids())
-def test_cursors_of_the_json_module_still_decode(distance: float, merchant_id: uuid.UUID):
+def test_cursors_of_the_json_module_still_decode(distance: float, merchant_id: uuid.UUID) -> None:
     query = cursor.fingerprint("nearby", distance)
     raw = json.dumps([query, distance, str(merchant_id)], separators=(",", ":")).encode()
     token = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
@@ -35,13 +35,13 @@ def test_cursors_of_the_json_module_still_decode(distance: float, merchant_id: u
 @pytest.mark.parametrize(
     "raw", [b"", b"not json", b'{"a": 1}', b"\xff\xfe", b"[NaN]", b'["q", 1.0]', b'["q",1,2,3]']
 )
-def test_anything_else_is_refused(raw: bytes):
+def test_anything_else_is_refused(raw: bytes) -> None:
     token = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
     with pytest.raises(InvalidInput):
         cursor.decode(token, "q", arity=2)
 
 
-def test_a_cursor_of_another_query_is_refused():
+def test_a_cursor_of_another_query_is_refused() -> None:
     token = cursor.encode([1.0, str(uuid.uuid4())], "one")
     with pytest.raises(InvalidInput, match="different query"):
         cursor.decode(token, "other", arity=2)

@@ -7,13 +7,16 @@ import subprocess
 import sys
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import demo
 from app.auth import hash_key
 from app.queries.owners import owner_by_key_hash
 
 
-async def test_the_demo_loads_every_named_helsinki_store_and_reloading_changes_nothing(conn):
+async def test_the_demo_loads_every_named_helsinki_store_and_reloading_changes_nothing(
+    conn: AsyncConnection,
+) -> None:
     first = await demo.load(conn)
     assert first.loaded == 967 and first.skipped == {"no name": 37}
     count = text("SELECT count(*) FROM merchant WHERE owner_id = :o")
@@ -34,7 +37,7 @@ async def test_the_demo_loads_every_named_helsinki_store_and_reloading_changes_n
     assert await owner_by_key_hash(conn, api_key_hash=hash_key(first.api_key)) is None
 
 
-async def test_unsupported_demo_opening_hours_are_kept_as_attributes(conn):
+async def test_unsupported_demo_opening_hours_are_kept_as_attributes(conn: AsyncConnection) -> None:
     loaded = await demo.load(conn)
     rows = await conn.execute(
         text(
@@ -47,7 +50,7 @@ async def test_unsupported_demo_opening_hours_are_kept_as_attributes(conn):
     assert len(kept) == 10 and all(r.opening_hours is None for r in kept)
 
 
-def test_create_owner_prints_a_working_key(database_url):
+def test_create_owner_prints_a_working_key(database_url: str) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "app.cli", "create-owner", "CLI owner"],
         env=dict(os.environ, DATABASE_URL=database_url),

@@ -6,8 +6,14 @@ Each test imports inside its own rolled-back transaction, through the same code 
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.imports.formats import FileRejected
 from app.schemas.imports import ImportFormat
@@ -21,12 +27,12 @@ LNG = {"csv": "lng", "ndjson": "lng", "geojson": "geometry.coordinates[0]"}
 
 
 @pytest.fixture
-async def owner_id(conn):
+async def owner_id(conn: AsyncConnection) -> uuid.UUID:
     owner, _ = await create_owner(conn, "Importer")
     return owner.id
 
 
-async def stored(conn, owner_id):
+async def stored(conn: AsyncConnection, owner_id: uuid.UUID) -> dict[str, Row[Any]]:
     rows = await conn.execute(
         text(
             "SELECT external_id, name, category, tags, address, phone, ST_Y(location::geometry) AS"
@@ -40,7 +46,9 @@ async def stored(conn, owner_id):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-async def test_good_rows_land_with_every_field(conn, owner_id, tmp_path, fmt):
+async def test_good_rows_land_with_every_field(
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path, fmt: ImportFormat
+) -> None:
     result = await import_rows(conn, owner_id, tmp_path, [store(1), store(2)], fmt)
     assert result.rejections == []
     assert (result.loaded.rows_total, result.loaded.rows_failed) == (2, 0)
@@ -54,7 +62,9 @@ async def test_good_rows_land_with_every_field(conn, owner_id, tmp_path, fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-async def test_importing_the_same_file_again_changes_nothing(conn, owner_id, tmp_path, fmt):
+async def test_importing_the_same_file_again_changes_nothing(
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path, fmt: ImportFormat
+) -> None:
     rows = [store(n) for n in range(1, 6)]
     path = tmp_path / f"list.{fmt.value}"
     from tests.imports_helpers import render
@@ -71,7 +81,9 @@ async def test_importing_the_same_file_again_changes_nothing(conn, owner_id, tmp
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-async def test_a_changed_row_updates_only_that_store(conn, owner_id, tmp_path, fmt):
+async def test_a_changed_row_updates_only_that_store(
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path, fmt: ImportFormat
+) -> None:
     await import_rows(conn, owner_id, tmp_path, [store(1), store(2)], fmt)
     before = await stored(conn, owner_id)
     again = await import_rows(conn, owner_id, tmp_path, [store(1), store(2, name="Renamed")], fmt)
@@ -82,7 +94,9 @@ async def test_a_changed_row_updates_only_that_store(conn, owner_id, tmp_path, f
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-async def test_rows_without_coordinates_are_reported_and_skipped(conn, owner_id, tmp_path, fmt):
+async def test_rows_without_coordinates_are_reported_and_skipped(
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path, fmt: ImportFormat
+) -> None:
     rows = [store(1), store(2, lat=None, lng=None), store(3, lat=None), store(4)]
     result = await import_rows(conn, owner_id, tmp_path, rows, fmt)
     assert sorted(await stored(conn, owner_id)) == ["S-0001", "S-0004"]
@@ -102,8 +116,8 @@ async def test_rows_without_coordinates_are_reported_and_skipped(conn, owner_id,
 
 @pytest.mark.parametrize("fmt", FORMATS)
 async def test_the_last_of_duplicated_ids_wins_and_the_earlier_ones_are_reported(
-    conn, owner_id, tmp_path, fmt
-):
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path, fmt: ImportFormat
+) -> None:
     rows = [
         store(1, name="first"),
         store(2),
@@ -119,7 +133,9 @@ async def test_the_last_of_duplicated_ids_wins_and_the_earlier_ones_are_reported
     assert result.loaded.inserted == 3
 
 
-async def test_a_duplicate_whose_last_row_is_bad_leaves_the_last_good_one(conn, owner_id, tmp_path):
+async def test_a_duplicate_whose_last_row_is_bad_leaves_the_last_good_one(
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path
+) -> None:
     rows = [store(1, name="good"), store(1, name="bad", lat=None)]
     result = await import_rows(conn, owner_id, tmp_path, rows, ImportFormat.CSV)
     assert (await stored(conn, owner_id))["S-0001"].name == "good"
@@ -127,7 +143,9 @@ async def test_a_duplicate_whose_last_row_is_bad_leaves_the_last_good_one(conn, 
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-async def test_swapped_axes_are_rejected_with_a_hint_never_swapped(conn, owner_id, tmp_path, fmt):
+async def test_swapped_axes_are_rejected_with_a_hint_never_swapped(
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path, fmt: ImportFormat
+) -> None:
     rows = [store(1, lat=121.4737, lng=31.2304), store(2)]
     result = await import_rows(conn, owner_id, tmp_path, rows, fmt)
     assert result.rejections == [
@@ -137,7 +155,9 @@ async def test_swapped_axes_are_rejected_with_a_hint_never_swapped(conn, owner_i
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-async def test_out_of_range_and_non_numbers_are_rejected(conn, owner_id, tmp_path, fmt):
+async def test_out_of_range_and_non_numbers_are_rejected(
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path, fmt: ImportFormat
+) -> None:
     rows = [
         store(1, lat=-91),
         store(2, lng=180.5),
@@ -162,8 +182,8 @@ async def test_out_of_range_and_non_numbers_are_rejected(conn, owner_id, tmp_pat
 
 @pytest.mark.parametrize("fmt", FORMATS)
 async def test_invalid_timezones_and_hours_are_rejected_and_missing_zones_inferred(
-    conn, owner_id, tmp_path, fmt
-):
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path, fmt: ImportFormat
+) -> None:
     rows = [
         store(1, timezone="Asia/Beijing"),
         store(2, timezone="GMT+08:00 Asia/Shanghai"),
@@ -187,7 +207,9 @@ async def test_invalid_timezones_and_hours_are_rejected_and_missing_zones_inferr
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-async def test_text_limits_are_those_of_the_api(conn, owner_id, tmp_path, fmt):
+async def test_text_limits_are_those_of_the_api(
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path, fmt: ImportFormat
+) -> None:
     rows = [
         store(1, name="x" * 201),
         store(2, address="y" * 501),
@@ -218,8 +240,13 @@ async def test_text_limits_are_those_of_the_api(conn, owner_id, tmp_path, fmt):
 )
 @pytest.mark.parametrize("fmt", FORMATS)
 async def test_coordinates_in_any_system_are_stored_in_wgs84(
-    conn, owner_id, tmp_path, fmt, coord, convert
-):
+    conn: AsyncConnection,
+    owner_id: uuid.UUID,
+    tmp_path: Path,
+    fmt: ImportFormat,
+    coord: CoordSystem,
+    convert: Callable[[float, float], tuple[float, float]],
+) -> None:
     shanghai, hong_kong = (31.2304, 121.4737), (22.2819, 114.1582)
     rows = [
         store(1, lat=convert(*shanghai)[0], lng=convert(*shanghai)[1]),
@@ -234,7 +261,9 @@ async def test_coordinates_in_any_system_are_stored_in_wgs84(
         )
 
 
-async def test_csv_quirks_bom_aliases_quoted_line_breaks_and_field_counts(conn, owner_id, tmp_path):
+async def test_csv_quirks_bom_aliases_quoted_line_breaks_and_field_counts(
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path
+) -> None:
     content = (
         "\ufeffExternal_ID,Name,Category,Latitude,Longitude,Address\n"
         'A1,"Two\nlines",tea,31.2,121.4,\n'
@@ -258,7 +287,9 @@ async def test_csv_quirks_bom_aliases_quoted_line_breaks_and_field_counts(conn, 
     assert (result.loaded.rows_total, result.loaded.rows_failed) == (5, 2)
 
 
-async def test_invalid_utf8_very_long_fields_and_stray_quotes_in_csv(conn, owner_id, tmp_path):
+async def test_invalid_utf8_very_long_fields_and_stray_quotes_in_csv(
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path
+) -> None:
     header = b"external_id,name,category,lat,lng\n"
     content = (
         header
@@ -295,7 +326,9 @@ async def test_invalid_utf8_very_long_fields_and_stray_quotes_in_csv(conn, owner
     assert sorted(await stored(conn, owner_id)) == ["B4", "B7"]
 
 
-async def test_ndjson_lines_that_are_not_objects_are_reported(conn, owner_id, tmp_path):
+async def test_ndjson_lines_that_are_not_objects_are_reported(
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path
+) -> None:
     content = (
         '{"external_id": "N1", "name": "A", "category": "c", "lat": 1, "lng": 2}\n'
         "\n"
@@ -319,7 +352,9 @@ async def test_ndjson_lines_that_are_not_objects_are_reported(conn, owner_id, tm
     assert rows["N4"].tags == ["a", "b"] and rows["N4"].attributes == {"floor": 2}
 
 
-async def test_geojson_features_that_are_no_points_are_reported(conn, owner_id, tmp_path):
+async def test_geojson_features_that_are_no_points_are_reported(
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path
+) -> None:
     content = """{"type": "FeatureCollection", "name": "stores", "features": [
       {"type": "Feature", "id": "G1", "geometry": {"type": "Point", "coordinates": [2, 1]},
        "properties": {"name": "A", "category": "c"}},
@@ -342,7 +377,9 @@ async def test_geojson_features_that_are_no_points_are_reported(conn, owner_id, 
     assert sorted(await stored(conn, owner_id)) == ["G1", "G5"]
 
 
-async def test_attributes_are_kept_when_a_record_has_none(conn, owner_id, tmp_path):
+async def test_attributes_are_kept_when_a_record_has_none(
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path
+) -> None:
     with_attributes = [store(1) | {"attributes": {"seats": 4}}]
     await import_rows(conn, owner_id, tmp_path, with_attributes, ImportFormat.NDJSON)
     again = await import_rows(conn, owner_id, tmp_path, [store(1, name="new")], ImportFormat.CSV)
@@ -351,7 +388,9 @@ async def test_attributes_are_kept_when_a_record_has_none(conn, owner_id, tmp_pa
     assert row.name == "new" and row.attributes == {"seats": 4}
 
 
-async def test_column_mapping_reads_other_names_or_skips_a_field(conn, owner_id, tmp_path):
+async def test_column_mapping_reads_other_names_or_skips_a_field(
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path
+) -> None:
     path = tmp_path / "own.csv"
     path.write_text("id,title,kind,y,x,Timezone\nM1,A,c,60.17,24.94,GMT+2 Helsinki\n")
     columns = {"external_id": "id", "name": "title", "category": "kind", "lat": "y", "lng": "x"}
@@ -434,8 +473,13 @@ async def test_column_mapping_reads_other_names_or_skips_a_field(conn, owner_id,
     ],
 )
 async def test_files_that_are_not_store_lists_are_rejected_whole(
-    conn, owner_id, tmp_path, fmt, content, reason
-):
+    conn: AsyncConnection,
+    owner_id: uuid.UUID,
+    tmp_path: Path,
+    fmt: ImportFormat,
+    content: bytes,
+    reason: str,
+) -> None:
     path = tmp_path / f"bad.{fmt.value}"
     path.write_bytes(content)
     with pytest.raises(FileRejected) as rejected:
@@ -444,15 +488,17 @@ async def test_files_that_are_not_store_lists_are_rejected_whole(
 
 
 @pytest.mark.parametrize("fmt", [ImportFormat.CSV, ImportFormat.GEOJSON])
-async def test_a_list_with_no_stores_imports_nothing(conn, owner_id, tmp_path, fmt):
+async def test_a_list_with_no_stores_imports_nothing(
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path, fmt: ImportFormat
+) -> None:
     """A CSV header alone, or an empty features array (NDJSON without lines is an empty file)."""
     result = await import_rows(conn, owner_id, tmp_path, [], fmt)
     assert (result.loaded.rows_total, result.loaded.inserted, result.rejections) == (0, 0, [])
 
 
 async def test_many_batches_keep_row_numbers_and_duplicates_across_batches(
-    conn, owner_id, tmp_path
-):
+    conn: AsyncConnection, owner_id: uuid.UUID, tmp_path: Path
+) -> None:
     rows = [store(n) for n in range(1, 12_001)]
     rows[11_000] = store(3, name="late duplicate")  # row 11001 replaces row 3
     rows[7_000] = store(7_001, lat=95)  # row 7001

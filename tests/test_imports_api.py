@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.imports import jobs
@@ -59,7 +59,7 @@ async def finished(
     client: httpx.AsyncClient, job_id: str, headers: dict[str, str]
 ) -> dict[str, Any]:
     for _ in range(600):
-        body = (await client.get(f"/v1/imports/{job_id}", headers=headers)).json()
+        body: dict[str, Any] = (await client.get(f"/v1/imports/{job_id}", headers=headers)).json()
         if body["status"] in ("done", "failed"):
             ImportJobOut.model_validate(body)
             return body
@@ -67,11 +67,15 @@ async def finished(
     raise AssertionError(f"import {job_id} did not finish: {body}")
 
 
-async def post(client: httpx.AsyncClient, owner: dict[str, str], content: bytes, **params: Any):
+async def post(
+    client: httpx.AsyncClient, owner: dict[str, str], content: bytes, **params: Any
+) -> httpx.Response:
     return await client.post("/v1/imports", content=content, params=params, headers=auth(owner))
 
 
-async def test_an_import_runs_in_the_background_and_reports_every_rejected_row(live, owners):
+async def test_an_import_runs_in_the_background_and_reports_every_rejected_row(
+    live: httpx.AsyncClient, owners: list[uuid.UUID]
+) -> None:
     owner = await new_owner(live, owners, "API importer")
     rows = [store(1), store(2, lat=None), store(3, timezone="Asia/Beijing"), store(1, name="last")]
     accepted = await post(live, owner, render(rows, ImportFormat.CSV), format="csv")
@@ -105,7 +109,9 @@ async def test_an_import_runs_in_the_background_and_reports_every_rejected_row(l
     ]
 
 
-async def test_the_same_file_twice_changes_nothing(live, owners):
+async def test_the_same_file_twice_changes_nothing(
+    live: httpx.AsyncClient, owners: list[uuid.UUID]
+) -> None:
     owner = await new_owner(live, owners, "Twice")
     content = render([store(n) for n in range(1, 21)], ImportFormat.NDJSON)
     first = await finished(
@@ -120,7 +126,9 @@ async def test_the_same_file_twice_changes_nothing(live, owners):
     assert second["rows_unchanged"] == 20 and after == before  # updated_at included
 
 
-async def test_the_format_comes_from_the_content_type_and_the_json_errors_are_capped(live, owners):
+async def test_the_format_comes_from_the_content_type_and_the_json_errors_are_capped(
+    live: httpx.AsyncClient, owners: list[uuid.UUID]
+) -> None:
     owner = await new_owner(live, owners, "Capped")
     rows = [store(n, lat=None) for n in range(1, 121)]
     response = await live.post(
@@ -135,7 +143,9 @@ async def test_the_format_comes_from_the_content_type_and_the_json_errors_are_ca
     assert len(full.strip().splitlines()) == 121
 
 
-async def test_a_file_that_is_no_store_list_fails_the_job_with_its_reason(live, owners):
+async def test_a_file_that_is_no_store_list_fails_the_job_with_its_reason(
+    live: httpx.AsyncClient, owners: list[uuid.UUID]
+) -> None:
     owner = await new_owner(live, owners, "Empty")
     job = await finished(live, (await post(live, owner, b"")).json()["id"], auth(owner))
     assert (job["status"], job["reason"], job["rows_ok"]) == ("failed", "the file is empty", 0)
@@ -146,7 +156,9 @@ async def test_a_file_that_is_no_store_list_fails_the_job_with_its_reason(live, 
     assert job["status"] == "failed" and "tab-separated?" in job["reason"]
 
 
-async def test_who_may_import_and_see_an_import(live, owners):
+async def test_who_may_import_and_see_an_import(
+    live: httpx.AsyncClient, owners: list[uuid.UUID]
+) -> None:
     owner = await new_owner(live, owners, "Mine")
     other = await new_owner(live, owners, "Theirs")
     content = render([store(1)], ImportFormat.CSV)
@@ -189,7 +201,13 @@ async def test_who_may_import_and_see_an_import(live, owners):
         ({}, {"content-type": "multipart/form-data; boundary=x"}, 415),
     ],
 )
-async def test_bad_import_requests_are_problems(live, owners, params, headers, status):
+async def test_bad_import_requests_are_problems(
+    live: httpx.AsyncClient,
+    owners: list[uuid.UUID],
+    params: dict[str, str],
+    headers: dict[str, str],
+    status: int,
+) -> None:
     owner = await new_owner(live, owners, "Bad requests")
     response = await live.post(
         "/v1/imports", content=b"x", params=params, headers=auth(owner) | headers
@@ -207,7 +225,9 @@ async def small_limit_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient
             yield client
 
 
-async def test_uploads_have_their_own_size_limit(live, small_limit_app, owners):
+async def test_uploads_have_their_own_size_limit(
+    live: httpx.AsyncClient, small_limit_app: httpx.AsyncClient, owners: list[uuid.UUID]
+) -> None:
     owner = await new_owner(live, owners, "Sizes")
     declared = await post(small_limit_app, owner, b"x" * 1001)
     assert declared.status_code == 413
@@ -229,8 +249,8 @@ async def test_uploads_have_their_own_size_limit(live, small_limit_app, owners):
 
 
 async def test_a_job_whose_process_is_gone_is_failed_at_start_up_and_when_looked_at(
-    live, owners, engine, settings
-):
+    live: httpx.AsyncClient, owners: list[uuid.UUID], engine: AsyncEngine, settings: Settings
+) -> None:
     owner = await new_owner(live, owners, "Orphans")
     owner_id = uuid.UUID(owner["owner_id"])
     async with engine.begin() as conn:
@@ -266,7 +286,11 @@ async def test_a_job_whose_process_is_gone_is_failed_at_start_up_and_when_looked
         async with restarted.router.lifespan_context(restarted):
             pass
         async with engine.connect() as conn:
-            after = {j.id: await imports_sql.job_by_id(conn, job_id=j.id) for j in (*gone, busy)}
+            after = {
+                j.id: job
+                for j in (*gone, busy)
+                if (job := await imports_sql.job_by_id(conn, job_id=j.id)) is not None
+            }
         assert after[gone[0].id].status == after[gone[1].id].status == "failed"
         assert after[gone[0].id].reason == jobs.ORPHANED and after[gone[0].id].finished_at
         assert after[busy.id].status == "queued"
@@ -286,8 +310,8 @@ def big_csv(path: Path, rows: int) -> None:
 
 
 async def test_a_service_shutting_down_mid_import_stores_nothing_and_fails_the_job(
-    live, owners, settings, tmp_path
-):
+    live: httpx.AsyncClient, owners: list[uuid.UUID], settings: Settings, tmp_path: Path
+) -> None:
     owner = await new_owner(live, owners, "Shutdown")
     path = tmp_path / "big.csv"
     big_csv(path, 150_000)
@@ -319,8 +343,8 @@ def nearby(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_the_command_line_import_summarises_and_exits_by_outcome(
-    live, owners, database_url, tmp_path
-):
+    live: httpx.AsyncClient, owners: list[uuid.UUID], database_url: str, tmp_path: Path
+) -> None:
     owner = await new_owner(live, owners, "CLI import owner")
     clean = tmp_path / "clean.csv"
     clean.write_bytes(render([store(1), store(2)], ImportFormat.CSV))
@@ -360,8 +384,12 @@ async def test_the_command_line_import_summarises_and_exits_by_outcome(
 
 
 async def test_a_killed_import_leaves_nothing_and_is_failed_afterwards(
-    live, owners, database_url, engine, tmp_path
-):
+    live: httpx.AsyncClient,
+    owners: list[uuid.UUID],
+    database_url: str,
+    engine: AsyncEngine,
+    tmp_path: Path,
+) -> None:
     owner = await new_owner(live, owners, "Killed")
     path = tmp_path / "big.csv"
     big_csv(path, 300_000)
@@ -373,14 +401,14 @@ async def test_a_killed_import_leaves_nothing_and_is_failed_afterwards(
         stderr=subprocess.DEVNULL,
     )
     try:
-        job = None
+        job: Row[Any] | None = None
         for _ in range(600):
             async with engine.connect() as conn:
-                job = await conn.execute(
+                result = await conn.execute(
                     text("SELECT id, status, rows_total FROM import_job WHERE owner_id = :o"),
                     {"o": owner["owner_id"]},
                 )
-                job = job.one_or_none()
+                job = result.one_or_none()
             if job is not None and job.rows_total > 0:
                 break
             await asyncio.sleep(0.05)

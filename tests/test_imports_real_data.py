@@ -8,11 +8,14 @@ exports are checked against the datum facts measured in that README.
 from __future__ import annotations
 
 import csv
+import uuid
 from collections import Counter
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.imports.formats import FileRejected
 from app.schemas.imports import ImportFormat
@@ -30,17 +33,17 @@ STARBUCKS = {
 
 
 @pytest.fixture
-async def owner_id(conn):
+async def owner_id(conn: AsyncConnection) -> uuid.UUID:
     owner, _ = await create_owner(conn, "Real lists")
     return owner.id
 
 
-async def count(conn, owner_id) -> int:
+async def count(conn: AsyncConnection, owner_id: uuid.UUID) -> int:
     query = text("SELECT count(*) FROM merchant WHERE owner_id = :o")
     return int(await conn.scalar(query, {"o": owner_id}))
 
 
-async def inside_streets(conn, owner_id, shared_data: Path) -> int:
+async def inside_streets(conn: AsyncConnection, owner_id: uuid.UUID, shared_data: Path) -> int:
     """How many of the owner's stores lie in the Shenzhen sub-districts (WGS-84 polygons)."""
     boundaries = (shared_data / "shenzhen_cn" / "street_boundaries.geojson").read_text()
     return int(
@@ -60,7 +63,9 @@ async def inside_streets(conn, owner_id, shared_data: Path) -> int:
     )
 
 
-async def test_starbucks_directory(conn, owner_id, shared_data):
+async def test_starbucks_directory(
+    conn: AsyncConnection, owner_id: uuid.UUID, shared_data: Path
+) -> None:
     """25,600 stores: China rows GCJ-02, the rest (Hong Kong and Macau too) WGS-84 as given."""
     path = shared_data / "starbucks" / "directory.csv"
     columns = STARBUCKS | {"timezone": ""}  # zones like "GMT+08:00 Asia/Beijing": inferred
@@ -110,7 +115,9 @@ async def test_starbucks_directory(conn, owner_id, shared_data):
     assert {r.external_id: (r.lat, r.lng) for r in stored} == special
 
 
-async def test_starbucks_timezones_as_given_are_all_rejected(conn, owner_id, shared_data):
+async def test_starbucks_timezones_as_given_are_all_rejected(
+    conn: AsyncConnection, owner_id: uuid.UUID, shared_data: Path
+) -> None:
     path = shared_data / "starbucks" / "directory.csv"
     result = await import_file(conn, owner_id, path, ImportFormat.CSV, columns=STARBUCKS)
     assert result.loaded.rows_failed == 25_600 and await count(conn, owner_id) == 0
@@ -123,7 +130,9 @@ async def test_starbucks_timezones_as_given_are_all_rejected(conn, owner_id, sha
     ) in result.rejections
 
 
-async def test_helsinki_osm_merchants(conn, owner_id, shared_data):
+async def test_helsinki_osm_merchants(
+    conn: AsyncConnection, owner_id: uuid.UUID, shared_data: Path
+) -> None:
     path = shared_data / "helsinki_osm" / "merchants.csv"
     columns = {"external_id": "osm_id", "category": "category_value", "address": "addr_street"}
     result = await import_file(conn, owner_id, path, ImportFormat.CSV, columns=columns)
@@ -142,7 +151,9 @@ async def test_helsinki_osm_merchants(conn, owner_id, shared_data):
     assert zones == ["Europe/Helsinki"]
 
 
-async def test_hangzhou_poi86_in_gcj02_and_bd09(conn, owner_id, shared_data):
+async def test_hangzhou_poi86_in_gcj02_and_bd09(
+    conn: AsyncConnection, owner_id: uuid.UUID, shared_data: Path
+) -> None:
     """22,437 POIs given in three datums: the GCJ-02 and BD-09 columns both come back to the
     file's WGS-84 column within the 1.75 m of its one-step inverse (README 2.3)."""
     path = shared_data / "hangzhou_poi86" / "poi_normalized.csv"
@@ -188,7 +199,9 @@ async def test_hangzhou_poi86_in_gcj02_and_bd09(conn, owner_id, shared_data):
     assert 1.5 < file_wgs < 2.0  # the file's WGS-84 is the one-step inverse, ours the exact one
 
 
-async def _farthest_from_file_wgs84(conn, owner_id, path: Path) -> float:
+async def _farthest_from_file_wgs84(
+    conn: AsyncConnection, owner_id: uuid.UUID, path: Path
+) -> float:
     import csv
 
     with path.open(encoding="utf-8") as f:  # noqa: ASYNC230 (a small local file)
@@ -196,7 +209,7 @@ async def _farthest_from_file_wgs84(conn, owner_id, path: Path) -> float:
             (r["row"], float(r["wgs84_lat"]), float(r["wgs84_lng"])) for r in csv.DictReader(f)
         ]
     await conn.execute(text("CREATE TEMP TABLE file_wgs (id text, lat float8, lng float8)"))
-    driver = (await conn.get_raw_connection()).driver_connection
+    driver: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
     await driver.copy_records_to_table("file_wgs", records=expected)
     farthest = await conn.scalar(
         text(
@@ -210,7 +223,9 @@ async def _farthest_from_file_wgs84(conn, owner_id, path: Path) -> float:
     return float(farthest)
 
 
-async def test_hangzhou_raw_tsv_is_not_a_csv(conn, owner_id, shared_data):
+async def test_hangzhou_raw_tsv_is_not_a_csv(
+    conn: AsyncConnection, owner_id: uuid.UUID, shared_data: Path
+) -> None:
     with pytest.raises(FileRejected) as rejected:
         await import_file(
             conn, owner_id, shared_data / "hangzhou_poi86" / "poi.tsv", ImportFormat.CSV
@@ -222,8 +237,8 @@ async def test_hangzhou_raw_tsv_is_not_a_csv(conn, owner_id, shared_data):
 
 
 async def test_shenzhen_amap_and_tencent_exports_land_inside_their_streets(
-    conn, owner_id, shared_data
-):
+    conn: AsyncConnection, owner_id: uuid.UUID, shared_data: Path
+) -> None:
     """README 3.5: converted from GCJ-02, all 240 Amap and 301 Tencent points fall inside the
     WGS-84 sub-district polygons (unconverted, 10 and 14 of them would not).
 
@@ -266,7 +281,9 @@ async def test_shenzhen_amap_and_tencent_exports_land_inside_their_streets(
     assert await inside_streets(conn, tencent_owner.id, shared_data) == 298
 
 
-async def test_heytea_with_its_misleading_axis_names(conn, owner_id, shared_data):
+async def test_heytea_with_its_misleading_axis_names(
+    conn: AsyncConnection, owner_id: uuid.UUID, shared_data: Path
+) -> None:
     """dataX is the latitude. Read as named (X = lng), every store is rejected with a hint."""
     path = shared_data / "heytea" / "heytea_stores.csv"
     naive = await import_file(
@@ -306,7 +323,9 @@ async def test_heytea_with_its_misleading_axis_names(conn, owner_id, shared_data
     assert singapore == 3
 
 
-async def test_vendor_json_that_is_no_store_list(conn, owner_id, shared_data):
+async def test_vendor_json_that_is_no_store_list(
+    conn: AsyncConnection, owner_id: uuid.UUID, shared_data: Path
+) -> None:
     amap = await import_file(
         conn,
         owner_id,

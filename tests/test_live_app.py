@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
+import httpx
 import pytest
 
 from app.db import DriverConnections, make_engine
+from app.settings import Settings
 from tests.conftest import ADMIN_KEY
 
 
-async def test_a_store_registered_through_the_api_is_found_by_search(live):
+async def test_a_store_registered_through_the_api_is_found_by_search(
+    live: httpx.AsyncClient,
+) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     owner = (await live.post("/v1/owners", json={"name": "Live test"}, headers=admin)).json()
     key = {"Authorization": f"Bearer {owner['api_key']}"}
@@ -49,7 +54,7 @@ async def test_a_store_registered_through_the_api_is_found_by_search(live):
     assert (await live.get(f"/v1/merchants/{created['id']}")).status_code == 404
 
 
-async def test_a_failed_write_commits_nothing(live):
+async def test_a_failed_write_commits_nothing(live: httpx.AsyncClient) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     owner = (await live.post("/v1/owners", json={"name": "Live test 2"}, headers=admin)).json()
     key = {"Authorization": f"Bearer {owner['api_key']}"}
@@ -61,14 +66,16 @@ async def test_a_failed_write_commits_nothing(live):
     await live.delete(f"/v1/merchants/{first['id']}", headers=key)
 
 
-async def test_a_cancelled_request_gives_its_driver_connection_back_in_working_order(settings):
+async def test_a_cancelled_request_gives_its_driver_connection_back_in_working_order(
+    settings: Settings,
+) -> None:
     """The hot paths open their connection in the handler (db.driver_connection), without
     FastAPI's shielded exit: a request cancelled mid-query must still give it back, and the
     next request must find it usable, not busy with the cancelled query."""
     engine = make_engine(settings.model_copy(update={"pool_size": 1, "pool_overflow": 0}))
     connect = DriverConnections(engine, keep=1)
     started = asyncio.Event()
-    used: list[object] = []
+    used: list[asyncpg.Connection] = []
 
     async def slow_request() -> None:
         async with connect() as conn:
@@ -93,7 +100,9 @@ async def test_a_cancelled_request_gives_its_driver_connection_back_in_working_o
         await engine.dispose()
 
 
-async def test_driver_connections_wait_up_to_keep_and_go_back_to_the_engine(settings):
+async def test_driver_connections_wait_up_to_keep_and_go_back_to_the_engine(
+    settings: Settings,
+) -> None:
     engine = make_engine(settings.model_copy(update={"pool_size": 3, "pool_overflow": 0}))
     connect = DriverConnections(engine, keep=2)
     pool: Any = engine.pool
@@ -111,7 +120,7 @@ async def test_driver_connections_wait_up_to_keep_and_go_back_to_the_engine(sett
         await engine.dispose()
 
 
-async def test_a_connection_left_in_a_transaction_or_closed_is_not_kept(settings):
+async def test_a_connection_left_in_a_transaction_or_closed_is_not_kept(settings: Settings) -> None:
     engine = make_engine(settings.model_copy(update={"pool_size": 2, "pool_overflow": 0}))
     connect = DriverConnections(engine, keep=2)
     pool: Any = engine.pool
@@ -128,7 +137,7 @@ async def test_a_connection_left_in_a_transaction_or_closed_is_not_kept(settings
         await engine.dispose()
 
 
-async def test_an_old_connection_goes_back_to_the_engine(settings):
+async def test_an_old_connection_goes_back_to_the_engine(settings: Settings) -> None:
     engine = make_engine(settings)
     connect = DriverConnections(engine, keep=2, recycle_s=0.0)
     pool: Any = engine.pool

@@ -49,13 +49,16 @@ async def create(
 ) -> dict[str, Any]:
     response = await client.post("/v1/merchants", json=STORE | changes, headers=headers)
     assert response.status_code == 201, response.text
-    return response.json()
+    created: dict[str, Any] = response.json()
+    return created
 
 
 # ---------------------------------------------------------------------------------------- owners
 
 
-async def test_the_admin_creates_an_owner_whose_key_then_works(client, admin):
+async def test_the_admin_creates_an_owner_whose_key_then_works(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
     response = await client.post("/v1/owners", json={"name": "Heytea"}, headers=admin)
     assert response.status_code == 201
     body = OwnerOut.model_validate(response.json())
@@ -64,7 +67,9 @@ async def test_the_admin_creates_an_owner_whose_key_then_works(client, admin):
     assert created["owner_id"] == str(body.id)
 
 
-async def test_an_owner_key_cannot_create_owners(client, owner):
+async def test_an_owner_key_cannot_create_owners(
+    client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]]
+) -> None:
     response = await client.post("/v1/owners", json={"name": "x"}, headers=owner[1])
     assert response.status_code == 403
     assert response.headers["content-type"] == "application/problem+json"
@@ -79,7 +84,9 @@ async def test_an_owner_key_cannot_create_owners(client, owner):
         {"Authorization": "Bearer "},
     ],
 )
-async def test_writes_without_a_valid_key_are_401(client, headers):
+async def test_writes_without_a_valid_key_are_401(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
     for method, path, body in [
         ("POST", "/v1/owners", {"name": "x"}),
         ("POST", "/v1/merchants", STORE),
@@ -96,7 +103,9 @@ async def test_writes_without_a_valid_key_are_401(client, headers):
 # ------------------------------------------------------------------------------------- merchants
 
 
-async def test_a_merchant_is_created_and_read_back_with_every_field(client, owner):
+async def test_a_merchant_is_created_and_read_back_with_every_field(
+    client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]]
+) -> None:
     created = await create(client, owner[1])
     MerchantOut.model_validate(created)
     fetched = (await client.get(f"/v1/merchants/{created['id']}")).json()
@@ -109,7 +118,9 @@ async def test_a_merchant_is_created_and_read_back_with_every_field(client, owne
     )
 
 
-async def test_the_timezone_is_inferred_from_the_location_when_absent(client, owner):
+async def test_the_timezone_is_inferred_from_the_location_when_absent(
+    client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]]
+) -> None:
     shanghai = await create(client, owner[1], timezone=None)
     helsinki = await create(
         client, owner[1], external_id="HEL-1", location={"lat": 60.17, "lng": 24.94}, timezone=None
@@ -118,7 +129,9 @@ async def test_the_timezone_is_inferred_from_the_location_when_absent(client, ow
 
 
 @pytest.mark.parametrize("system", [CoordSystem.GCJ02, CoordSystem.BD09])
-async def test_a_location_given_in_a_chinese_datum_is_stored_in_wgs84(client, owner, system):
+async def test_a_location_given_in_a_chinese_datum_is_stored_in_wgs84(
+    client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]], system: CoordSystem
+) -> None:
     wgs = (31.2304, 121.4737)
     lat, lng = from_wgs84(*wgs, system)
     created = await create(client, owner[1], location={"lat": lat, "lng": lng}, coord=system.value)
@@ -132,7 +145,9 @@ async def test_a_location_given_in_a_chinese_datum_is_stored_in_wgs84(client, ow
     assert again["location"] == pytest.approx({"lat": lat, "lng": lng}, abs=1e-9)
 
 
-async def test_the_admin_must_name_the_owner_and_may_write_for_anyone(client, admin, owner):
+async def test_the_admin_must_name_the_owner_and_may_write_for_anyone(
+    client: httpx.AsyncClient, admin: dict[str, str], owner: tuple[uuid.UUID, dict[str, str]]
+) -> None:
     response = await client.post("/v1/merchants", json=STORE, headers=admin)
     assert response.status_code == 422 and response.json()["errors"][0]["loc"] == [
         "body",
@@ -150,14 +165,22 @@ async def test_the_admin_must_name_the_owner_and_may_write_for_anyone(client, ad
     assert response.status_code == 200 and response.json()["name"] == "By admin"
 
 
-async def test_an_owner_cannot_register_for_another_owner(client, owner, other):
+async def test_an_owner_cannot_register_for_another_owner(
+    client: httpx.AsyncClient,
+    owner: tuple[uuid.UUID, dict[str, str]],
+    other: tuple[uuid.UUID, dict[str, str]],
+) -> None:
     response = await client.post(
         "/v1/merchants", json=STORE | {"owner_id": str(other[0])}, headers=owner[1]
     )
     assert response.status_code == 403
 
 
-async def test_external_id_is_unique_per_owner(client, owner, other):
+async def test_external_id_is_unique_per_owner(
+    client: httpx.AsyncClient,
+    owner: tuple[uuid.UUID, dict[str, str]],
+    other: tuple[uuid.UUID, dict[str, str]],
+) -> None:
     await create(client, owner[1])
     response = await client.post("/v1/merchants", json=STORE, headers=owner[1])
     assert response.status_code == 409 and response.json()["type"] == "/problems/conflict"
@@ -166,7 +189,9 @@ async def test_external_id_is_unique_per_owner(client, owner, other):
     await create(client, owner[1], external_id=None)  # any number without one
 
 
-async def test_patch_changes_only_what_it_names(client, owner):
+async def test_patch_changes_only_what_it_names(
+    client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]]
+) -> None:
     created = await create(client, owner[1])
     response = await client.patch(
         f"/v1/merchants/{created['id']}",
@@ -183,7 +208,9 @@ async def test_patch_changes_only_what_it_names(client, owner):
     assert body["updated_at"] >= created["updated_at"]
 
 
-async def test_patch_moves_a_merchant_in_any_datum_and_recomputes_its_cell(client, owner):
+async def test_patch_moves_a_merchant_in_any_datum_and_recomputes_its_cell(
+    client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]]
+) -> None:
     created = await create(client, owner[1])
     lat, lng = from_wgs84(31.24, 121.49, CoordSystem.GCJ02)
     body = (
@@ -202,7 +229,9 @@ async def test_patch_moves_a_merchant_in_any_datum_and_recomputes_its_cell(clien
     assert stored == pytest.approx({"lat": 31.24, "lng": 121.49}, abs=1e-9)
 
 
-async def test_patch_rejects_nulls_for_required_fields_and_bad_hours(client, owner):
+async def test_patch_rejects_nulls_for_required_fields_and_bad_hours(
+    client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]]
+) -> None:
     created = await create(client, owner[1])
     for body, loc in [
         ({"name": None}, ["body", "name"]),
@@ -215,7 +244,9 @@ async def test_patch_rejects_nulls_for_required_fields_and_bad_hours(client, own
         assert response.json()["errors"][0]["loc"] == loc
 
 
-async def test_patch_to_a_taken_external_id_is_409(client, owner):
+async def test_patch_to_a_taken_external_id_is_409(
+    client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]]
+) -> None:
     await create(client, owner[1], external_id="A")
     b = await create(client, owner[1], external_id="B")
     response = await client.patch(
@@ -224,7 +255,11 @@ async def test_patch_to_a_taken_external_id_is_409(client, owner):
     assert response.status_code == 409
 
 
-async def test_another_owners_merchant_is_403_and_an_unknown_one_404(client, owner, other):
+async def test_another_owners_merchant_is_403_and_an_unknown_one_404(
+    client: httpx.AsyncClient,
+    owner: tuple[uuid.UUID, dict[str, str]],
+    other: tuple[uuid.UUID, dict[str, str]],
+) -> None:
     created = await create(client, owner[1])
     for method, body in [("PATCH", {"name": "x"}), ("DELETE", None)]:
         response = await client.request(
@@ -237,7 +272,9 @@ async def test_another_owners_merchant_is_403_and_an_unknown_one_404(client, own
         assert response.status_code == 404 and response.json()["type"] == "/problems/not-found"
 
 
-async def test_delete_removes_the_merchant(client, owner):
+async def test_delete_removes_the_merchant(
+    client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]]
+) -> None:
     created = await create(client, owner[1])
     response = await client.delete(f"/v1/merchants/{created['id']}", headers=owner[1])
     assert response.status_code == 204 and response.content == b""
@@ -247,7 +284,12 @@ async def test_delete_removes_the_merchant(client, owner):
     ).status_code == 404
 
 
-async def test_an_owner_lists_its_own_merchants_page_by_page(client, owner, other, admin):
+async def test_an_owner_lists_its_own_merchants_page_by_page(
+    client: httpx.AsyncClient,
+    owner: tuple[uuid.UUID, dict[str, str]],
+    other: tuple[uuid.UUID, dict[str, str]],
+    admin: dict[str, str],
+) -> None:
     mine = {(await create(client, owner[1], external_id=f"M{i}"))["id"] for i in range(7)}
     await create(client, other[1])
     seen: list[str] = []
@@ -298,7 +340,12 @@ async def test_an_owner_lists_its_own_merchants_page_by_page(client, owner, othe
         ({"colour": "red"}, ["body", "colour"]),
     ],
 )
-async def test_invalid_merchant_bodies_are_422_with_the_field(client, owner, change, loc):
+async def test_invalid_merchant_bodies_are_422_with_the_field(
+    client: httpx.AsyncClient,
+    owner: tuple[uuid.UUID, dict[str, str]],
+    change: dict[str, Any],
+    loc: list[str],
+) -> None:
     response = await client.post("/v1/merchants", json=STORE | change, headers=owner[1])
     assert response.status_code == 422, response.text
     body = response.json()

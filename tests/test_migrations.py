@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import Connection
 
 from app import migrate
 from app.settings import Settings
@@ -27,7 +29,7 @@ def fresh_url() -> Iterator[str]:
         asyncio.run(drop_database(server, name))
 
 
-def test_upgrade_downgrade_upgrade(fresh_url: str):
+def test_upgrade_downgrade_upgrade(fresh_url: str) -> None:
     url = Settings(database_url=fresh_url).async_database_url
     migrate.upgrade(url)
     migrate.upgrade(url)  # already at head: nothing to do, no error
@@ -35,12 +37,13 @@ def test_upgrade_downgrade_upgrade(fresh_url: str):
     migrate.upgrade(url)
 
 
-def test_the_migrated_schema_matches_the_table_definitions(database_url: str):
-    def differences(sync_conn) -> list[object]:  # type: ignore[no-untyped-def]
+def test_the_migrated_schema_matches_the_table_definitions(database_url: str) -> None:
+    def differences(sync_conn: Connection) -> list[Any]:
         context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
-        return compare_metadata(context, metadata)
+        diffs: list[Any] = compare_metadata(context, metadata)
+        return diffs
 
-    async def run() -> list[object]:
+    async def run() -> list[Any]:
         from sqlalchemy.ext.asyncio import create_async_engine
 
         engine = create_async_engine(Settings(database_url=database_url).async_database_url)

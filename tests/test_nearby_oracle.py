@@ -107,7 +107,7 @@ def canonical(ids: list[uuid.UUID], distance: dict[uuid.UUID, float]) -> list[uu
 @given(scenarios())
 async def test_nearby_pages_match_the_geodesic_oracle(
     conn: AsyncConnection, driver: Any, scenario: dict[str, Any]
-):
+) -> None:
     owner, _ = await create_owner(conn)
     async with conn.begin_nested() as savepoint:
         ids = await insert_points(driver, owner.id, scenario["points"])
@@ -156,7 +156,7 @@ async def test_nearby_pages_match_the_geodesic_oracle(
 @given(scenarios())
 async def test_nearby_over_http_pages_every_match_once(
     conn: AsyncConnection, driver: Any, client: httpx.AsyncClient, scenario: dict[str, Any]
-):
+) -> None:
     owner, _ = await create_owner(conn)
     async with conn.begin_nested() as savepoint:
         ids = await insert_points(driver, owner.id, scenario["points"])
@@ -194,8 +194,8 @@ async def test_nearby_over_http_pages_every_match_once(
     ],
 )
 async def test_the_radius_edge_is_exact_to_a_millimetre(
-    conn: AsyncConnection, driver: Any, lat, lng, azimuth, radius
-):
+    conn: AsyncConnection, driver: Any, lat: float, lng: float, azimuth: float, radius: float
+) -> None:
     owner, _ = await create_owner(conn)
     points = []
     for d in (radius - 0.001, radius + 0.001):
@@ -219,7 +219,7 @@ async def test_the_radius_edge_is_exact_to_a_millimetre(
 
 async def test_stacked_points_a_hair_from_the_origin_page_once_each(
     conn: AsyncConnection, driver: Any
-):
+) -> None:
     """ST_Distance rounds to 1e-8 m: at 0.1 um that is a 1% error, more than the relative slack
     between sphere and spheroid; a cursor must still find the second of two stacked points."""
     owner, _ = await create_owner(conn)

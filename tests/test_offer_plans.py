@@ -64,14 +64,16 @@ async def seeded(conn: AsyncConnection, driver: Any) -> Any:
     return driver
 
 
-async def test_offers_here_reads_the_fence_index(seeded: Any):
+async def test_offers_here_reads_the_fence_index(seeded: Any) -> None:
     statement, values = offers_sql.here_statement(
         lat=31.2, lng=121.5, at=AT, categories=[], limit=21
     )
     assert _indexes(await plan(seeded, statement, values)) == {"ix_offer_fence", "pk_merchant"}
 
 
-async def test_offers_here_with_categories_and_a_cursor_still_reads_the_fence_index(seeded: Any):
+async def test_offers_here_with_categories_and_a_cursor_still_reads_the_fence_index(
+    seeded: Any,
+) -> None:
     statement, values = offers_sql.here_statement(
         lat=31.2,
         lng=121.5,
@@ -84,7 +86,9 @@ async def test_offers_here_with_categories_and_a_cursor_still_reads_the_fence_in
 
 
 @pytest.mark.parametrize("keyed", [False, True])
-async def test_a_claim_reads_the_offer_by_its_key_and_scans_no_table(seeded: Any, keyed: bool):
+async def test_a_claim_reads_the_offer_by_its_key_and_scans_no_table(
+    seeded: Any, keyed: bool
+) -> None:
     offer_id = await seeded.fetchval("SELECT id FROM offer LIMIT 1")
     values: list[Any] = [offer_id, "user", "CODE", AT, "SRID=4326;POINT(121.5 31.2)"]
     if keyed:

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.queries.merchants import MerchantRow
 from app.schemas.offers import OfferList, OfferOut
 from spatial import CoordSystem, from_wgs84
 from tests.factories import create_owner, insert_merchant
@@ -30,7 +31,7 @@ async def owner(conn: AsyncConnection) -> dict[str, str]:
 
 
 @pytest.fixture
-async def shop(conn: AsyncConnection, owner: dict[str, str]) -> Any:
+async def shop(conn: AsyncConnection, owner: dict[str, str]) -> MerchantRow:
     row = await conn.execute(
         text("SELECT id FROM owner WHERE name = 'Offer owner' ORDER BY created_at DESC LIMIT 1")
     )
@@ -44,7 +45,8 @@ async def create(
         f"/v1/merchants/{merchant_id}/offers", json={"title": "10% off"} | body, headers=headers
     )
     assert response.status_code == 201, response.text
-    return response.json()
+    created: dict[str, Any] = response.json()
+    return created
 
 
 def square(lat: float, lng: float, half: float) -> dict[str, Any]:
@@ -58,7 +60,9 @@ def square(lat: float, lng: float, half: float) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [ring]}
 
 
-async def test_an_owner_creates_an_offer_with_a_default_fence_around_the_store(client, owner, shop):
+async def test_an_owner_creates_an_offer_with_a_default_fence_around_the_store(
+    client: httpx.AsyncClient, owner: dict[str, str], shop: MerchantRow
+) -> None:
     before = datetime.now(UTC)
     body = await create(client, owner, shop.id, quantity=200, description="first 200")
     offer = OfferOut.model_validate(body)
@@ -75,12 +79,16 @@ async def test_an_owner_creates_an_offer_with_a_default_fence_around_the_store(c
     assert fetched == body | {"status": "active"}
 
 
-async def test_an_unlimited_offer_has_no_remaining_count(client, owner, shop):
+async def test_an_unlimited_offer_has_no_remaining_count(
+    client: httpx.AsyncClient, owner: dict[str, str], shop: MerchantRow
+) -> None:
     body = await create(client, owner, shop.id, quantity=None, per_user_limit=None)
     assert (body["quantity"], body["remaining"], body["per_user_limit"]) == (None, None, None)
 
 
-async def test_fences_come_back_in_the_coordinate_system_asked_for(client, owner, shop):
+async def test_fences_come_back_in_the_coordinate_system_asked_for(
+    client: httpx.AsyncClient, owner: dict[str, str], shop: MerchantRow
+) -> None:
     fence = square(22.54, 114.05, 0.01)
     body = await create(client, owner, shop.id, geofence=fence, coord="gcj02")
     assert body["coord"] == "gcj02"
@@ -97,13 +105,12 @@ async def test_fences_come_back_in_the_coordinate_system_asked_for(client, owner
     }
     stored = (await client.get(f"/v1/offers/{body['id']}", params={"coord": "wgs84"})).json()
     lat, lng = stored["geofence"]["center"]["lat"], stored["geofence"]["center"]["lng"]
-    assert from_wgs84(lat, lng, CoordSystem.BD09) == (
-        pytest.approx(22.55, abs=1e-8),
-        pytest.approx(114.06, abs=1e-8),
-    )
+    assert from_wgs84(lat, lng, CoordSystem.BD09) == pytest.approx((22.55, 114.06), abs=1e-8)
 
 
-async def test_a_multipolygon_fence_is_kept_as_given(client, owner, shop):
+async def test_a_multipolygon_fence_is_kept_as_given(
+    client: httpx.AsyncClient, owner: dict[str, str], shop: MerchantRow
+) -> None:
     first, second = square(22.54, 114.05, 0.01), square(22.60, 114.10, 0.01)
     fence = {
         "type": "MultiPolygon",
@@ -113,7 +120,9 @@ async def test_a_multipolygon_fence_is_kept_as_given(client, owner, shop):
     assert body["geofence"] == fence
 
 
-async def test_only_the_owner_creates_changes_and_deletes_offers(client, conn, owner, shop):
+async def test_only_the_owner_creates_changes_and_deletes_offers(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner: dict[str, str], shop: MerchantRow
+) -> None:
     _, other_key = await create_owner(conn, "Someone else")
     other = bearer(other_key)
     response = await client.post(
@@ -134,13 +143,17 @@ async def test_only_the_owner_creates_changes_and_deletes_offers(client, conn, o
     assert (await client.delete(f"/v1/offers/{offer['id']}", headers=owner)).status_code == 404
 
 
-async def test_the_admin_manages_any_offer(client, admin, shop):
+async def test_the_admin_manages_any_offer(
+    client: httpx.AsyncClient, admin: dict[str, str], shop: MerchantRow
+) -> None:
     offer = await create(client, admin, shop.id)
     patched = await client.patch(f"/v1/offers/{offer['id']}", json={"quantity": 5}, headers=admin)
     assert patched.status_code == 200 and patched.json()["remaining"] == 5
 
 
-async def test_offers_of_an_unknown_merchant_or_offer_are_404(client, owner):
+async def test_offers_of_an_unknown_merchant_or_offer_are_404(
+    client: httpx.AsyncClient, owner: dict[str, str]
+) -> None:
     missing = uuid.uuid4()
     response = await client.post(
         f"/v1/merchants/{missing}/offers", json={"title": "x"}, headers=owner
@@ -152,7 +165,9 @@ async def test_offers_of_an_unknown_merchant_or_offer_are_404(client, owner):
     ).status_code == 404
 
 
-async def test_a_patch_changes_only_the_fields_given(client, owner, shop):
+async def test_a_patch_changes_only_the_fields_given(
+    client: httpx.AsyncClient, owner: dict[str, str], shop: MerchantRow
+) -> None:
     offer = await create(
         client, owner, shop.id, description="d", quantity=10, geofence=square(22.54, 114.05, 0.01)
     )
@@ -177,7 +192,9 @@ async def test_a_patch_changes_only_the_fields_given(client, owner, shop):
     assert cleared["geofence"]["type"] == "circle" and cleared["geofence"]["radius_m"] == 500
 
 
-async def test_a_patch_may_not_lower_the_quantity_below_the_codes_claimed(client, owner, shop):
+async def test_a_patch_may_not_lower_the_quantity_below_the_codes_claimed(
+    client: httpx.AsyncClient, owner: dict[str, str], shop: MerchantRow
+) -> None:
     offer = await create(client, owner, shop.id, quantity=10, per_user_limit=None)
     for n in range(3):
         claim = {"user_id": f"u{n}", "lat": SHOP[0], "lng": SHOP[1]}
@@ -193,7 +210,9 @@ async def test_a_patch_may_not_lower_the_quantity_below_the_codes_claimed(client
     assert response.json()["status"] == "sold_out" and response.json()["remaining"] == 0
 
 
-async def test_the_owner_lists_a_merchants_offers_newest_first_page_by_page(client, owner, shop):
+async def test_the_owner_lists_a_merchants_offers_newest_first_page_by_page(
+    client: httpx.AsyncClient, owner: dict[str, str], shop: MerchantRow
+) -> None:
     made = [await create(client, owner, shop.id, title=f"offer {i}") for i in range(5)]
     seen: list[str] = []
     cursor = None
@@ -211,7 +230,9 @@ async def test_the_owner_lists_a_merchants_offers_newest_first_page_by_page(clie
     assert seen == [o["id"] for o in newest_first]
 
 
-async def test_status_reads_scheduled_active_sold_out_and_ended(client, owner, shop):
+async def test_status_reads_scheduled_active_sold_out_and_ended(
+    client: httpx.AsyncClient, owner: dict[str, str], shop: MerchantRow
+) -> None:
     now = datetime.now(UTC)
     later = await create(client, owner, shop.id, starts_at=(now + timedelta(hours=1)).isoformat())
     assert later["status"] == "scheduled"
@@ -298,7 +319,14 @@ def many_vertices(n: int) -> list[list[float]]:
         ),
     ],
 )
-async def test_invalid_offers_are_422_with_the_reason(client, owner, shop, body, loc, msg):
+async def test_invalid_offers_are_422_with_the_reason(
+    client: httpx.AsyncClient,
+    owner: dict[str, str],
+    shop: MerchantRow,
+    body: dict[str, Any],
+    loc: list[str | int],
+    msg: str,
+) -> None:
     response = await client.post(
         f"/v1/merchants/{shop.id}/offers", json={"title": "x"} | body, headers=owner
     )
@@ -307,7 +335,9 @@ async def test_invalid_offers_are_422_with_the_reason(client, owner, shop, body,
     assert response.json()["errors"] == [{"loc": loc, "msg": msg}]
 
 
-async def test_a_polygon_of_2000_vertices_is_accepted(client, owner, shop):
+async def test_a_polygon_of_2000_vertices_is_accepted(
+    client: httpx.AsyncClient, owner: dict[str, str], shop: MerchantRow
+) -> None:
     body = await create(
         client,
         owner,
@@ -339,7 +369,9 @@ async def test_a_polygon_of_2000_vertices_is_accepted(client, owner, shop):
         {"type": "Polygon"},
     ],
 )
-async def test_malformed_fences_are_422(client, owner, shop, geofence):
+async def test_malformed_fences_are_422(
+    client: httpx.AsyncClient, owner: dict[str, str], shop: MerchantRow, geofence: dict[str, Any]
+) -> None:
     response = await client.post(
         f"/v1/merchants/{shop.id}/offers", json={"title": "x", "geofence": geofence}, headers=owner
     )
@@ -362,12 +394,16 @@ async def test_malformed_fences_are_422(client, owner, shop, geofence):
         {"title": "x", "surprise": 1},
     ],
 )
-async def test_invalid_offer_fields_are_422(client, owner, shop, body):
+async def test_invalid_offer_fields_are_422(
+    client: httpx.AsyncClient, owner: dict[str, str], shop: MerchantRow, body: dict[str, Any]
+) -> None:
     response = await client.post(f"/v1/merchants/{shop.id}/offers", json=body, headers=owner)
     assert response.status_code == 422, response.text
 
 
-async def test_a_patch_may_not_null_the_title_or_end_before_the_start(client, owner, shop):
+async def test_a_patch_may_not_null_the_title_or_end_before_the_start(
+    client: httpx.AsyncClient, owner: dict[str, str], shop: MerchantRow
+) -> None:
     offer = await create(client, owner, shop.id)
     url = f"/v1/offers/{offer['id']}"
     response = await client.patch(url, json={"title": None}, headers=owner)

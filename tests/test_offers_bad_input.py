@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -59,7 +60,9 @@ async def setup(conn: AsyncConnection) -> dict[str, Any]:
         max_size=6,
     )
 )
-async def test_no_offers_here_query_causes_a_server_error(client, params):
+async def test_no_offers_here_query_causes_a_server_error(
+    client: httpx.AsyncClient, params: dict[str, str]
+) -> None:
     response = await client.get("/v1/offers/here", params={"lat": "0", "lng": "0"} | params)
     assert response.status_code in (200, 422), response.text
     if response.status_code == 422:
@@ -79,7 +82,9 @@ async def test_no_offers_here_query_causes_a_server_error(client, params):
         max_size=4,
     ),
 )
-async def test_no_offer_body_causes_a_server_error(client, setup, geofence, fields):
+async def test_no_offer_body_causes_a_server_error(
+    client: httpx.AsyncClient, setup: dict[str, Any], geofence: Any, fields: dict[str, Any]
+) -> None:
     body = {"title": "fuzz", "geofence": geofence} | fields
     response = await client.post(
         f"/v1/merchants/{setup['shop']}/offers", json=body, headers=setup["headers"]
@@ -100,7 +105,9 @@ async def test_no_offer_body_causes_a_server_error(client, setup, geofence, fiel
     st.dictionaries(st.sampled_from(["user_id", "lat", "lng", "coord"]), json_values, max_size=4),
     st.one_of(st.none(), st.text(max_size=210).filter(lambda k: k.isprintable() and k.isascii())),
 )
-async def test_no_claim_causes_a_server_error(client, setup, body, key):
+async def test_no_claim_causes_a_server_error(
+    client: httpx.AsyncClient, setup: dict[str, Any], body: dict[str, Any], key: str | None
+) -> None:
     headers = {} if key is None else {"Idempotency-Key": key}
     response = await client.post(f"/v1/offers/{setup['offer']}/claims", json=body, headers=headers)
     assert response.status_code in (201, 403, 409, 422), response.text

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import shapely
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import demo
 
 
-async def test_the_demo_has_an_offer_in_each_mall_and_keeps_them_on_reload(conn, client):
+async def test_the_demo_has_an_offer_in_each_mall_and_keeps_them_on_reload(
+    conn: AsyncConnection, client: httpx.AsyncClient
+) -> None:
     first = await demo.load(conn)
     assert first.offers == [
         "Forum: 10% off today",

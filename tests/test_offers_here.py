@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import shapely
@@ -43,11 +44,14 @@ async def owner_id(conn: AsyncConnection) -> uuid.UUID:
 async def here(client: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
     response = await client.get("/v1/offers/here", params=params)
     assert response.status_code == 200, response.text
-    OffersHerePage.model_validate(response.json())
-    return response.json()
+    page: dict[str, Any] = response.json()
+    OffersHerePage.model_validate(page)
+    return page
 
 
-async def test_an_offer_is_found_inside_its_fence_with_its_store(client, conn, owner_id):
+async def test_an_offer_is_found_inside_its_fence_with_its_store(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     shop = await insert_merchant(conn, owner_id, lat=22.5431, lng=114.0579, name="Tea 1")
     offer = await insert_offer(
         conn, shop.id, fence=circle_fence(22.5431, 114.0579, 300), quantity=200
@@ -68,7 +72,9 @@ async def test_an_offer_is_found_inside_its_fence_with_its_store(client, conn, o
     assert (await here(client, lat=22.5431, lng=114.0630))["results"] == []  # 520 m east
 
 
-async def test_offers_are_active_from_starts_at_until_before_ends_at(client, conn, owner_id):
+async def test_offers_are_active_from_starts_at_until_before_ends_at(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     shop = await insert_merchant(conn, owner_id, lat=10.0, lng=10.0)
     ends = T0 + timedelta(hours=3)
     await insert_offer(conn, shop.id, fence=circle_fence(10, 10, 100), starts_at=T0, ends_at=ends)
@@ -84,7 +90,12 @@ async def test_offers_are_active_from_starts_at_until_before_ends_at(client, con
     assert len((await here(client, lat=10, lng=10))["results"]) == 0
 
 
-async def test_a_sold_out_offer_is_not_shown(client, conn, owner_id, driver):
+async def test_a_sold_out_offer_is_not_shown(
+    client: httpx.AsyncClient,
+    conn: AsyncConnection,
+    owner_id: uuid.UUID,
+    driver: asyncpg.Connection,
+) -> None:
     shop = await insert_merchant(conn, owner_id, lat=10.0, lng=20.0)
     offer = await insert_offer(conn, shop.id, fence=circle_fence(10, 20, 100), quantity=2)
     assert len((await here(client, lat=10, lng=20))["results"]) == 1
@@ -92,7 +103,9 @@ async def test_a_sold_out_offer_is_not_shown(client, conn, owner_id, driver):
     assert (await here(client, lat=10, lng=20))["results"] == []
 
 
-async def test_nearest_store_first_then_offer_id_with_category_and_paging(client, conn, owner_id):
+async def test_nearest_store_first_then_offer_id_with_category_and_paging(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     fence = circle_fence(30.0, 30.0, 5_000)
     made = []
     for i, (category, north_m) in enumerate([("tea", 300), ("coffee", 100), ("tea", 200)]):
@@ -128,7 +141,9 @@ def page_cursor(_: list[str]) -> str:
     return base64.urlsafe_b64encode(b'["0000000000000000", 1.0, "x"]').decode()
 
 
-async def test_positions_go_in_and_out_in_the_clients_coordinate_system(client, conn, owner_id):
+async def test_positions_go_in_and_out_in_the_clients_coordinate_system(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     shop = await insert_merchant(conn, owner_id, lat=22.5431, lng=114.0579)
     ring = [[114.05, 22.54], [114.07, 22.54], [114.07, 22.55], [114.05, 22.55], [114.05, 22.54]]
     await insert_offer(conn, shop.id, fence=polygon_fence("Polygon", [ring], CoordSystem.WGS84))
@@ -204,7 +219,7 @@ def polygon_around(lat0: float, lng0: float, radius_deg: float) -> list[list[flo
 @given(fence_scenarios())
 async def test_offers_here_match_the_geodesic_and_planar_oracles(
     conn: AsyncConnection, driver: Any, owner_id: uuid.UUID, scenario: dict[str, Any]
-):
+) -> None:
     lat0, lng0 = scenario["centre"]
     async with conn.begin_nested() as savepoint:
         shop = await insert_merchant(conn, owner_id, lat=lat0, lng=normal(lng0))
@@ -259,7 +274,7 @@ async def test_offers_here_match_the_geodesic_and_planar_oracles(
 
 async def test_shenzhen_street_fences_against_shapely_with_gcj02_amap_points(
     client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID, shared_data: Path
-):
+) -> None:
     """The street polygons are WGS-84 and the Amap points GCJ-02 (../shared/data README 3.5):
     with coord=gcj02 every point lands in the street shapely puts its WGS-84 position in."""
     folder = shared_data / "shenzhen_cn"
@@ -296,7 +311,9 @@ async def test_shenzhen_street_fences_against_shapely_with_gcj02_amap_points(
     assert wrong >= 10
 
 
-async def test_a_fence_around_the_north_pole_covers_the_pole_in_postgis(client, conn, owner_id):
+async def test_a_fence_around_the_north_pole_covers_the_pole_in_postgis(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     shop = await insert_merchant(conn, owner_id, lat=78.2232, lng=15.6267)  # Longyearbyen
     ring = [[0, 85], [120, 86], [-120, 84], [0, 85]]  # winds eastward around the pole
     offer = await insert_offer(

@@ -62,7 +62,7 @@ H = 60
         ("10:00-11:00", [(d + 10 * H, d + 11 * H) for d in (MO, TU, WE, TH, FR, SA, SU)]),
     ],
 )
-def test_parse(text, intervals):
+def test_parse(text: str, intervals: list[tuple[int, int]]) -> None:
     assert parse(text) == intervals
 
 
@@ -84,12 +84,12 @@ def test_parse(text, intervals):
         ("Mo 24/7", "24/7 takes no days"),
     ],
 )
-def test_unsupported_or_invalid_values_say_why(text, message):
+def test_unsupported_or_invalid_values_say_why(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse(text)
 
 
-def test_the_helsinki_values_parse_except_dates_and_free_text():
+def test_the_helsinki_values_parse_except_dates_and_free_text() -> None:
     with (Path(__file__).parents[1] / "fixtures" / "helsinki_osm.csv").open(encoding="utf-8") as f:
         values = [row["opening_hours"] for row in csv.DictReader(f) if row["opening_hours"]]
     failures = []
@@ -119,10 +119,13 @@ rules = st.lists(
 
 
 @given(rules)
-def test_is_open_agrees_with_a_minute_by_minute_oracle(rule_list):
+def test_is_open_agrees_with_a_minute_by_minute_oracle(
+    rule_list: list[tuple[int, int, list[tuple[int, int, int]], bool, bool]],
+) -> None:
     """Build a value from random rules and check every minute of the week against a direct
     simulation of the same semantics (later rules replace their days; `off` clears them)."""
-    texts, per_day = [], [set() for _ in range(7)]
+    texts: list[str] = []
+    per_day: list[set[int]] = [set() for _ in range(7)]
     for first, last, span_list, off, additional in rule_list:
         days = [(first + i) % 7 for i in range((last - first) % 7 + 1)]
         selector = DAYS[first] if first == last else f"{DAYS[first]}-{DAYS[last]}"

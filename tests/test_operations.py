@@ -12,18 +12,18 @@ from app.settings import Settings
 from tests.conftest import create_database, database_url_for, drop_database, server_url
 
 
-async def test_healthz(client):
+async def test_healthz(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
-async def test_readyz_reports_the_migration(client):
+async def test_readyz_reports_the_migration(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     head = head_revision()  # the newest file in migrations/versions
     assert response.status_code == 200 and response.json() == {"status": "ok", "revision": head}
 
 
-async def test_readyz_is_503_on_a_database_that_is_not_migrated():
+async def test_readyz_is_503_on_a_database_that_is_not_migrated() -> None:
     server, name = server_url(), f"nearby_unmigrated_{uuid.uuid4().hex[:8]}"
     await create_database(server, name)
     try:
@@ -39,7 +39,9 @@ async def test_readyz_is_503_on_a_database_that_is_not_migrated():
         await drop_database(server, name)
 
 
-async def test_metrics_count_requests_by_route_template_and_status(client):
+async def test_metrics_count_requests_by_route_template_and_status(
+    client: httpx.AsyncClient,
+) -> None:
     await client.get("/v1/search/nearby", params={"lat": 31.2, "lng": 121.4})
     await client.get("/v1/search/nearby", params={"lat": 95, "lng": 121.4})
     await client.get(f"/v1/merchants/{uuid.uuid4()}")
@@ -58,7 +60,7 @@ async def test_metrics_count_requests_by_route_template_and_status(client):
     )
 
 
-async def test_every_contract_route_is_in_the_openapi_document(client):
+async def test_every_contract_route_is_in_the_openapi_document(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
     for path in [
         "/v1/owners",

@@ -82,25 +82,27 @@ def _indexes(plan_json: str) -> set[str]:
     return found
 
 
-async def test_the_service_plans_generically(seeded: Any):
+async def test_the_service_plans_generically(seeded: Any) -> None:
     assert await seeded.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
 
 
-async def test_nearby_without_category_walks_the_plain_location_index(seeded: Any):
+async def test_nearby_without_category_walks_the_plain_location_index(seeded: Any) -> None:
     statement, values = search_sql.near_statement(
         lat=31.2, lng=121.5, filters=Filters(), window=28, radius_m=1000
     )
     assert _indexes(await plan(seeded, statement, values)) == {"ix_merchant_location"}
 
 
-async def test_nearby_with_one_category_walks_the_category_index(seeded: Any):
+async def test_nearby_with_one_category_walks_the_category_index(seeded: Any) -> None:
     statement, values = search_sql.near_statement(
         lat=31.2, lng=121.5, filters=Filters(["tea"]), window=28, radius_m=1000
     )
     assert _indexes(await plan(seeded, statement, values)) == {"ix_merchant_category_location"}
 
 
-async def test_nearby_with_several_categories_walks_the_category_index_once_each(seeded: Any):
+async def test_nearby_with_several_categories_walks_the_category_index_once_each(
+    seeded: Any,
+) -> None:
     statement, values = search_sql.near_statement(
         lat=31.2, lng=121.5, filters=Filters(["tea", "books", "tea"]), window=28, radius_m=1000
     )
@@ -109,7 +111,9 @@ async def test_nearby_with_several_categories_walks_the_category_index_once_each
     assert explained.count('"Index Name": "ix_merchant_category_location"') == 2
 
 
-async def test_nearby_with_text_and_hours_filters_still_walks_the_location_index(seeded: Any):
+async def test_nearby_with_text_and_hours_filters_still_walks_the_location_index(
+    seeded: Any,
+) -> None:
     filters = Filters((), "ab", datetime(2026, 11, 22, tzinfo=UTC))
     statement, values = search_sql.near_statement(
         lat=31.2, lng=121.5, filters=filters, window=28, radius_m=1000
@@ -117,7 +121,7 @@ async def test_nearby_with_text_and_hours_filters_still_walks_the_location_index
     assert _indexes(await plan(seeded, statement, values)) == {"ix_merchant_location"}
 
 
-async def test_a_viewport_walks_outward_from_its_centre(seeded: Any):
+async def test_a_viewport_walks_outward_from_its_centre(seeded: Any) -> None:
     statement, values = search_sql.near_statement(
         lat=31.2,
         lng=121.5,
@@ -129,7 +133,7 @@ async def test_a_viewport_walks_outward_from_its_centre(seeded: Any):
     assert _indexes(await plan(seeded, statement, values)) == {"ix_merchant_location"}
 
 
-async def test_clusters_read_the_viewport_through_the_geometry_index(seeded: Any):
+async def test_clusters_read_the_viewport_through_the_geometry_index(seeded: Any) -> None:
     keep, set_bits = parent_masks(9)
     statement, values = search_sql.cluster_statement(
         envelopes=[(121.45, 31.15, 121.55, 31.25)],

@@ -30,8 +30,9 @@ def offset(lat: float, lng: float, azimuth: float, metres: float) -> tuple[float
 async def nearby(client: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
     response = await client.get("/v1/search/nearby", params=params)
     assert response.status_code == 200, response.text
-    NearbyPage.model_validate(response.json())  # the hot path writes JSON itself: check its shape
-    return response.json()
+    page: dict[str, Any] = response.json()
+    NearbyPage.model_validate(page)  # the hot path writes JSON itself: check its shape
+    return page
 
 
 @pytest.fixture
@@ -63,8 +64,13 @@ CATEGORIES = ["coffee", "tea", "coffee", "outlet", "noodles", "books"]
     st.sampled_from([None, "咖啡", "starbucks", "äär", "ääni", "WIFI", "%", "_", "tea", "茶"]),
 )
 async def test_category_and_text_filters_match_a_brute_force_filter(
-    conn: AsyncConnection, client: httpx.AsyncClient, owner_id: uuid.UUID, shops, categories, q
-):
+    conn: AsyncConnection,
+    client: httpx.AsyncClient,
+    owner_id: uuid.UUID,
+    shops: list[tuple[int, float, float]],
+    categories: list[str],
+    q: str | None,
+) -> None:
     async with conn.begin_nested() as savepoint:
         expected = {}
         for kind, azimuth, distance in shops:
@@ -105,7 +111,9 @@ async def test_category_and_text_filters_match_a_brute_force_filter(
     )
 
 
-async def test_q_matches_chinese_and_ignores_case_in_any_script(client, conn, owner_id):
+async def test_q_matches_chinese_and_ignores_case_in_any_script(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     cafe = await insert_merchant(conn, owner_id, name="星巴克咖啡(南京路店)", tags=["Wi-Fi"])
     kahvila = await insert_merchant(
         conn, owner_id, lat=SHANGHAI[0] + 0.001, name="KAHVILA ÄÄRELLÄ", tags=[]
@@ -120,7 +128,9 @@ async def test_q_matches_chinese_and_ignores_case_in_any_script(client, conn, ow
         assert {uuid.UUID(r["id"]) for r in body["results"]} == ids, q
 
 
-async def test_like_wildcards_in_q_are_literal(client, conn, owner_id):
+async def test_like_wildcards_in_q_are_literal(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     half = await insert_merchant(conn, owner_id, name="50% off")
     await insert_merchant(conn, owner_id, name="500 things")
     body = await nearby(client, lat=SHANGHAI[0], lng=SHANGHAI[1], q="0%")
@@ -144,15 +154,23 @@ async def test_like_wildcards_in_q_are_literal(client, conn, owner_id):
     ],
 )
 async def test_open_now_is_judged_in_each_stores_own_timezone(
-    client, conn, owner_id, hours, timezone, at, open_
-):
+    client: httpx.AsyncClient,
+    conn: AsyncConnection,
+    owner_id: uuid.UUID,
+    hours: str,
+    timezone: str,
+    at: str,
+    open_: bool,
+) -> None:
     store = await insert_merchant(conn, owner_id, opening_hours_text=hours, timezone=timezone)
     await insert_merchant(conn, owner_id, opening_hours_text=None)  # no hours: never open_now
     body = await nearby(client, lat=SHANGHAI[0], lng=SHANGHAI[1], open_now="true", at=at)
     assert [r["id"] for r in body["results"]] == ([str(store.id)] if open_ else [])
 
 
-async def test_open_now_without_at_uses_the_current_time(client, conn, owner_id):
+async def test_open_now_without_at_uses_the_current_time(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     store = await insert_merchant(conn, owner_id, opening_hours_text="24/7")
     body = await nearby(client, lat=SHANGHAI[0], lng=SHANGHAI[1], open_now="true")
     assert [r["id"] for r in body["results"]] == [str(store.id)]
@@ -162,7 +180,9 @@ async def test_open_now_without_at_uses_the_current_time(client, conn, owner_id)
 
 
 @pytest.mark.parametrize("system", [CoordSystem.GCJ02, CoordSystem.BD09])
-async def test_a_search_in_a_chinese_datum_answers_in_that_datum(client, conn, owner_id, system):
+async def test_a_search_in_a_chinese_datum_answers_in_that_datum(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID, system: CoordSystem
+) -> None:
     store = await insert_merchant(conn, owner_id, lat=SHANGHAI[0] + 0.002, lng=SHANGHAI[1])
     origin = from_wgs84(*SHANGHAI, system)
     wgs = await nearby(client, lat=SHANGHAI[0], lng=SHANGHAI[1])
@@ -175,7 +195,9 @@ async def test_a_search_in_a_chinese_datum_answers_in_that_datum(client, conn, o
     assert hit["h3"] == wgs["results"][0]["h3"]  # H3 cells are always of the WGS-84 position
 
 
-async def test_outside_china_every_datum_is_wgs84(client, conn, owner_id):
+async def test_outside_china_every_datum_is_wgs84(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     store = await insert_merchant(
         conn, owner_id, lat=60.1699, lng=24.9384, timezone="Europe/Helsinki"
     )
@@ -193,11 +215,14 @@ async def test_outside_china_every_datum_is_wgs84(client, conn, owner_id):
 async def bbox(client: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
     response = await client.get("/v1/search/bbox", params=params)
     assert response.status_code == 200, response.text
-    BBoxPage.model_validate(response.json())
-    return response.json()
+    page: dict[str, Any] = response.json()
+    BBoxPage.model_validate(page)
+    return page
 
 
-async def test_bbox_returns_what_is_inside_nearest_the_centre_first(client, conn, owner_id):
+async def test_bbox_returns_what_is_inside_nearest_the_centre_first(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     inside = [
         await insert_merchant(conn, owner_id, lat=31.20 + i * 0.01, lng=121.45) for i in range(5)
     ]
@@ -214,13 +239,17 @@ async def test_bbox_returns_what_is_inside_nearest_the_centre_first(client, conn
     ] is False
 
 
-async def test_bbox_edges_are_inclusive(client, conn, owner_id):
+async def test_bbox_edges_are_inclusive(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     corner = await insert_merchant(conn, owner_id, lat=31.2, lng=121.4)
     body = await bbox(client, min_lat=31.2, min_lng=121.4, max_lat=31.3, max_lng=121.5)
     assert [r["id"] for r in body["results"]] == [str(corner.id)]
 
 
-async def test_bbox_across_the_antimeridian(client, conn, owner_id):
+async def test_bbox_across_the_antimeridian(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     west = await insert_merchant(conn, owner_id, lat=-17.8, lng=179.9, timezone="Pacific/Fiji")
     east = await insert_merchant(conn, owner_id, lat=-17.8, lng=-179.9, timezone="Pacific/Fiji")
     await insert_merchant(conn, owner_id, lat=-17.8, lng=178.0, timezone="Pacific/Fiji")
@@ -228,7 +257,9 @@ async def test_bbox_across_the_antimeridian(client, conn, owner_id):
     assert {r["id"] for r in body["results"]} == {str(west.id), str(east.id)}
 
 
-async def test_bbox_in_gcj02_is_exact_at_its_edges(client, conn, owner_id):
+async def test_bbox_in_gcj02_is_exact_at_its_edges(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     """A box drawn on a Chinese map: a store 1 m inside its edge (in GCJ-02) is in it, 1 m
     outside is not, though the datum shift there is about 500 m."""
     edge_lat = 31.25
@@ -250,13 +281,14 @@ async def test_bbox_in_gcj02_is_exact_at_its_edges(client, conn, owner_id):
 async def clusters(client: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
     response = await client.get("/v1/search/clusters", params=params)
     assert response.status_code == 200, response.text
-    ClusterPage.model_validate(response.json())
-    return response.json()
+    page: dict[str, Any] = response.json()
+    ClusterPage.model_validate(page)
+    return page
 
 
 async def test_clusters_count_merchants_per_h3_parent_with_their_mean_position(
-    client, conn, owner_id
-):
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     points = [(31.20 + 0.003 * i, 121.45 + 0.002 * (i % 4)) for i in range(30)]
     rows = [await insert_merchant(conn, owner_id, lat=a, lng=b) for a, b in points]
     body = await clusters(
@@ -279,7 +311,9 @@ async def test_clusters_count_merchants_per_h3_parent_with_their_mean_position(
     assert counts == sorted(counts, reverse=True) and body["resolution"] == 8
 
 
-async def test_clusters_choose_a_resolution_from_the_box_and_can_truncate(client, conn, owner_id):
+async def test_clusters_choose_a_resolution_from_the_box_and_can_truncate(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     for i in range(6):
         await insert_merchant(conn, owner_id, lat=31.2 + i * 0.05, lng=121.45)
     body = await clusters(client, min_lat=31.0, min_lng=121.0, max_lat=31.6, max_lng=121.9)
@@ -290,7 +324,9 @@ async def test_clusters_choose_a_resolution_from_the_box_and_can_truncate(client
     assert len(body["clusters"]) == 2 and body["truncated"] is True
 
 
-async def test_a_cluster_on_the_antimeridian_sits_on_it(client, conn, owner_id):
+async def test_a_cluster_on_the_antimeridian_sits_on_it(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     for lng in (179.99, -179.99, 179.995, -179.995):
         await insert_merchant(conn, owner_id, lat=-16.5, lng=lng, timezone="Pacific/Fiji")
     body = await clusters(client, min_lat=-17, min_lng=179, max_lat=-16, max_lng=-179, resolution=3)
@@ -298,7 +334,9 @@ async def test_a_cluster_on_the_antimeridian_sits_on_it(client, conn, owner_id):
     assert cluster["count"] == 4 and abs(abs(cluster["lng"]) - 180) < 0.01
 
 
-async def test_cluster_positions_follow_the_datum(client, conn, owner_id):
+async def test_cluster_positions_follow_the_datum(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     row = await insert_merchant(conn, owner_id, lat=31.2304, lng=121.4737)
     body = await clusters(
         client,
@@ -317,7 +355,9 @@ async def test_cluster_positions_follow_the_datum(client, conn, owner_id):
     assert int(cluster["h3"], 16) == (row.h3 & keep) | set_bits
 
 
-async def test_cluster_boundaries_are_the_h3_cells_drawn_in_the_datum(client, conn, owner_id):
+async def test_cluster_boundaries_are_the_h3_cells_drawn_in_the_datum(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     row = await insert_merchant(conn, owner_id, lat=31.2304, lng=121.4737)
     params: dict[str, Any] = {"min_lat": 31.2, "min_lng": 121.4, "max_lat": 31.3, "max_lng": 121.5}
     params["resolution"] = 9
@@ -338,8 +378,8 @@ async def test_cluster_boundaries_are_the_h3_cells_drawn_in_the_datum(client, co
 
 
 async def test_a_cluster_boundary_on_the_antimeridian_does_not_jump_across_the_map(
-    client, conn, owner_id
-):
+    client: httpx.AsyncClient, conn: AsyncConnection, owner_id: uuid.UUID
+) -> None:
     await insert_merchant(conn, owner_id, lat=-16.5, lng=179.999, timezone="Pacific/Fiji")
     body = await clusters(
         client, min_lat=-17, min_lng=179, max_lat=-16, max_lng=-179, resolution=2, boundaries=1

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 
-def test_importing_spatial_loads_no_web_or_database_module():
+def test_importing_spatial_loads_no_web_or_database_module() -> None:
     code = (
         "import sys, spatial\n"
         "loaded = {m.split('.')[0] for m in sys.modules}\n"

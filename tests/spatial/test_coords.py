@@ -37,17 +37,19 @@ EVILTRANSFORM = [
 
 
 @pytest.mark.parametrize(("wgs", "gcj"), EVILTRANSFORM)
-def test_wgs84_to_gcj02_matches_published_vectors_exactly(wgs, gcj):
+def test_wgs84_to_gcj02_matches_published_vectors_exactly(
+    wgs: tuple[float, float], gcj: tuple[float, float]
+) -> None:
     assert coords.wgs84_to_gcj02(*wgs) == pytest.approx(gcj, abs=1e-12)
 
 
-def test_wgs84_to_gcj02_matches_vectors_published_to_8_decimals():
+def test_wgs84_to_gcj02_matches_vectors_published_to_8_decimals() -> None:
     # The R package's test: 39.90734, 116.39089 -> 39.90874107, 116.39713094
     lat, lng = coords.wgs84_to_gcj02(39.90734, 116.39089)
     assert (round(lat, 8), round(lng, 8)) == (39.90874107, 116.39713094)
 
 
-def test_the_wgs84_gcj02_bd09_chain_of_another_implementation_agrees_within_a_centimetre():
+def test_the_wgs84_gcj02_bd09_chain_of_another_implementation_agrees_within_a_centimetre() -> None:
     # A Rust tool's test vector: WGS-84 -> GCJ-02 -> BD-09 of one point.
     wgs, gcj, bd = (
         (30.6107779, 121.0917077),
@@ -78,7 +80,7 @@ def test_the_wgs84_gcj02_bd09_chain_of_another_implementation_agrees_within_a_ce
         ("New York", 40.7128, -74.006),
     ],
 )
-def test_points_outside_mainland_china_are_not_shifted(place, lat, lng):
+def test_points_outside_mainland_china_are_not_shifted(place: str, lat: float, lng: float) -> None:
     assert not coords.in_mainland_china(lat, lng)
     for system in CoordSystem:
         assert coords.to_wgs84(lat, lng, system)[0] == lat or system is CoordSystem.BD09
@@ -100,7 +102,9 @@ def test_points_outside_mainland_china_are_not_shifted(place, lat, lng):
         ("Dandong", 40.124, 124.39),
     ],
 )
-def test_points_in_mainland_china_are_shifted_even_on_the_seafront(place, lat, lng):
+def test_points_in_mainland_china_are_shifted_even_on_the_seafront(
+    place: str, lat: float, lng: float
+) -> None:
     assert coords.in_mainland_china(lat, lng)
     assert 100 < metres((lat, lng), coords.wgs84_to_gcj02(lat, lng)) < 1000
 
@@ -111,19 +115,21 @@ mainland = st.tuples(st.floats(18.5, 53.0), st.floats(75.0, 134.0)).filter(
 
 
 @given(mainland)
-def test_gcj02_to_wgs84_inverts_the_shift_to_a_centimetre(point):
+def test_gcj02_to_wgs84_inverts_the_shift_to_a_centimetre(point: tuple[float, float]) -> None:
     back = coords.gcj02_to_wgs84(*coords.wgs84_to_gcj02(*point))
     assert metres(point, back) < 0.01
 
 
 @given(st.tuples(st.floats(-80.0, 80.0), st.floats(-180.0, 180.0)))
-def test_bd09_to_gcj02_inverts_the_offset_to_a_centimetre(point):
+def test_bd09_to_gcj02_inverts_the_offset_to_a_centimetre(point: tuple[float, float]) -> None:
     back = coords.bd09_to_gcj02(*coords.gcj02_to_bd09(*point))
     assert metres(point, back) < 0.01
 
 
 @given(st.lists(mainland, min_size=1, max_size=20), st.sampled_from(list(CoordSystem)))
-def test_array_and_single_point_conversions_agree(points, system):
+def test_array_and_single_point_conversions_agree(
+    points: list[tuple[float, float]], system: CoordSystem
+) -> None:
     lats, lngs = [p[0] for p in points], [p[1] for p in points]
     out_lat, out_lng = coords.from_wgs84_many(lats, lngs, system)
     back_lat, back_lng = coords.to_wgs84_many(out_lat, out_lng, system)
@@ -136,7 +142,7 @@ def test_array_and_single_point_conversions_agree(points, system):
         )
 
 
-def test_hangzhou_poi86_bd09_column_is_gcj02_to_bd09(shared_data: Path):
+def test_hangzhou_poi86_bd09_column_is_gcj02_to_bd09(shared_data: Path) -> None:
     """22,437 real POIs carry GCJ-02 and BD-09 columns; they agree to the file's 6 decimals."""
     rows = read_csv(shared_data / "hangzhou_poi86" / "poi_normalized.csv")
     gcj = np.array([[float(r["gcj02_lat"]), float(r["gcj02_lng"])] for r in rows])
@@ -150,7 +156,9 @@ def test_hangzhou_poi86_bd09_column_is_gcj02_to_bd09(shared_data: Path):
     assert len(rows) == 22437 and worst < 0.1
 
 
-def test_hangzhou_poi86_wgs84_column_is_the_one_step_inverse_we_improve_on(shared_data: Path):
+def test_hangzhou_poi86_wgs84_column_is_the_one_step_inverse_we_improve_on(
+    shared_data: Path,
+) -> None:
     """The file's WGS-84 column is gcj - offset(gcj): 1-2 m off. Ours maps back onto the GCJ-02."""
     rows = read_csv(shared_data / "hangzhou_poi86" / "poi_normalized.csv")[:2000]
     gaps = []
@@ -162,7 +170,9 @@ def test_hangzhou_poi86_wgs84_column_is_the_one_step_inverse_we_improve_on(share
     assert 1.0 < float(np.median(gaps)) < 2.0 and max(gaps) < 2.0
 
 
-def test_shenzhen_pois_fall_in_their_street_polygons_only_after_conversion(shared_data: Path):
+def test_shenzhen_pois_fall_in_their_street_polygons_only_after_conversion(
+    shared_data: Path,
+) -> None:
     """Amap POIs (GCJ-02) against WGS-84 street polygons: 240 of 240 inside after conversion,
     230 when the datums are mixed (../shared/data/README.md, section 3.5)."""
     streets = json.loads((shared_data / "shenzhen_cn" / "street_boundaries.geojson").read_text())
@@ -179,7 +189,7 @@ def test_shenzhen_pois_fall_in_their_street_polygons_only_after_conversion(share
     assert (len(rows), raw, converted) == (240, 230, 240)
 
 
-def test_starbucks_hong_kong_and_macao_rows_filed_as_cn_stay_unshifted(shared_data: Path):
+def test_starbucks_hong_kong_and_macao_rows_filed_as_cn_stay_unshifted(shared_data: Path) -> None:
     rows = read_csv(shared_data / "starbucks" / "directory.csv")
     hk_macao = [r for r in rows if r["Country"] == "CN" and r["State/Province"] in ("91", "92")]
     mainland = [r for r in rows if r["Country"] == "CN" and r["State/Province"] not in ("91", "92")]

@@ -5,6 +5,7 @@ poles."""
 from __future__ import annotations
 
 import math
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -54,7 +55,9 @@ def covers(shape: shapely.Geometry, lat: float, lng: float) -> bool:
     st.floats(10, 50_000),
     st.lists(st.tuples(st.floats(0, 360), st.floats(0, 1)), min_size=1, max_size=20),
 )
-def test_a_circles_box_holds_every_point_of_its_geodesic_disc(centre, radius_m, offsets):
+def test_a_circles_box_holds_every_point_of_its_geodesic_disc(
+    centre: tuple[float, float], radius_m: float, offsets: list[tuple[float, float]]
+) -> None:
     lat0, lng0 = centre
     fence = circle_fence(lat0, lng0, radius_m)
     for azimuth, fraction in offsets + [(a, 1.0) for a in (0, 90, 180, 270)]:
@@ -62,21 +65,21 @@ def test_a_circles_box_holds_every_point_of_its_geodesic_disc(centre, radius_m, 
         assert covers(fence.shape, lat, lng), (lat, lng)
 
 
-def test_a_circle_around_a_pole_is_indexed_as_a_cap():
+def test_a_circle_around_a_pole_is_indexed_as_a_cap() -> None:
     fence = circle_fence(89.9, 0.0, 20_000)
     assert fence.shape.bounds[0] == -180 and fence.shape.bounds[2] == 180
     assert fence.shape.bounds[3] == 90
     assert covers(fence.shape, 90.0, 123.0) and covers(fence.shape, 89.8, -170.0)
 
 
-def test_a_circle_on_the_antimeridian_is_cut_into_two_boxes():
+def test_a_circle_on_the_antimeridian_is_cut_into_two_boxes() -> None:
     fence = circle_fence(-16.5, 179.999, 1_000)
     assert len(fence.shape.geoms) == 2
     assert covers(fence.shape, -16.5, -179.999) and covers(fence.shape, -16.5, 180.0)
     assert not covers(fence.shape, -16.5, 0.0)
 
 
-def test_a_circles_box_is_tight():
+def test_a_circles_box_is_tight() -> None:
     fence = circle_fence(22.54, 114.05, 1_000)
     min_lng, min_lat, max_lng, max_lat = fence.shape.bounds
     height_m = GEOD.inv(114.05, min_lat, 114.05, max_lat)[2]
@@ -84,7 +87,7 @@ def test_a_circles_box_is_tight():
 
 
 @pytest.mark.parametrize("radius_m", [9.99, 50_000.01, -1.0, math.nan])
-def test_a_radius_out_of_range_is_refused(radius_m):
+def test_a_radius_out_of_range_is_refused(radius_m: float) -> None:
     with pytest.raises(FenceError) as caught:
         circle_fence(0.0, 0.0, radius_m)
     assert caught.value.loc == ("radius_m",)
@@ -113,7 +116,9 @@ def star_polygons(draw: st.DrawFn) -> tuple[list[list[float]], float, float]:
 @given(
     star_polygons(), st.lists(st.tuples(st.floats(-2.5, 2.5), st.floats(-1.5, 1.5)), max_size=60)
 )
-def test_a_polygon_across_the_antimeridian_covers_what_it_covers_unwrapped(polygon, offsets):
+def test_a_polygon_across_the_antimeridian_covers_what_it_covers_unwrapped(
+    polygon: tuple[list[list[float]], float, float], offsets: list[tuple[float, float]]
+) -> None:
     ring, lat0, lng0 = polygon
     oracle = shapely.Polygon(ring)
     assume(oracle.is_valid and oracle.area > 0)
@@ -143,7 +148,11 @@ def polar_rings(draw: st.DrawFn) -> tuple[list[list[float]], list[float], list[f
     st.booleans(),
     st.lists(st.tuples(st.floats(-180, 180), st.floats(0, 40)), max_size=60),
 )
-def test_a_ring_around_a_pole_encloses_that_pole(polar, westward, samples):
+def test_a_ring_around_a_pole_encloses_that_pole(
+    polar: tuple[list[list[float]], list[float], list[float], float],
+    westward: bool,
+    samples: list[tuple[float, float]],
+) -> None:
     ring, lngs, lats, pole = polar
     if westward:  # the pole is still the one on the ring's side
         ring = ring[::-1]
@@ -160,13 +169,13 @@ def test_a_ring_around_a_pole_encloses_that_pole(polar, westward, samples):
     assert covers(fence.shape, pole, 0.0) and covers(fence.shape, pole, -180.0)
 
 
-def test_a_triangle_around_the_north_pole_holds_the_pole():
+def test_a_triangle_around_the_north_pole_holds_the_pole() -> None:
     fence = polygon_fence("Polygon", [[[0, 89], [120, 89], [-120, 89], [0, 89]]], CoordSystem.WGS84)
     assert covers(fence.shape, 89.5, 60.0) and covers(fence.shape, 90.0, 0.0)
     assert not covers(fence.shape, 88.9, 60.0)
 
 
-def test_a_hole_across_the_antimeridian_stays_a_hole():
+def test_a_hole_across_the_antimeridian_stays_a_hole() -> None:
     shell = [[179, -1], [-179, -1], [-179, 1], [179, 1], [179, -1]]
     hole = [[179.5, -0.5], [179.5, 0.5], [-179.5, 0.5], [-179.5, -0.5], [179.5, -0.5]]
     fence = polygon_fence("Polygon", [shell, hole], CoordSystem.WGS84)
@@ -174,7 +183,7 @@ def test_a_hole_across_the_antimeridian_stays_a_hole():
     assert not covers(fence.shape, 0.0, 180.0) and not covers(fence.shape, 0.0, -179.9)
 
 
-def test_overlapping_parts_of_a_multipolygon_are_merged():
+def test_overlapping_parts_of_a_multipolygon_are_merged() -> None:
     a = [[0, 0], [2, 0], [2, 2], [0, 2], [0, 0]]
     b = [[1, 1], [3, 1], [3, 3], [1, 3], [1, 1]]
     fence = polygon_fence("MultiPolygon", [[a], [b]], CoordSystem.WGS84)
@@ -224,13 +233,18 @@ def test_overlapping_parts_of_a_multipolygon_are_merged():
         ),
     ],
 )
-def test_invalid_polygons_say_where_and_why(kind, coordinates, loc, msg):
+def test_invalid_polygons_say_where_and_why(
+    kind: Literal["Polygon", "MultiPolygon"],
+    coordinates: list[Any],
+    loc: tuple[str | int, ...],
+    msg: str,
+) -> None:
     with pytest.raises(FenceError) as caught:
         polygon_fence(kind, coordinates, CoordSystem.WGS84)
     assert (caught.value.loc, caught.value.msg) == (loc, msg)
 
 
-def test_the_vertex_limit_counts_vertices_not_closing_positions():
+def test_the_vertex_limit_counts_vertices_not_closing_positions() -> None:
     def ring(n: int) -> list[list[float]]:
         points = [[math.cos(2 * math.pi * i / n), math.sin(2 * math.pi * i / n)] for i in range(n)]
         return points + [points[0]]
@@ -242,7 +256,7 @@ def test_the_vertex_limit_counts_vertices_not_closing_positions():
     assert caught.value.msg == "has 2,001 vertices; at most 2,000 are allowed"
 
 
-def test_a_self_intersection_is_reported_in_the_clients_coordinates():
+def test_a_self_intersection_is_reported_in_the_clients_coordinates() -> None:
     bowtie = [[114.0, 22.5], [114.1, 22.6], [114.1, 22.5], [114.0, 22.6], [114.0, 22.5]]
     with pytest.raises(FenceError) as caught:
         polygon_fence("Polygon", [bowtie], CoordSystem.GCJ02)
@@ -250,7 +264,7 @@ def test_a_self_intersection_is_reported_in_the_clients_coordinates():
 
 
 @pytest.mark.parametrize("system", list(CoordSystem))
-def test_fences_go_back_to_the_clients_coordinates(system):
+def test_fences_go_back_to_the_clients_coordinates(system: CoordSystem) -> None:
     ring = [[114.0, 22.5], [114.1, 22.5], [114.1, 22.6], [114.0, 22.5]]
     fence = polygon_fence("Polygon", [ring], system)
     back = geojson_in(fence.geojson, system)["coordinates"][0]
@@ -262,7 +276,7 @@ def test_fences_go_back_to_the_clients_coordinates(system):
     assert shown["radius_m"] == 100 and shown["type"] == "circle"
 
 
-def test_a_stored_fence_rebuilds_the_same_shape():
+def test_a_stored_fence_rebuilds_the_same_shape() -> None:
     ring = [[179, -1], [-179, -1], [-179, 1], [179, 1], [179, -1]]
     fence = polygon_fence("Polygon", [ring], CoordSystem.GCJ02)
     assert stored_fence(fence.geojson).shape.equals(fence.shape)
@@ -272,7 +286,9 @@ def test_a_stored_fence_rebuilds_the_same_shape():
 
 @settings(max_examples=60, deadline=None)
 @given(centres, st.floats(10, 3_000), st.lists(st.tuples(st.floats(0, 360), st.floats(0, 1))))
-def test_an_h3_covering_holds_every_point_of_the_fence(centre, radius_m, offsets):
+def test_an_h3_covering_holds_every_point_of_the_fence(
+    centre: tuple[float, float], radius_m: float, offsets: list[tuple[float, float]]
+) -> None:
     lat0, lng0 = centre
     assume(abs(lat0) < 85)
     fence = circle_fence(lat0, lng0, radius_m)

@@ -20,35 +20,35 @@ from spatial import (
 )
 
 
-def test_cell_of_matches_the_h3_documentation_example():
+def test_cell_of_matches_the_h3_documentation_example() -> None:
     assert cell_to_hex(cell_of(37.7752702151959, -122.418307270836, 9)) == "8928308280fffff"
 
 
-def test_merchants_are_indexed_at_resolution_15():
+def test_merchants_are_indexed_at_resolution_15() -> None:
     cell = cell_of(60.1699, 24.9384)
     assert INDEX_RES == 15 and h3.get_resolution(cell_to_hex(cell)) == 15
     assert cell_to_hex(cell) == "8f1126d338dc98e"
 
 
 @given(st.floats(-89.9, 89.9), st.floats(-180, 180), st.integers(0, 15))
-def test_parent_masks_give_h3s_own_parent(lat, lng, res):
+def test_parent_masks_give_h3s_own_parent(lat: float, lng: float, res: int) -> None:
     cell = cell_of(lat, lng)
     keep, set_bits = parent_masks(res)
     assert (cell & keep) | set_bits == h3i.cell_to_parent(cell, res)
 
 
-def test_parent_masks_fit_in_a_signed_bigint():
+def test_parent_masks_fit_in_a_signed_bigint() -> None:
     for res in range(16):
         for value in parent_masks(res):
             assert -(2**63) <= value < 2**63
 
 
-def test_parent_masks_refuse_resolutions_outside_0_to_15():
+def test_parent_masks_refuse_resolutions_outside_0_to_15() -> None:
     with pytest.raises(ValueError, match="0..15"):
         parent_masks(16)
 
 
-def test_cell_center_is_inside_its_cell():
+def test_cell_center_is_inside_its_cell() -> None:
     cell = cell_of(22.5431, 114.0579, 9)
     assert cell_of(*cell_center(cell), 9) == cell
 
@@ -63,12 +63,14 @@ def test_cell_center_is_inside_its_cell():
         (1.0, 15),
     ],
 )
-def test_resolution_for_area_keeps_a_map_to_a_few_hundred_cells(area_m2, res):
+def test_resolution_for_area_keeps_a_map_to_a_few_hundred_cells(area_m2: float, res: int) -> None:
     assert resolution_for_area(area_m2) == res
 
 
 @given(st.floats(-80, 80), st.floats(-180, 180), st.integers(1, 15))
-def test_a_cell_ring_is_closed_continuous_and_holds_the_cell(lat, lng, res):
+def test_a_cell_ring_is_closed_continuous_and_holds_the_cell(
+    lat: float, lng: float, res: int
+) -> None:
     cell = cell_of(lat, lng, res)
     lats, lngs = cell_ring(cell)
     assert (lats[0], lngs[0]) == (lats[-1], lngs[-1]) and len(lats) >= 6

@@ -46,7 +46,7 @@ def brute_force(all_rows: list[Row], after: tuple[float, uuid.UUID] | None) -> l
 
 @settings(max_examples=300)
 @given(rows, st.integers(1, 25))
-def test_pages_in_order_visit_every_row_exactly_once(all_rows, limit):
+def test_pages_in_order_visit_every_row_exactly_once(all_rows: list[Row], limit: int) -> None:
     by_sphere = sorted(all_rows, key=lambda r: r.sphere_m)
     seen: list[Row] = []
     after = None
@@ -69,7 +69,7 @@ def test_pages_in_order_visit_every_row_exactly_once(all_rows, limit):
 
 
 @given(rows)
-def test_keep_drops_rows_without_breaking_the_order(all_rows):
+def test_keep_drops_rows_without_breaking_the_order(all_rows: list[Row]) -> None:
     def even(r: Row) -> bool:
         return r.id.int % 2 == 0
 
@@ -79,13 +79,15 @@ def test_keep_drops_rows_without_breaking_the_order(all_rows):
     assert page.items == [r for r in brute_force(all_rows, None) if even(r)][:10]
 
 
-def test_a_full_window_that_cannot_prove_its_page_says_so():
+def test_a_full_window_that_cannot_prove_its_page_says_so() -> None:
     tied = [Row(uuid.UUID(int=i), 100.0, 100.0) for i in range(10)]
     assert take_page(tied, limit=5, window=10) is None
 
 
 @given(st.floats(-89.0, 89.0), st.floats(-180, 180), st.floats(-89.0, 89.0), st.floats(-180, 180))
-def test_the_slack_bounds_spheroid_against_sphere_for_any_two_points(lat1, lng1, lat2, lng2):
+def test_the_slack_bounds_spheroid_against_sphere_for_any_two_points(
+    lat1: float, lng1: float, lat2: float, lng2: float
+) -> None:
     geod = Geod(ellps="WGS84")
     sphere = Geod(a=EARTH_SPHERE_M, b=EARTH_SPHERE_M)
     spheroid_m = geod.inv(lng1, lat1, lng2, lat2)[2]
