@@ -47,8 +47,8 @@ def simulate(
     st.lists(st.floats(min_value=0, max_value=HOUR), min_size=1, max_size=5),
 )
 def test_a_delivery_ends_delivered_at_its_first_success_or_failed_only_past_the_window(
-    policy, outcomes, jitter, lag
-):
+    policy: RetryPolicy, outcomes: list[bool], jitter: list[float], lag: list[float]
+) -> None:
     status, times = simulate(policy, outcomes, jitter, lag)
     tried = outcomes[: len(times)]
     assert not any(tried[:-1])  # nothing is sent again after a success
@@ -62,14 +62,16 @@ def test_a_delivery_ends_delivered_at_its_first_success_or_failed_only_past_the_
 
 
 @given(st.integers(min_value=1, max_value=500), jitters, jitters)
-def test_delays_grow_and_are_capped(attempts, j1, j2):
+def test_delays_grow_and_are_capped(attempts: int, j1: float, j2: float) -> None:
     assert DEFAULT.delay_s(attempts + 1, 1.0) >= DEFAULT.delay_s(attempts, 1.0)
     assert DEFAULT.delay_s(attempts, j1) <= DEFAULT.max_s * JITTER[1]
     assert DEFAULT.delay_s(attempts, j1) >= min(DEFAULT.max_s, DEFAULT.first_s) * JITTER[0]
 
 
 @given(st.lists(jitters, min_size=1, max_size=5))
-def test_by_default_the_first_retry_is_within_a_minute_and_retries_last_72_hours(jitter):
+def test_by_default_the_first_retry_is_within_a_minute_and_retries_last_72_hours(
+    jitter: list[float],
+) -> None:
     status, times = simulate(DEFAULT, [False] * 200, jitter, [0.0])
     assert times[1] - times[0] <= 60
     assert status == "failed"
@@ -77,6 +79,6 @@ def test_by_default_the_first_retry_is_within_a_minute_and_retries_last_72_hours
     assert 15 <= len(times) <= 30  # a bounded number of attempts, not a storm
 
 
-def test_the_default_schedule():
+def test_the_default_schedule() -> None:
     nominal = [DEFAULT.delay_s(n, 1.0) for n in range(1, 12)]
     assert nominal == [30, 60, 120, 240, 480, 960, 1920, 3840, 7680, 15360, 21600]

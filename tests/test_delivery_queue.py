@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -108,7 +109,9 @@ async def deliveries(engine: AsyncEngine, webhook_id: uuid.UUID) -> list[tuple[A
         return [tuple(r) for r in rows]
 
 
-async def test_two_takers_never_share_a_delivery_and_a_lease_keeps_it_taken(engine, setup):
+async def test_two_takers_never_share_a_delivery_and_a_lease_keeps_it_taken(
+    engine: AsyncEngine, setup: Callable[..., Any]
+) -> None:
     _, _, hook = await setup("http://127.0.0.1:56412/", 40)
     async with engine.connect() as a, engine.connect() as b:
         da = (await a.get_raw_connection()).driver_connection
@@ -140,7 +143,9 @@ async def test_two_takers_never_share_a_delivery_and_a_lease_keeps_it_taken(engi
     assert sorted(r[0] for r in rows) == ["delivered"] * 20 + ["pending"] * 20
 
 
-async def test_every_due_delivery_is_sent_signed_and_recorded(engine, setup, receiver, settings):
+async def test_every_due_delivery_is_sent_signed_and_recorded(
+    engine: AsyncEngine, setup: Callable[..., Any], receiver: Receiver, settings: Settings
+) -> None:
     _, _, hook = await setup(f"http://127.0.0.1:{receiver.port}/hook", 30)
     async with running(engine, settings_for(settings, webhook_allow_private=True)) as deliverer:
         for _ in range(100):
@@ -156,8 +161,12 @@ async def test_every_due_delivery_is_sent_signed_and_recorded(engine, setup, rec
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]"])
 async def test_a_stored_private_target_is_refused_at_delivery(
-    engine, setup, receiver, settings, host
-):
+    engine: AsyncEngine,
+    setup: Callable[..., Any],
+    receiver: Receiver,
+    settings: Settings,
+    host: str,
+) -> None:
     _, _, hook = await setup(f"http://{host}:{receiver.port}/hook", 3)
     async with running(engine, settings_for(settings)) as deliverer:
         for _ in range(5):
@@ -169,8 +178,12 @@ async def test_a_stored_private_target_is_refused_at_delivery(
 
 
 async def test_redirects_are_not_followed_and_the_window_ends_in_failed(
-    engine, setup, receiver, settings, client
-):
+    engine: AsyncEngine,
+    setup: Callable[..., Any],
+    receiver: Receiver,
+    settings: Settings,
+    client: httpx.AsyncClient,
+) -> None:
     _, key, hook = await setup(f"http://127.0.0.1:{receiver.port}/hook", 2)
     receiver.mode = "redirect"
     async with running(
@@ -193,8 +206,8 @@ async def test_redirects_are_not_followed_and_the_window_ends_in_failed(
 
 
 async def test_a_hanging_receiver_costs_one_timeout_and_is_retried(
-    engine, setup, receiver, settings
-):
+    engine: AsyncEngine, setup: Callable[..., Any], receiver: Receiver, settings: Settings
+) -> None:
     _, _, hook = await setup(f"http://127.0.0.1:{receiver.port}/hook", 1)
     receiver.mode = "hang"
     async with running(engine, settings_for(settings, webhook_allow_private=True)) as deliverer:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import events
 from app.queries import events as events_sql
+from app.queries.events import EventRow
 from tests.conftest import ADMIN_KEY
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -60,7 +61,9 @@ async def replay_all(
         await asyncio.sleep(0.2)
 
 
-async def test_an_owner_replays_its_claims_and_redemptions_in_order(live, cleanup):
+async def test_an_owner_replays_its_claims_and_redemptions_in_order(
+    live: httpx.AsyncClient, cleanup: list[uuid.UUID]
+) -> None:
     owner = (await live.post("/v1/owners", json={"name": "Replayer"}, headers=ADMIN)).json()
     cleanup.append(uuid.UUID(owner["id"]))
     key = {"Authorization": f"Bearer {owner['api_key']}"}
@@ -131,7 +134,9 @@ async def test_an_owner_replays_its_claims_and_redemptions_in_order(live, cleanu
         {"after": "1" * 30},
     ],
 )
-async def test_bad_replay_parameters_are_422(live, cleanup, params):
+async def test_bad_replay_parameters_are_422(
+    live: httpx.AsyncClient, cleanup: list[uuid.UUID], params: dict[str, str]
+) -> None:
     owner = (await live.post("/v1/owners", json={"name": "Bad params"}, headers=ADMIN)).json()
     cleanup.append(uuid.UUID(owner["id"]))
     key = {"Authorization": f"Bearer {owner['api_key']}"}
@@ -140,7 +145,7 @@ async def test_bad_replay_parameters_are_422(live, cleanup, params):
     assert refused.json()["type"] == "/problems/invalid-input"
 
 
-async def test_replay_needs_an_owner(live):
+async def test_replay_needs_an_owner(live: httpx.AsyncClient) -> None:
     assert (await live.get("/v1/events")).status_code == 401
     assert (await live.get("/v1/events", headers=ADMIN)).status_code == 422
 
@@ -149,14 +154,18 @@ def _event(owner_id: uuid.UUID, n: int) -> Any:
     return events.new("fence.entered", owner_id=owner_id, at=datetime.now(UTC), data={"n": n})
 
 
-async def _read(engine: AsyncEngine, owner_id: uuid.UUID, after: tuple[int, int] | None):
+async def _read(
+    engine: AsyncEngine, owner_id: uuid.UUID, after: tuple[int, int] | None
+) -> list[EventRow]:
     async with engine.connect() as conn:
         rows = await events_sql.replay(conn, owner_id=owner_id, after=after, types=None, limit=1000)
         await conn.rollback()
     return rows
 
 
-async def test_a_long_transaction_that_commits_later_is_not_skipped(engine, cleanup):
+async def test_a_long_transaction_that_commits_later_is_not_skipped(
+    engine: AsyncEngine, cleanup: list[uuid.UUID]
+) -> None:
     """The lower id commits last: a reader must not see the newer event before it."""
     owner_id = uuid.uuid4()
     cleanup.append(owner_id)
@@ -174,7 +183,9 @@ async def test_a_long_transaction_that_commits_later_is_not_skipped(engine, clea
     assert [r.id for r in seen] == [first, second]
 
 
-async def test_cursors_never_skip_an_event_under_random_interleavings(engine, cleanup):
+async def test_cursors_never_skip_an_event_under_random_interleavings(
+    engine: AsyncEngine, cleanup: list[uuid.UUID]
+) -> None:
     """Writers begin, write, commit or roll back in a random order while a reader pages with its
     cursor; at the end the reader has seen every committed event exactly once and nothing else."""
     rng = random.Random(13)
@@ -218,7 +229,9 @@ async def test_cursors_never_skip_an_event_under_random_interleavings(engine, cl
         assert len(seen) == len(set(seen))
 
 
-async def _wait_for(engine: AsyncEngine, owner_id: uuid.UUID, after, count: int):
+async def _wait_for(
+    engine: AsyncEngine, owner_id: uuid.UUID, after: tuple[int, int] | None, count: int
+) -> list[EventRow]:
     deadline = asyncio.get_running_loop().time() + VISIBLE_WITHIN_S
     while True:
         rows = await _read(engine, owner_id, after)
@@ -229,7 +242,8 @@ async def _wait_for(engine: AsyncEngine, owner_id: uuid.UUID, after, count: int)
 
 class _connections:
     def __init__(self, engine: AsyncEngine, n: int) -> None:
-        self.engine, self.n, self.conns = engine, n, []
+        self.engine, self.n = engine, n
+        self.conns: list[AsyncConnection] = []
 
     async def __aenter__(self) -> list[AsyncConnection]:
         self.conns = [await self.engine.connect() for _ in range(self.n)]
@@ -240,7 +254,9 @@ class _connections:
             await conn.close()
 
 
-async def test_an_import_that_ends_either_way_writes_import_finished(live, cleanup):
+async def test_an_import_that_ends_either_way_writes_import_finished(
+    live: httpx.AsyncClient, cleanup: list[uuid.UUID]
+) -> None:
     owner = (await live.post("/v1/owners", json={"name": "Importer"}, headers=ADMIN)).json()
     cleanup.append(uuid.UUID(owner["id"]))
     key = {"Authorization": f"Bearer {owner['api_key']}"}

@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from spatial import circle_fence
 from tests.factories import create_owner, insert_merchant, insert_offer
@@ -47,18 +48,28 @@ async def events_of(conn: AsyncConnection, owner_id: uuid.UUID) -> list[dict[str
     return [dict(r._mapping) | {"data": orjson.loads(r.data)} for r in rows]
 
 
-async def claim(client: httpx.AsyncClient, offer_id: Any, user: str, where=INSIDE, **headers):
+async def claim(
+    client: httpx.AsyncClient,
+    offer_id: Any,
+    user: str,
+    where: dict[str, float] = INSIDE,
+    key: str | None = None,
+) -> httpx.Response:
+    headers = {"Idempotency-Key": key} if key else {}
     return await client.post(
         f"/v1/offers/{offer_id}/claims", json={"user_id": user} | where, headers=headers
     )
 
 
 async def test_claims_write_offer_claimed_and_the_last_code_offer_sold_out(
-    client, conn, owner, shop
-):
+    client: httpx.AsyncClient,
+    conn: AsyncConnection,
+    owner: tuple[uuid.UUID, dict[str, str]],
+    shop: Any,
+) -> None:
     offer = await insert_offer(conn, shop.id, fence=circle_fence(*SHOP, 300), quantity=2)
     first = await claim(client, offer.id, "u1")
-    second = await claim(client, offer.id, "u2", **{"Idempotency-Key": "k-2"})
+    second = await claim(client, offer.id, "u2", key="k-2")
     assert (first.status_code, second.status_code) == (201, 201)
     assert (await claim(client, offer.id, "u3")).status_code == 409  # sold out: no event
     assert (await claim(client, offer.id, "u4", OUTSIDE)).status_code == 403
@@ -73,13 +84,23 @@ async def test_claims_write_offer_claimed_and_the_last_code_offer_sold_out(
     }
 
 
-async def test_an_unlimited_offer_never_sells_out(client, conn, owner, shop):
+async def test_an_unlimited_offer_never_sells_out(
+    client: httpx.AsyncClient,
+    conn: AsyncConnection,
+    owner: tuple[uuid.UUID, dict[str, str]],
+    shop: Any,
+) -> None:
     offer = await insert_offer(conn, shop.id, fence=circle_fence(*SHOP, 300), quantity=None)
     assert (await claim(client, offer.id, "u1")).status_code == 201
     assert [e["type"] for e in await events_of(conn, owner[0])] == ["offer.claimed"]
 
 
-async def test_redeeming_writes_claim_redeemed_once(client, conn, owner, shop):
+async def test_redeeming_writes_claim_redeemed_once(
+    client: httpx.AsyncClient,
+    conn: AsyncConnection,
+    owner: tuple[uuid.UUID, dict[str, str]],
+    shop: Any,
+) -> None:
     offer = await insert_offer(conn, shop.id, fence=circle_fence(*SHOP, 300))
     code = (await claim(client, offer.id, "u1")).json()["code"]
     done = await client.post(f"/v1/claims/{code}/redeem", headers=owner[1])
@@ -96,10 +117,14 @@ async def test_redeeming_writes_claim_redeemed_once(client, conn, owner, shop):
     assert redeemed[0]["data"]["redeemed_at"] == done.json()["redeemed_at"].replace("Z", "+00:00")
 
 
-async def test_events_fan_out_to_the_webhooks_that_want_them(client, conn, owner, shop):
-    client._transport.app.state.settings = client._transport.app.state.settings.model_copy(  # type: ignore[attr-defined]
-        update={"webhook_allow_private": True}
-    )
+async def test_events_fan_out_to_the_webhooks_that_want_them(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    conn: AsyncConnection,
+    owner: tuple[uuid.UUID, dict[str, str]],
+    shop: Any,
+) -> None:
+    app.state.settings = app.state.settings.model_copy(update={"webhook_allow_private": True})
     hooks = {}
     for name, types in {
         "claims": ["offer.claimed"],
@@ -146,7 +171,7 @@ async def test_events_fan_out_to_the_webhooks_that_want_them(client, conn, owner
     assert forbidden.status_code == 403
 
 
-async def test_a_rolled_back_transaction_leaves_no_event(engine):
+async def test_a_rolled_back_transaction_leaves_no_event(engine: AsyncEngine) -> None:
     from app import events
 
     owner_id = uuid.uuid4()

@@ -104,8 +104,8 @@ async def owner(engine: AsyncEngine) -> AsyncIterator[dict[str, Any]]:
 
 
 async def test_every_committed_event_is_delivered_through_failures_and_a_kill(
-    engine, database_url, owner
-):
+    engine: AsyncEngine, database_url: str, owner: dict[str, Any]
+) -> None:
     service, receiver = Service(database_url), Receiver(RECEIVER_PORT)
     started = time.monotonic()
     try:

@@ -4,7 +4,9 @@ URLs refused (private, loopback, link-local, names resolving to them, malformed)
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,7 +27,9 @@ async def owner(conn: AsyncConnection) -> tuple[uuid.UUID, dict[str, str]]:
     return row.id, bearer(key)
 
 
-async def test_the_secret_is_shown_once_and_the_hook_listed_and_deleted(client, owner, admin):
+async def test_the_secret_is_shown_once_and_the_hook_listed_and_deleted(
+    client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]], admin: dict[str, str]
+) -> None:
     made = await client.post("/v1/webhooks", json=HOOK, headers=owner[1])
     assert made.status_code == 201, made.text
     body = made.json()
@@ -46,7 +50,9 @@ async def test_the_secret_is_shown_once_and_the_hook_listed_and_deleted(client, 
     assert (await client.get("/v1/webhooks", headers=owner[1])).json()["results"] == []
 
 
-async def test_another_owner_can_neither_see_nor_delete_a_hook(client, conn, owner):
+async def test_another_owner_can_neither_see_nor_delete_a_hook(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner: tuple[uuid.UUID, dict[str, str]]
+) -> None:
     made = (await client.post("/v1/webhooks", json=HOOK, headers=owner[1])).json()
     _, other_key = await create_owner(conn, "Other")
     assert (await client.get("/v1/webhooks", headers=bearer(other_key))).json()["results"] == []
@@ -57,7 +63,9 @@ async def test_another_owner_can_neither_see_nor_delete_a_hook(client, conn, own
     assert (await client.post("/v1/webhooks", json=HOOK)).status_code == 401
 
 
-async def test_an_owner_has_at_most_twenty_hooks(client, owner):
+async def test_an_owner_has_at_most_twenty_hooks(
+    client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]]
+) -> None:
     for n in range(webhooks.MAX_PER_OWNER):
         hook = HOOK | {"url": f"https://93.184.215.14/{n}"}
         assert (await client.post("/v1/webhooks", json=hook, headers=owner[1])).status_code == 201
@@ -88,7 +96,9 @@ async def test_an_owner_has_at_most_twenty_hooks(client, owner):
         ("https://no-such-host.invalid/hook", "does not resolve"),
     ],
 )
-async def test_urls_that_may_not_be_reached_are_refused(client, owner, url, why):
+async def test_urls_that_may_not_be_reached_are_refused(
+    client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]], url: str, why: str
+) -> None:
     refused = await client.post("/v1/webhooks", json=HOOK | {"url": url}, headers=owner[1])
     assert refused.status_code == 422, refused.text
     body = refused.json()
@@ -106,17 +116,23 @@ async def test_urls_that_may_not_be_reached_are_refused(client, owner, url, why)
         {"url": "https://93.184.215.14/h", "events": ["offer.claimed"], "extra": 1},
     ],
 )
-async def test_bad_bodies_are_422(client, owner, body):
+async def test_bad_bodies_are_422(
+    client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]], body: dict[str, Any]
+) -> None:
     assert (await client.post("/v1/webhooks", json=body, headers=owner[1])).status_code == 422
 
 
-async def test_private_targets_are_allowed_when_the_operator_says_so(app: FastAPI, client, owner):
+async def test_private_targets_are_allowed_when_the_operator_says_so(
+    app: FastAPI, client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]]
+) -> None:
     app.state.settings = app.state.settings.model_copy(update={"webhook_allow_private": True})
     hook = HOOK | {"url": "http://localhost:56499/hook"}
     assert (await client.post("/v1/webhooks", json=hook, headers=owner[1])).status_code == 201
 
 
-async def test_deliveries_of_an_unknown_hook_are_404_and_bad_filters_422(client, owner):
+async def test_deliveries_of_an_unknown_hook_are_404_and_bad_filters_422(
+    client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]]
+) -> None:
     missing = await client.get(f"/v1/webhooks/{uuid.uuid4()}/deliveries", headers=owner[1])
     assert missing.status_code == 404
     made = (await client.post("/v1/webhooks", json=HOOK, headers=owner[1])).json()
@@ -128,7 +144,7 @@ async def test_deliveries_of_an_unknown_hook_are_404_and_bad_filters_422(client,
     assert cursor.status_code == 422
 
 
-def test_the_address_rule():
+def test_the_address_rule() -> None:
     public = ["93.184.215.14", "2606:4700:4700::1111", "8.8.8.8"]
     private = [
         "127.0.0.1",
@@ -148,7 +164,7 @@ def test_the_address_rule():
     assert not any(webhooks.is_public(a) for a in private)
 
 
-def test_a_signature_is_hmac_sha256_of_the_time_and_the_body():
+def test_a_signature_is_hmac_sha256_of_the_time_and_the_body() -> None:
     assert webhooks.sign("whsec_x", b'{"a":1}', 1700000000) == (
         "t=1700000000,v1=b3438763ab46d9634b9844c8722818eaf523f803db1327484c6067462a5fd6d1"
     )
