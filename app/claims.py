@@ -4,7 +4,9 @@ code at the store.
 A claim is one all-or-nothing statement on the driver connection (queries/claims.py): it reads
 the offer for the messages (404; 409 not active; 403 outside the fence; 409 sold out; 409 the
 user's limit), and counts the claim on the offer and on the user and stores the code only if
-the newest rows allow it, so no offer ever hands out more than its quantity. Atomic on its own,
+the newest rows allow it, so no offer ever hands out more than its quantity; a code taken writes
+its events (offer.claimed, and offer.sold_out with the last code) in that same statement, and
+redeeming writes claim.redeemed in its transaction (app/events.py). Atomic on its own,
 it needs no transaction: a claim without a key is one round trip (measured over HTTP, one
 worker: about 1,500 claims/s, where BEGIN, a check, the claim and COMMIT made about 750).
 

@@ -86,13 +86,13 @@ async def test_offers_here_with_categories_and_a_cursor_still_reads_the_fence_in
 
 
 @pytest.mark.parametrize("keyed", [False, True])
-async def test_a_claim_reads_the_offer_by_its_key_and_scans_no_table(
-    seeded: Any, keyed: bool
-) -> None:
+async def test_a_claim_reads_by_keys_and_scans_no_table(seeded: Any, keyed: bool) -> None:
     offer_id = await seeded.fetchval("SELECT id FROM offer LIMIT 1")
     values: list[Any] = [offer_id, "user", "CODE", AT, "SRID=4326;POINT(121.5 31.2)"]
     if keyed:
         values += [f"key-{uuid.uuid4()}", '{"code": "CODE"}', 86400.0]
     explained = await plan(seeded, _TAKE_KEYED if keyed else _TAKE, values)
     assert "Seq Scan" not in explained
-    assert _indexes(explained) == {"pk_offer"}
+    # The offer by its key; for the events of a code taken, its store's owner and that owner's
+    # webhooks by their indexes too.
+    assert _indexes(explained) == {"pk_offer", "pk_merchant", "ix_webhook_owner_id"}
