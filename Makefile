@@ -2,17 +2,18 @@
 #   make run    the service with the Helsinki demo data on http://127.0.0.1:8000/
 #   make test   the whole test suite against a real PostGIS, the console's in a real chromium
 # Both set up what they need: a virtual environment with the packages of pyproject.toml, the web
-# console's libraries from npm (web/node_modules), and, when DATABASE_URL is unset, the project's
-# own PostGIS (scripts/localdb); the tests also Debian's chromium (scripts/chromium).
+# console's libraries from npm (app/web/node_modules), and, when DATABASE_URL is unset, the
+# project's own PostGIS (scripts/localdb); the tests also Debian's chromium (scripts/chromium).
+# `make wheel` builds dist/nearby-*.whl, which carries the migrations, demo data and console.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.installed
-WEB_READY := web/node_modules/.installed
+WEB_READY := app/web/node_modules/.installed
 export NEARBY_ADMIN_KEY ?= dev-admin-key
 
-.PHONY: run test bench setup lint db
+.PHONY: run test bench setup lint db wheel
 
 run: $(READY) $(WEB_READY)
 	scripts/with-db $(BIN)/nearby serve --demo
@@ -25,8 +26,12 @@ bench: $(READY)
 
 setup: $(READY) $(WEB_READY)
 
+wheel: $(READY) $(WEB_READY)
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation \
+		-w dist .
+
 lint: $(READY)
-	$(BIN)/ruff check app spatial tests bench migrations scripts
+	$(BIN)/ruff check app spatial tests bench scripts
 	$(BIN)/mypy
 
 db:
@@ -37,6 +42,6 @@ $(READY): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
-$(WEB_READY): web/package.json web/package-lock.json
-	cd web && npm ci --no-audit --no-fund --loglevel=error
+$(WEB_READY): app/web/package.json app/web/package-lock.json
+	cd app/web && npm ci --no-audit --no-fund --loglevel=error
 	touch $@

@@ -37,7 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import events
 from app.auth import Principal
-from app.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from app.db import constraint_errors
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, problem_of
 from app.queries import claims as claims_sql
 from app.queries.claims import ClaimGate, ClaimRow
 from spatial import CoordSystem, to_wgs84
@@ -84,7 +85,7 @@ async def claim(
             stored = await claims_sql.stored_response(conn, offer_id=offer_id, key=key)
             return _replay(stored, user_id)
         except (Forbidden, Conflict) as exc:  # nothing was written but the key
-            outcome = Outcome(exc.status, problem_body(exc))
+            outcome = Outcome(exc.status, bytes(problem_of(exc).body))
             await claims_sql.store_response(
                 conn, offer_id=offer_id, key=key, status=outcome.status, body=outcome.body.decode()
             )
@@ -130,17 +131,6 @@ async def redeem(conn: AsyncConnection, *, principal: Principal, code: str) -> C
     return row
 
 
-def problem_body(exc: DomainError) -> bytes:
-    """The problem details errors.py renders for `exc`, as stored for a replay."""
-    body = {
-        "type": f"/problems/{exc.slug}",
-        "title": exc.title,
-        "status": exc.status,
-        "detail": exc.detail,
-    }
-    return orjson.dumps(body)
-
-
 async def _take(
     conn: asyncpg.Connection,
     offer_id: UUID,
@@ -154,7 +144,7 @@ async def _take(
     code = new_code()
     body = {"code": code, "offer_id": str(offer_id), "user_id": user_id, "claimed_at": now}
     response = orjson.dumps(body, option=_JSON)
-    try:
+    with constraint_errors(_OFFER_GONE, offer_id):
         taken = await claims_sql.take_code(
             conn,
             offer_id=offer_id,
@@ -167,8 +157,6 @@ async def _take(
             response=response.decode(),
             ttl_s=IDEMPOTENCY_TTL_S,
         )
-    except asyncpg.ForeignKeyViolationError:  # the key's row names an offer that is not there
-        raise _no_offer(offer_id) from None
     if taken is None:
         raise _no_offer(offer_id)
     if not taken.fresh:
@@ -206,6 +194,9 @@ def _replay(stored: claims_sql.StoredResponse | None, user_id: str) -> Outcome:
 
 def _no_offer(offer_id: UUID) -> NotFound:
     return NotFound(f"There is no offer {offer_id}")
+
+
+_OFFER_GONE = dict.fromkeys(claims_sql.OFFER_REFERENCES, _no_offer)
 
 
 def _inactive(gate: ClaimGate) -> Conflict:

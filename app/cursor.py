@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -39,6 +40,16 @@ def decode(token: str, query: str, arity: int) -> list[Any]:
     if payload[0] != query:
         raise invalid("belongs to a different query; start again without a cursor")
     return payload[1:]
+
+
+def read(token: str, query: str, *kinds: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """The position in `token`, one value per kind, each read by it (float, UUID,
+    datetime.fromisoformat, ...); 422 if the token or any value is not one this service wrote."""
+    values = decode(token, query, arity=len(kinds))
+    try:
+        return tuple(kind(value) for kind, value in zip(kinds, values, strict=True))
+    except (TypeError, ValueError, AttributeError):  # UUID(5) is an AttributeError
+        raise invalid("is not a cursor this service issued") from None
 
 
 def invalid(msg: str) -> InvalidInput:

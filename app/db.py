@@ -9,22 +9,30 @@ Handlers get a connection through
   Connection around it, and no `Depends`: handlers open it with `async with`. Between hot
   requests these connections wait checked out, in `DriverConnections`.
 All three come from the one engine and its one pool.
+
+The raw connections under them are handled here only: `driver_of` (the asyncpg connection in a
+SQLAlchemy connection's transaction, for COPY), `discarded_on_error` and `give_back` (a raw
+pooled connection kept for a session of its own, as the import runner's advisory lock), and
+`constraint_errors`, which turns the driver's constraint violations into domain errors.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Annotated
+from types import TracebackType
+from typing import Annotated, Any
 
 import asyncpg
 import orjson
 from fastapi import Depends, Request
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
+from app.errors import DomainError
 from app.settings import Settings
 
 RECYCLE_S = 3600  # a connection older than this is replaced
@@ -103,18 +111,83 @@ class DriverConnections:
         finally:
             # No I/O on the way back unless the connection is done for: a cancelled request
             # returns it all the same (tests/test_live_app.py).
-            if driver.is_closed() or driver.is_in_transaction():
-                await greenlet_spawn(pooled.invalidate)
-            elif len(self._idle) < self._keep and time.monotonic() - since < self._recycle_s:
+            if (
+                len(self._idle) < self._keep
+                and time.monotonic() - since < self._recycle_s
+                and _reusable(driver)
+            ):
                 self._idle.append((pooled, since))
             else:
-                await greenlet_spawn(pooled.close)
+                await give_back(pooled)
 
     async def close(self) -> None:
         """Give every waiting connection back to the engine (before disposing of it)."""
         while self._idle:
             pooled, _ = self._idle.pop()
-            await greenlet_spawn(pooled.close)
+            await give_back(pooled)
+
+
+async def give_back(pooled: PoolProxiedConnection, *, broken: bool = False) -> None:
+    """Return a raw pooled connection to the engine's pool; invalidate it instead (its session
+    ends) if it is `broken`, closed, or was left inside a transaction."""
+    if broken or not _reusable(pooled.driver_connection):
+        await greenlet_spawn(pooled.invalidate)
+    else:
+        await greenlet_spawn(pooled.close)
+
+
+def _reusable(driver: asyncpg.Connection) -> bool:
+    return not (driver.is_closed() or driver.is_in_transaction())
+
+
+@asynccontextmanager
+async def discarded_on_error(pooled: PoolProxiedConnection) -> AsyncIterator[asyncpg.Connection]:
+    """The asyncpg connection of a raw pooled one; an error inside invalidates the connection,
+    so whatever its session held (locks, a half-done statement) ends with it."""
+    try:
+        yield pooled.driver_connection
+    except BaseException:
+        await give_back(pooled, broken=True)
+        raise
+
+
+async def driver_of(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under a SQLAlchemy one, inside its transaction."""
+    raw = await conn.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    return driver
+
+
+class constraint_errors:  # noqa: N801 (used as a context manager, like contextlib's)
+    """`with constraint_errors({"uq_x": make_error}, subject):` turns the driver's violation of a
+    named constraint (through SQLAlchemy or straight from asyncpg) into the domain error that
+    `make_error(subject)` returns; any other error passes through. The one place that reads
+    constraint names off database errors. A class, not a generator, and the mapping a module
+    constant: claims pass through it on the hot path (0.3 us).
+    """
+
+    __slots__ = ("_errors", "_subject")
+
+    def __init__(self, errors: Mapping[str, Callable[[Any], DomainError]], subject: Any) -> None:
+        self._errors = errors
+        self._subject = subject
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            return
+        driver_error = exc.orig.__cause__ if isinstance(exc, IntegrityError) and exc.orig else exc
+        if isinstance(driver_error, asyncpg.IntegrityConstraintViolationError):
+            make_error = self._errors.get(driver_error.constraint_name or "")
+            if make_error is not None:
+                raise make_error(self._subject) from None
 
 
 def driver_connection(request: Request) -> AbstractAsyncContextManager[asyncpg.Connection]:

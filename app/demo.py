@@ -1,12 +1,12 @@
-"""Demo data: the OpenStreetMap stores of central Helsinki (fixtures/helsinki_osm.csv).
+"""Demo data: the OpenStreetMap stores of central Helsinki (app/demo_data/helsinki_osm.csv).
 
 Loaded for `make run` under one demo owner through the import pipeline (app/imports.py), upserted
 by OSM id, so loading twice changes nothing (not even updated_at). OSM rows are mapped to store
 fields here; what cannot become a store (no name) is counted and reported, and `opening_hours`
 values outside the supported syntax are kept in the attributes.
 
-Each mall, department store and market hall of fixtures/helsinki_osm_geofences.geojson gets an
-offer fenced by its outline, from the store inside it nearest its middle; an offer already there
+Each mall, department store and market hall of app/demo_data/helsinki_osm_geofences.geojson gets
+an offer fenced by its outline, from the store inside it nearest its middle; an offer already there
 (same store, same title) is left as it is, so its claims survive a reload.
 """
 
@@ -28,15 +28,15 @@ from app.auth import hash_key, new_api_key
 from app.imports import load as import_load
 from app.imports.formats import Record
 from app.merchants import FieldError, checked_opening_hours
+from app.package_data import DEMO_DATA
 from app.queries import offers as offers_sql
 from app.queries import owners as owners_sql
 from app.queries.offers import OfferValues
 from spatial import CoordSystem, polygon_fence
 
 DEMO_OWNER = "Helsinki demo (© OpenStreetMap contributors, ODbL)"
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-HELSINKI_CSV = FIXTURES / "helsinki_osm.csv"
-HELSINKI_FENCES = FIXTURES / "helsinki_osm_geofences.geojson"
+HELSINKI_CSV = DEMO_DATA / "helsinki_osm.csv"
+HELSINKI_FENCES = DEMO_DATA / "helsinki_osm_geofences.geojson"
 OFFER_FENCES = ("shop=mall", "shop=department_store", "amenity=marketplace")
 
 

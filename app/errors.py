@@ -92,6 +92,7 @@ def problem(
     errors: list[dict[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
+    """The one builder of problem bodies (claims store `problem_of` a DomainError too)."""
     body: dict[str, Any] = {
         "type": type_,
         "title": title or HTTPStatus(status).phrase,
@@ -101,6 +102,17 @@ def problem(
     if errors is not None:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def problem_of(exc: DomainError) -> JSONResponse:
+    return problem(
+        exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        type_=f"/problems/{exc.slug}",
+        errors=exc.errors,
+        headers=exc.headers,
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -148,14 +160,7 @@ class PlainTextErrorsAsProblems:
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return problem(
-        exc.status,
-        title=exc.title,
-        detail=exc.detail,
-        type_=f"/problems/{exc.slug}",
-        errors=exc.errors,
-        headers=exc.headers,
-    )
+    return problem_of(exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -166,9 +171,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     detail = f"{where}: {first['msg']}" if where else str(first["msg"])
     if len(errors) > 1:
         detail += f" (and {len(errors) - 1} more)"
-    return problem(
-        422, title="Invalid input", detail=detail, type_="/problems/invalid-input", errors=errors
-    )
+    return problem_of(InvalidInput(detail, errors=errors))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import cursor, opening_hours, timezones
 from app.auth import Principal, hash_key, new_api_key
+from app.db import constraint_errors
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.opening_hours import Interval
 from app.queries import merchants as merchants_sql
@@ -143,10 +144,8 @@ async def register(conn: AsyncConnection, *, principal: Principal, body: Merchan
             attributes=body.attributes,
         )
     )
-    try:
+    with constraint_errors(_DUPLICATE, values.external_id):
         return await merchants_sql.insert_merchant(conn, owner_id=owner_id, values=values)
-    except merchants_sql.DuplicateExternalId:
-        raise _duplicate(values.external_id) from None
 
 
 async def get(conn: AsyncConnection, *, merchant_id: UUID) -> MerchantRow:
@@ -159,7 +158,7 @@ async def get(conn: AsyncConnection, *, merchant_id: UUID) -> MerchantRow:
 async def edit(
     conn: AsyncConnection, *, principal: Principal, merchant_id: UUID, patch: MerchantPatch
 ) -> MerchantRow:
-    current = await _writable(conn, principal, merchant_id)
+    current = await writable(conn, principal, merchant_id)
     given = patch.model_fields_set - {"coord"}
     for required in ("name", "category", "location", "tags", "attributes"):
         if required in given and getattr(patch, required) is None:
@@ -188,14 +187,12 @@ async def edit(
             attributes=pick("attributes", current.attributes),
         )
     )
-    try:
+    with constraint_errors(_DUPLICATE, values.external_id):
         return await merchants_sql.update_merchant(conn, merchant_id=merchant_id, values=values)
-    except merchants_sql.DuplicateExternalId:
-        raise _duplicate(values.external_id) from None
 
 
 async def remove(conn: AsyncConnection, *, principal: Principal, merchant_id: UUID) -> None:
-    await _writable(conn, principal, merchant_id)
+    await writable(conn, principal, merchant_id)
     await merchants_sql.delete_merchant(conn, merchant_id=merchant_id)
 
 
@@ -216,13 +213,7 @@ async def list_own(
     target = owner_id or principal.owner_id
     assert target is not None
     query = cursor.fingerprint("merchants", str(target))
-    after = None
-    if after_cursor is not None:
-        (last_id,) = cursor.decode(after_cursor, query, arity=1)
-        try:
-            after = UUID(last_id)
-        except (TypeError, ValueError, AttributeError):
-            raise cursor.invalid("is not a cursor this service issued") from None
+    after = cursor.read(after_cursor, query, UUID)[0] if after_cursor is not None else None
     rows = await merchants_sql.merchants_of_owner(
         conn, owner_id=target, after=after, limit=limit + 1
     )
@@ -246,8 +237,11 @@ async def owner_for_writes(
     return owner_id
 
 
-async def _writable(conn: AsyncConnection, principal: Principal, merchant_id: UUID) -> MerchantRow:
-    row = await merchants_sql.merchant_by_id(conn, merchant_id=merchant_id, for_update=True)
+async def writable(
+    conn: AsyncConnection, principal: Principal, merchant_id: UUID, *, for_update: bool = True
+) -> MerchantRow:
+    """The merchant, if `principal` may change it (and its offers); locked with `for_update`."""
+    row = await merchants_sql.merchant_by_id(conn, merchant_id=merchant_id, for_update=for_update)
     if row is None:
         raise NotFound(f"There is no merchant {merchant_id}")
     if not principal.may_write(row.owner_id):
@@ -265,3 +259,6 @@ def _prepared_or_422(make: Any) -> MerchantValues:
 
 def _duplicate(external_id: str | None) -> Conflict:
     return Conflict(f"This owner already has a merchant with external_id {external_id!r}")
+
+
+_DUPLICATE = {merchants_sql.DUPLICATE_EXTERNAL_ID: _duplicate}

@@ -1,22 +1,25 @@
 """Bring a database to the newest schema, and tell whether it is there.
 
-The service and the tests call `upgrade`; alembic.ini serves the `alembic` command by hand.
+The service and the tests call `upgrade`, with the Alembic configuration built here around the
+scripts in app/migrations (package data: the same in a checkout and an installed wheel);
+alembic.ini serves the `alembic` command by hand in a checkout.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import cache
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-_ROOT = Path(__file__).resolve().parent.parent
+from app.package_data import MIGRATIONS
 
 
 def alembic_config(async_url: str) -> Config:
-    config = Config(str(_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(_ROOT / "migrations"))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
     config.set_main_option("sqlalchemy.url", async_url.replace("%", "%%"))
     return config
 
@@ -30,7 +33,10 @@ def downgrade(async_url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(async_url), revision)
 
 
+@cache
 def head_revision() -> str:
+    """The newest revision of the scripts: read (and imported) once per process, as the scripts
+    cannot change under a running service."""
     head = ScriptDirectory.from_config(alembic_config("postgresql+asyncpg://")).get_current_head()
-    assert head is not None, "migrations/versions holds no revision"
+    assert head is not None, "app/migrations/versions holds no revision"
     return head

@@ -10,20 +10,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 from uuid import UUID
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import cursor
+from app import cursor, merchants
 from app.auth import Principal
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.queries import merchants as merchants_sql
 from app.queries import offers as offers_sql
 from app.queries.merchants import MerchantRow
-from app.queries.offers import OfferHit, OfferRow, OfferValues
-from app.schemas.offers import CircleFence, MultiPolygonFence, OfferIn, OfferPatch, PolygonFence
+from app.queries.offers import Here, OfferHit, OfferRow, OfferValues
+from app.schemas.offers import (
+    CircleFence,
+    MultiPolygonFence,
+    OfferIn,
+    OfferPatch,
+    OfferStatus,
+    PolygonFence,
+)
 from spatial import (
     DEFAULT_RADIUS_M,
     CoordSystem,
@@ -36,7 +42,6 @@ from spatial import (
 )
 
 GeofenceIn = CircleFence | PolygonFence | MultiPolygonFence
-Status = Literal["scheduled", "active", "sold_out", "ended"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class HereResult:
     next_cursor: str | None
 
 
-def status(row: OfferRow, at: datetime) -> Status:
+def status(row: OfferRow, at: datetime) -> OfferStatus:
     """How the offer stands at `at`: scheduled, ended, sold out or active, in that precedence."""
     if at < row.starts_at:
         return "scheduled"
@@ -60,7 +65,7 @@ def status(row: OfferRow, at: datetime) -> Status:
 async def create(
     conn: AsyncConnection, *, principal: Principal, merchant_id: UUID, body: OfferIn
 ) -> OfferRow:
-    store = await _writable_merchant(conn, principal, merchant_id)
+    store = await merchants.writable(conn, principal, merchant_id, for_update=False)
     starts_at = body.starts_at or datetime.now(UTC)
     values = OfferValues(
         title=body.title,
@@ -135,15 +140,11 @@ async def list_of_merchant(
     limit: int,
 ) -> tuple[list[OfferRow], str | None]:
     """A page of a merchant's offers, newest first, for its owner; and the next page's cursor."""
-    await _writable_merchant(conn, principal, merchant_id)
+    await merchants.writable(conn, principal, merchant_id, for_update=False)
     query = cursor.fingerprint("offers", str(merchant_id))
     before = None
     if after_cursor is not None:
-        created_at, offer_id = cursor.decode(after_cursor, query, arity=2)
-        try:
-            before = (datetime.fromisoformat(created_at), UUID(offer_id))
-        except (TypeError, ValueError):
-            raise cursor.invalid("is not a cursor this service issued") from None
+        before = cursor.read(after_cursor, query, datetime.fromisoformat, UUID)
     rows = await offers_sql.offers_of_merchant(
         conn, merchant_id=merchant_id, before=before, limit=limit + 1
     )
@@ -171,23 +172,19 @@ async def here(
         instant = at.isoformat() if at else None
         return cursor.fingerprint("offers-here", lat, lng, coord.value, instant, sorted(categories))
 
-    after = None
-    if after_cursor is not None:
-        distance, offer_id = cursor.decode(after_cursor, query(), arity=2)
-        try:
-            after = (float(distance), UUID(offer_id))
-        except (TypeError, ValueError):
-            raise cursor.invalid("is not a cursor this service issued") from None
+    after = cursor.read(after_cursor, query(), float, UUID) if after_cursor is not None else None
     wgs_lat, wgs_lng = to_wgs84(lat, lng, coord)
     instant = at or datetime.now(UTC)
     hits = await offers_sql.offers_here(
         conn,
-        lat=wgs_lat,
-        lng=wgs_lng,
-        at=instant,
-        categories=categories,
-        limit=limit + 1,
-        after=after,
+        Here(
+            lat=wgs_lat,
+            lng=wgs_lng,
+            at=instant,
+            categories=categories,
+            limit=limit + 1,
+            after=after,
+        ),
     )
     if len(hits) <= limit:
         return HereResult(hits, instant, None)
@@ -217,17 +214,6 @@ def _checked_end(starts_at: datetime, ends_at: datetime | None) -> datetime | No
             " [starts_at, ends_at)",
         )
     return ends_at
-
-
-async def _writable_merchant(
-    conn: AsyncConnection, principal: Principal, merchant_id: UUID
-) -> MerchantRow:
-    store = await merchants_sql.merchant_by_id(conn, merchant_id=merchant_id)
-    if store is None:
-        raise NotFound(f"There is no merchant {merchant_id}")
-    if not principal.may_write(store.owner_id):
-        raise Forbidden("This merchant belongs to another owner")
-    return store
 
 
 async def _writable(conn: AsyncConnection, principal: Principal, offer_id: UUID) -> OfferRow:

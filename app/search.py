@@ -13,7 +13,7 @@ import asyncpg
 
 from app import cursor
 from app.queries import search as search_sql
-from app.queries.search import Filters, MerchantHit
+from app.queries.search import Filters, MerchantHit, Near
 from spatial import (
     BBox,
     CoordSystem,
@@ -84,7 +84,7 @@ async def nearby(
             open_now,
         )
 
-    after = _after(after_cursor, query()) if after_cursor is not None else None
+    after = cursor.read(after_cursor, query(), float, UUID) if after_cursor is not None else None
     origin_lat, origin_lng = to_wgs84(lat, lng, coord)
     page = await _ranked(
         conn,
@@ -179,8 +179,7 @@ async def _ranked(
     """The exact next page by (distance_m, id), widening the kNN window until it is provably so."""
     window = window_for(limit)
     while True:
-        hits = await search_sql.merchants_near(
-            conn,
+        near = Near(
             lat=lat,
             lng=lng,
             filters=filters,
@@ -189,6 +188,7 @@ async def _ranked(
             envelopes=envelopes or (),
             min_sphere_m=sphere_floor(after[0]) if after else 0.0,
         )
+        hits = await search_sql.merchants_near(conn, near)
         page = take_page(hits, limit=limit, window=window, after=after, keep=keep)
         if page is not None:
             return page
@@ -197,14 +197,6 @@ async def _ranked(
 
 def _wgs84_envelopes(bbox: BBox, coord: CoordSystem) -> list[Envelope]:
     return [envelope_to_wgs84(envelope, coord) for envelope in bbox.envelopes()]
-
-
-def _after(token: str, query: str) -> tuple[float, UUID]:
-    distance, merchant_id = cursor.decode(token, query, arity=2)
-    try:
-        return float(distance), UUID(merchant_id)
-    except (TypeError, ValueError):
-        raise cursor.invalid("is not a cursor this service issued") from None
 
 
 def _next_cursor(page: Page[MerchantHit], query: str) -> str:

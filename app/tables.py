@@ -1,10 +1,12 @@
 """The schema as SQLAlchemy Core tables: what queries.py builds on.
 
-The database itself is made by the migrations in migrations/versions; tests/test_migrations.py
+The database itself is made by the migrations in app/migrations/versions; tests/test_migrations.py
 checks that the two agree.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from geoalchemy2 import Geography
 from geoalchemy2 import Geometry as GeometryColumn
@@ -43,6 +45,16 @@ metadata = MetaData(
 )
 
 
+def _belongs_to(table: str) -> Column[Any]:
+    """`<table>_id`, a row of `table` whose deletion takes this row with it."""
+    return Column(
+        f"{table}_id",
+        UUID(as_uuid=True),
+        ForeignKey(f"{table}.id", ondelete="CASCADE"),
+        nullable=False,
+    )
+
+
 class Geometry(UserDefinedType[object]):
     """Plain PostGIS `geometry`, a cast target in index expressions and queries."""
 
@@ -74,9 +86,7 @@ merchant = Table(
     "merchant",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()),
-    Column(
-        "owner_id", UUID(as_uuid=True), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False
-    ),
+    _belongs_to("owner"),
     Column("external_id", Text),
     Column("name", Text, nullable=False),
     Column("category", Text, nullable=False),
@@ -123,12 +133,7 @@ offer = Table(
     "offer",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()),
-    Column(
-        "merchant_id",
-        UUID(as_uuid=True),
-        ForeignKey("merchant.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _belongs_to("merchant"),
     Column("title", Text, nullable=False),
     Column("description", Text),
     # The fence as the client gave it, in WGS-84: what responses show.
@@ -158,9 +163,7 @@ claim = Table(
     "claim",
     metadata,
     Column("code", Text, primary_key=True),
-    Column(
-        "offer_id", UUID(as_uuid=True), ForeignKey("offer.id", ondelete="CASCADE"), nullable=False
-    ),
+    _belongs_to("offer"),
     Column("user_id", Text, nullable=False),
     Column("claimed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("redeemed_at", DateTime(timezone=True)),
@@ -171,9 +174,7 @@ Index("ix_claim_offer_id", claim.c.offer_id)
 offer_claimant = Table(
     "offer_claimant",
     metadata,
-    Column(
-        "offer_id", UUID(as_uuid=True), ForeignKey("offer.id", ondelete="CASCADE"), nullable=False
-    ),
+    _belongs_to("offer"),
     Column("user_id", Text, nullable=False),
     Column("claims", Integer, nullable=False),
     PrimaryKeyConstraint("offer_id", "user_id"),
@@ -183,9 +184,7 @@ offer_claimant = Table(
 claim_request = Table(
     "claim_request",
     metadata,
-    Column(
-        "offer_id", UUID(as_uuid=True), ForeignKey("offer.id", ondelete="CASCADE"), nullable=False
-    ),
+    _belongs_to("offer"),
     Column("key", Text, nullable=False),
     Column("user_id", Text, nullable=False),
     Column("status", SmallInteger),  # NULL only inside the transaction that answers it
@@ -202,9 +201,7 @@ import_job = Table(
     "import_job",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()),
-    Column(
-        "owner_id", UUID(as_uuid=True), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False
-    ),
+    _belongs_to("owner"),
     Column("status", Text, nullable=False, server_default=text("'queued'")),
     Column("format", Text, nullable=False),
     Column("coord", Text, nullable=False),

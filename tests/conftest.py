@@ -67,17 +67,17 @@ def database_url_for(server: str, name: str) -> str:
 
 
 async def create_database(server: str, name: str) -> None:
-    conn = await asyncpg.connect(database_url_for(server, "postgres"))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+    await _on_server(server, f'CREATE DATABASE "{name}"')
 
 
 async def drop_database(server: str, name: str) -> None:
+    await _on_server(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _on_server(server: str, statement: str) -> None:
     conn = await asyncpg.connect(database_url_for(server, "postgres"))
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(statement)
     finally:
         await conn.close()
 

@@ -27,6 +27,17 @@ async def create_owner(conn: AsyncConnection, name: str = "Test owner") -> tuple
     return await merchants.create_owner(conn, name=name)
 
 
+def bearer(key: str) -> dict[str, str]:
+    """The headers that present an API key."""
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def owner_with_headers(conn: AsyncConnection, name: str) -> tuple[UUID, dict[str, str]]:
+    """A new owner's id and the headers of its key."""
+    row, key = await create_owner(conn, name)
+    return row.id, bearer(key)
+
+
 async def insert_merchant(
     conn: AsyncConnection,
     owner_id: UUID,

@@ -15,24 +15,14 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.imports import load
+from app.imports.formats import FIELDS
 from app.imports.load import ImportFile, Loaded, Progress
 from app.imports.rows import Batch
 from app.queries import imports as imports_sql
 from app.schemas.imports import ImportFormat
 from spatial import CoordSystem
 
-CSV_FIELDS = (
-    "external_id",
-    "name",
-    "category",
-    "lat",
-    "lng",
-    "address",
-    "phone",
-    "tags",
-    "opening_hours",
-    "timezone",
-)
+CSV_FIELDS = tuple(field for field in FIELDS if field != "attributes")
 
 
 def render(rows: Sequence[Mapping[str, Any]], fmt: ImportFormat) -> bytes:

@@ -13,6 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.schemas.search import BBoxQuery, ClusterQuery, NearbyQuery
+
 NEARBY = {"lat": "31.23", "lng": "121.47"}
 BOX = {"min_lat": "31.2", "min_lng": "121.4", "max_lat": "31.3", "max_lng": "121.5"}
 FOREIGN_CURSOR = base64.urlsafe_b64encode(
@@ -148,31 +150,19 @@ scalars = st.one_of(
 )
 
 
+# Every query parameter of the three searches, from their query models.
+_SEARCH_PARAMETERS = sorted(
+    {name for model in (NearbyQuery, BBoxQuery, ClusterQuery) for name in model.model_fields}
+)
+
+
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     st.sampled_from(["/v1/search/nearby", "/v1/search/bbox", "/v1/search/clusters"]),
     st.dictionaries(
-        st.sampled_from(
-            [
-                "lat",
-                "lng",
-                "radius",
-                "category",
-                "q",
-                "open_now",
-                "at",
-                "limit",
-                "cursor",
-                "coord",
-                "min_lat",
-                "min_lng",
-                "max_lat",
-                "max_lng",
-                "resolution",
-            ]
-        ),
+        st.sampled_from(_SEARCH_PARAMETERS),
         scalars,
         max_size=8,
     ),

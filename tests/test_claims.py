@@ -17,7 +17,7 @@ from app import claims
 from app.queries.merchants import MerchantRow
 from app.schemas.offers import ClaimOut, RedeemedOut
 from spatial import CoordSystem, circle_fence, from_wgs84
-from tests.factories import create_owner, insert_merchant, insert_offer
+from tests.factories import bearer, create_owner, insert_merchant, insert_offer, owner_with_headers
 
 SHOP = (22.5431, 114.0579)
 INSIDE = {"lat": 22.5440, "lng": 114.0579}
@@ -25,14 +25,9 @@ OUTSIDE = {"lat": 22.5500, "lng": 114.0579}  # 766 m north of a 300 m fence
 CODE = re.compile(r"^[A-Z2-7]{26}$")
 
 
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
 @pytest.fixture
 async def owner(conn: AsyncConnection) -> tuple[uuid.UUID, dict[str, str]]:
-    row, key = await create_owner(conn, "Claims owner")
-    return row.id, bearer(key)
+    return await owner_with_headers(conn, "Claims owner")
 
 
 @pytest.fixture

@@ -45,3 +45,18 @@ def test_a_cursor_of_another_query_is_refused() -> None:
     token = cursor.encode([1.0, str(uuid.uuid4())], "one")
     with pytest.raises(InvalidInput, match="different query"):
         cursor.decode(token, "other", arity=2)
+
+
+@pytest.mark.parametrize(
+    "position", [[1.0, 5], [1.0, None], ["far", "x"], [[1.0], str(uuid.uuid4())]]
+)
+def test_a_position_of_the_wrong_kinds_is_refused(position: list[object]) -> None:
+    token = cursor.encode(position, "q")
+    with pytest.raises(InvalidInput, match="not a cursor this service issued"):
+        cursor.read(token, "q", float, uuid.UUID)
+
+
+def test_a_position_is_read_by_its_kinds() -> None:
+    merchant_id = uuid.uuid4()
+    token = cursor.encode([2.5, str(merchant_id)], "q")
+    assert cursor.read(token, "q", float, uuid.UUID) == (2.5, merchant_id)

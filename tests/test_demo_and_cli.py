@@ -1,4 +1,4 @@
-"""The demo data (fixtures/helsinki_osm.csv) and the `nearby` command."""
+"""The demo data (app/demo_data/helsinki_osm.csv) and the `nearby` command."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.imports.formats import FileRejected
+from app.imports.formats import FileRejected, read_mapping
 from app.schemas.imports import ImportFormat
 from spatial import CoordSystem, gcj02_to_bd09, wgs84_to_gcj02
 from tests.factories import create_owner
@@ -507,3 +507,22 @@ async def test_many_batches_keep_row_numbers_and_duplicates_across_batches(
     assert (result.loaded.rows_total, result.loaded.rows_failed) == (12_000, 2)
     assert result.loaded.inserted == 11_998
     assert (await stored(conn, owner_id))["S-0003"].name == "late duplicate"
+
+
+@pytest.mark.parametrize(
+    ("pairs", "problem"),
+    [
+        (["no-equals-sign"], "'no-equals-sign' is not FIELD=COLUMN"),
+        (["=Name"], "'=Name' is not FIELD=COLUMN"),
+        (["colour=red", "shade=x"], "colour is not a field; shade is not a field"),
+        (["lat="], "lat is required"),
+    ],
+)
+def test_a_bad_column_mapping_says_what_is_wrong(pairs: list[str], problem: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        read_mapping(pairs)
+    assert str(raised.value) == problem
+
+
+def test_a_column_mapping_reads_fields_and_skipped_ones() -> None:
+    assert read_mapping([" name = Store name ", "phone="]) == {"name": "Store name", "phone": ""}

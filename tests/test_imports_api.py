@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Row, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.imports import jobs
 from app.main import create_app
@@ -248,24 +248,28 @@ async def test_uploads_have_their_own_size_limit(
     assert (job["status"], job["rows_ok"]) == ("done", 110)
 
 
+async def new_job(
+    conn: AsyncConnection, owner_id: uuid.UUID, *, runner: uuid.UUID
+) -> imports_sql.ImportJobRow:
+    """A queued job of an empty CSV file, as `runner` would have made it."""
+    return await imports_sql.insert_job(
+        conn,
+        owner_id=owner_id,
+        format="csv",
+        coord="wgs84",
+        filename=None,
+        size_bytes=0,
+        runner=runner,
+    )
+
+
 async def test_a_job_whose_process_is_gone_is_failed_at_start_up_and_when_looked_at(
     live: httpx.AsyncClient, owners: list[uuid.UUID], engine: AsyncEngine, settings: Settings
 ) -> None:
     owner = await new_owner(live, owners, "Orphans")
     owner_id = uuid.UUID(owner["owner_id"])
     async with engine.begin() as conn:
-        gone = [
-            await imports_sql.insert_job(
-                conn,
-                owner_id=owner_id,
-                format="csv",
-                coord="wgs84",
-                filename=None,
-                size_bytes=0,
-                runner=uuid.uuid4(),
-            )
-            for _ in range(2)
-        ]
+        gone = [await new_job(conn, owner_id, runner=uuid.uuid4()) for _ in range(2)]
         await conn.execute(
             text("UPDATE import_job SET status = 'running' WHERE id = :id"), {"id": gone[0].id}
         )
@@ -273,15 +277,7 @@ async def test_a_job_whose_process_is_gone_is_failed_at_start_up_and_when_looked
     await alive._hold()  # a runner of another process, still at work
     try:
         async with engine.begin() as conn:
-            busy = await imports_sql.insert_job(
-                conn,
-                owner_id=owner_id,
-                format="csv",
-                coord="wgs84",
-                filename=None,
-                size_bytes=0,
-                runner=alive.id,
-            )
+            busy = await new_job(conn, owner_id, runner=alive.id)
         restarted = create_app(settings)
         async with restarted.router.lifespan_context(restarted):
             pass
@@ -375,6 +371,11 @@ async def test_the_command_line_import_summarises_and_exits_by_outcome(
         nearby, database_url, "import", str(empty), "--owner", owner["owner_id"]
     )
     assert failed.returncode == 2 and "the file is empty" in failed.stdout
+    badly_mapped = await asyncio.to_thread(
+        nearby, database_url, "import", str(clean), "--owner", "nobody", "--map", "name"
+    )
+    assert badly_mapped.returncode == 2
+    assert "--map: 'name' is not FIELD=COLUMN" in badly_mapped.stderr
     unknown = await asyncio.to_thread(
         nearby, database_url, "import", str(clean), "--owner", "nobody"
     )

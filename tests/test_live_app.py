@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -100,13 +102,25 @@ async def test_a_cancelled_request_gives_its_driver_connection_back_in_working_o
         await engine.dispose()
 
 
+@asynccontextmanager
+async def driver_stack(
+    settings: Settings, *, pool_size: int, keep: int
+) -> AsyncIterator[tuple[DriverConnections, Any]]:
+    """A DriverConnections over an engine of `pool_size` connections, and the engine's pool;
+    everything closed and given back afterwards."""
+    engine = make_engine(settings.model_copy(update={"pool_size": pool_size, "pool_overflow": 0}))
+    connect = DriverConnections(engine, keep=keep)
+    try:
+        yield connect, engine.pool
+    finally:
+        await connect.close()
+        await engine.dispose()
+
+
 async def test_driver_connections_wait_up_to_keep_and_go_back_to_the_engine(
     settings: Settings,
 ) -> None:
-    engine = make_engine(settings.model_copy(update={"pool_size": 3, "pool_overflow": 0}))
-    connect = DriverConnections(engine, keep=2)
-    pool: Any = engine.pool
-    try:
+    async with driver_stack(settings, pool_size=3, keep=2) as (connect, pool):
         async with connect() as a, connect() as b, connect() as c:
             assert pool.checkedout() == 3
             assert len({id(a), id(b), id(c)}) == 3
@@ -114,17 +128,12 @@ async def test_driver_connections_wait_up_to_keep_and_go_back_to_the_engine(
         async with connect() as conn:  # a waiting one, no checkout
             assert pool.checkedout() == 2
             assert conn in (a, b)
-    finally:
         await connect.close()
         assert pool.checkedout() == 0
-        await engine.dispose()
 
 
 async def test_a_connection_left_in_a_transaction_or_closed_is_not_kept(settings: Settings) -> None:
-    engine = make_engine(settings.model_copy(update={"pool_size": 2, "pool_overflow": 0}))
-    connect = DriverConnections(engine, keep=2)
-    pool: Any = engine.pool
-    try:
+    async with driver_stack(settings, pool_size=2, keep=2) as (connect, pool):
         async with connect() as conn:
             await conn.execute("BEGIN")
         async with connect() as conn:
@@ -132,9 +141,6 @@ async def test_a_connection_left_in_a_transaction_or_closed_is_not_kept(settings
         assert (connect.idle, pool.checkedout()) == (0, 0)
         async with connect() as conn:  # the pool replaces what was invalidated
             assert await conn.fetchval("SELECT 1") == 1
-    finally:
-        await connect.close()
-        await engine.dispose()
 
 
 async def test_an_old_connection_goes_back_to_the_engine(settings: Settings) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.schemas.merchants import MerchantList, MerchantOut, OwnerOut
 from spatial import CoordSystem, from_wgs84
-from tests.factories import create_owner
+from tests.factories import bearer, owner_with_headers
 
 STORE = {
     "external_id": "SH-0001",
@@ -28,20 +28,14 @@ STORE = {
 }
 
 
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
 @pytest.fixture
 async def owner(conn: AsyncConnection) -> tuple[uuid.UUID, dict[str, str]]:
-    row, key = await create_owner(conn, "Owner A")
-    return row.id, bearer(key)
+    return await owner_with_headers(conn, "Owner A")
 
 
 @pytest.fixture
 async def other(conn: AsyncConnection) -> tuple[uuid.UUID, dict[str, str]]:
-    row, key = await create_owner(conn, "Owner B")
-    return row.id, bearer(key)
+    return await owner_with_headers(conn, "Owner B")
 
 
 async def create(

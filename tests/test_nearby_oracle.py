@@ -5,6 +5,8 @@ duplicate points and radii from 1 m to 50 km."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -101,6 +103,18 @@ def canonical(ids: list[uuid.UUID], distance: dict[uuid.UUID, float]) -> list[uu
     return out + sorted(group)
 
 
+@asynccontextmanager
+async def placed(
+    conn: AsyncConnection, driver: Any, scenario: dict[str, Any]
+) -> AsyncIterator[dict[uuid.UUID, float]]:
+    """The scenario's points stored until the block ends, and the oracle's answer for them."""
+    owner, _ = await create_owner(conn)
+    async with conn.begin_nested() as savepoint:
+        ids = await insert_points(driver, owner.id, scenario["points"])
+        yield oracle(scenario["lat"], scenario["lng"], scenario["radius"], ids, scenario["points"])
+        await savepoint.rollback()
+
+
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -108,12 +122,7 @@ def canonical(ids: list[uuid.UUID], distance: dict[uuid.UUID, float]) -> list[uu
 async def test_nearby_pages_match_the_geodesic_oracle(
     conn: AsyncConnection, driver: Any, scenario: dict[str, Any]
 ) -> None:
-    owner, _ = await create_owner(conn)
-    async with conn.begin_nested() as savepoint:
-        ids = await insert_points(driver, owner.id, scenario["points"])
-        expected = oracle(
-            scenario["lat"], scenario["lng"], scenario["radius"], ids, scenario["points"]
-        )
+    async with placed(conn, driver, scenario) as expected:
         got: list[uuid.UUID] = []
         got_distance: dict[uuid.UUID, float] = {}
         cursor = None
@@ -139,7 +148,6 @@ async def test_nearby_pages_match_the_geodesic_oracle(
             if cursor is None:
                 break
             assert len(result.hits) == limit
-        await savepoint.rollback()
     assert len(got) == len(set(got)), "a merchant came twice"
     assert set(got) == set(expected)
     for merchant_id in got:
@@ -157,12 +165,7 @@ async def test_nearby_pages_match_the_geodesic_oracle(
 async def test_nearby_over_http_pages_every_match_once(
     conn: AsyncConnection, driver: Any, client: httpx.AsyncClient, scenario: dict[str, Any]
 ) -> None:
-    owner, _ = await create_owner(conn)
-    async with conn.begin_nested() as savepoint:
-        ids = await insert_points(driver, owner.id, scenario["points"])
-        expected = oracle(
-            scenario["lat"], scenario["lng"], scenario["radius"], ids, scenario["points"]
-        )
+    async with placed(conn, driver, scenario) as expected:
         got: list[uuid.UUID] = []
         params: dict[str, Any] = {
             "lat": scenario["lat"],
@@ -178,7 +181,6 @@ async def test_nearby_over_http_pages_every_match_once(
             if body["next_cursor"] is None:
                 break
             params["cursor"] = body["next_cursor"]
-        await savepoint.rollback()
     assert len(got) == len(set(got)) and set(got) == set(expected)
     assert canonical(got, expected) == canonical(list(expected), expected)
 

@@ -66,7 +66,7 @@ async def seeded(conn: AsyncConnection, driver: Any) -> Any:
 
 async def test_offers_here_reads_the_fence_index(seeded: Any) -> None:
     statement, values = offers_sql.here_statement(
-        lat=31.2, lng=121.5, at=AT, categories=[], limit=21
+        offers_sql.Here(lat=31.2, lng=121.5, at=AT, categories=[], limit=21)
     )
     assert _indexes(await plan(seeded, statement, values)) == {"ix_offer_fence", "pk_merchant"}
 
@@ -75,12 +75,14 @@ async def test_offers_here_with_categories_and_a_cursor_still_reads_the_fence_in
     seeded: Any,
 ) -> None:
     statement, values = offers_sql.here_statement(
-        lat=31.2,
-        lng=121.5,
-        at=AT,
-        categories=["tea", "coffee"],
-        limit=21,
-        after=(120.5, uuid.uuid4()),
+        offers_sql.Here(
+            lat=31.2,
+            lng=121.5,
+            at=AT,
+            categories=["tea", "coffee"],
+            limit=21,
+            after=(120.5, uuid.uuid4()),
+        )
     )
     assert _indexes(await plan(seeded, statement, values)) == {"ix_offer_fence", "pk_merchant"}
 

@@ -15,13 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.queries.merchants import MerchantRow
 from app.schemas.offers import OfferList, OfferOut
 from spatial import CoordSystem, from_wgs84
-from tests.factories import create_owner, insert_merchant
+from tests.factories import bearer, create_owner, insert_merchant
 
 SHOP = (22.5431, 114.0579)  # Shenzhen: GCJ-02 applies here
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from app import offers
 from app.schemas.offers import OffersHerePage
 from spatial import CoordSystem, circle_fence, from_wgs84, gcj02_to_wgs84, polygon_fence
 from tests.factories import create_owner, insert_merchant, insert_offer
+from tests.responses import checked_get
 
 GEOD = Geod(ellps="WGS84")
 EDGE_M = 1e-3  # points this close to a circle's edge are left out of the comparison
@@ -42,11 +43,7 @@ async def owner_id(conn: AsyncConnection) -> uuid.UUID:
 
 
 async def here(client: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
-    response = await client.get("/v1/offers/here", params=params)
-    assert response.status_code == 200, response.text
-    page: dict[str, Any] = response.json()
-    OffersHerePage.model_validate(page)
-    return page
+    return await checked_get(client, "/v1/offers/here", OffersHerePage, params)
 
 
 async def test_an_offer_is_found_inside_its_fence_with_its_store(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.demo import HELSINKI_CSV
 from app.opening_hours import DAY, WEEK, is_open, parse
 
 MO, TU, WE, TH, FR, SA, SU = (d * DAY for d in range(7))
@@ -90,7 +90,7 @@ def test_unsupported_or_invalid_values_say_why(text: str, message: str) -> None:
 
 
 def test_the_helsinki_values_parse_except_dates_and_free_text() -> None:
-    with (Path(__file__).parents[1] / "fixtures" / "helsinki_osm.csv").open(encoding="utf-8") as f:
+    with HELSINKI_CSV.open(encoding="utf-8") as f:
         values = [row["opening_hours"] for row in csv.DictReader(f) if row["opening_hours"]]
     failures = []
     for value in values:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
+from typing import Any
 
 import httpx
 
 from app.main import create_app
 from app.migrate import head_revision
+from app.package_data import MIGRATIONS
 from app.settings import Settings
 from tests.conftest import create_database, database_url_for, drop_database, server_url
 
@@ -19,8 +22,51 @@ async def test_healthz(client: httpx.AsyncClient) -> None:
 
 async def test_readyz_reports_the_migration(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
-    head = head_revision()  # the newest file in migrations/versions
+    head = head_revision()  # the newest file in app/migrations/versions
     assert response.status_code == 200 and response.json() == {"status": "ok", "revision": head}
+
+
+# Reads of the migration scripts (files opened, folders listed), while a test watches for them.
+# Audit hooks cannot be removed, so there is one for the whole run, idle unless `watching` holds
+# a list.
+migration_reads: dict[str, list[str] | None] = {"watching": None}
+
+
+def _record_migration_reads(event: str, args: tuple[Any, ...]) -> None:
+    seen = migration_reads["watching"]
+    if seen is None or event not in ("open", "os.listdir", "os.scandir") or not args:
+        return
+    if str(args[0]).startswith(str(MIGRATIONS)):
+        seen.append(f"{event} {args[0]}")
+
+
+sys.addaudithook(_record_migration_reads)
+
+
+async def test_readyz_reads_the_migration_scripts_at_start_up_not_per_probe(
+    settings: Settings,
+) -> None:
+    head_revision.cache_clear()  # as in a fresh process
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            seen: list[str] = []
+            migration_reads["watching"] = seen
+            try:
+                statuses = [(await client.get("/readyz")).status_code for _ in range(3)]
+            finally:
+                migration_reads["watching"] = None
+    assert statuses == [200, 200, 200]
+    assert seen == []
+    # The watch does see the scripts being read, when they are.
+    head_revision.cache_clear()
+    migration_reads["watching"] = seen
+    try:
+        head_revision()
+    finally:
+        migration_reads["watching"] = None
+    assert seen, "the audit hook saw no read of the scripts: the test above proves nothing"
 
 
 async def test_readyz_is_503_on_a_database_that_is_not_migrated() -> None:

@@ -88,14 +88,14 @@ async def test_the_service_plans_generically(seeded: Any) -> None:
 
 async def test_nearby_without_category_walks_the_plain_location_index(seeded: Any) -> None:
     statement, values = search_sql.near_statement(
-        lat=31.2, lng=121.5, filters=Filters(), window=28, radius_m=1000
+        search_sql.Near(lat=31.2, lng=121.5, filters=Filters(), window=28, radius_m=1000)
     )
     assert _indexes(await plan(seeded, statement, values)) == {"ix_merchant_location"}
 
 
 async def test_nearby_with_one_category_walks_the_category_index(seeded: Any) -> None:
     statement, values = search_sql.near_statement(
-        lat=31.2, lng=121.5, filters=Filters(["tea"]), window=28, radius_m=1000
+        search_sql.Near(lat=31.2, lng=121.5, filters=Filters(["tea"]), window=28, radius_m=1000)
     )
     assert _indexes(await plan(seeded, statement, values)) == {"ix_merchant_category_location"}
 
@@ -104,7 +104,9 @@ async def test_nearby_with_several_categories_walks_the_category_index_once_each
     seeded: Any,
 ) -> None:
     statement, values = search_sql.near_statement(
-        lat=31.2, lng=121.5, filters=Filters(["tea", "books", "tea"]), window=28, radius_m=1000
+        search_sql.Near(
+            lat=31.2, lng=121.5, filters=Filters(["tea", "books", "tea"]), window=28, radius_m=1000
+        )
     )
     explained = await plan(seeded, statement, values)
     assert _indexes(explained) == {"ix_merchant_category_location"}
@@ -116,19 +118,21 @@ async def test_nearby_with_text_and_hours_filters_still_walks_the_location_index
 ) -> None:
     filters = Filters((), "ab", datetime(2026, 11, 22, tzinfo=UTC))
     statement, values = search_sql.near_statement(
-        lat=31.2, lng=121.5, filters=filters, window=28, radius_m=1000
+        search_sql.Near(lat=31.2, lng=121.5, filters=filters, window=28, radius_m=1000)
     )
     assert _indexes(await plan(seeded, statement, values)) == {"ix_merchant_location"}
 
 
 async def test_a_viewport_walks_outward_from_its_centre(seeded: Any) -> None:
     statement, values = search_sql.near_statement(
-        lat=31.2,
-        lng=121.5,
-        filters=Filters(),
-        window=28,
-        radius_m=8000,
-        envelopes=[(121.45, 31.15, 121.55, 31.25)],
+        search_sql.Near(
+            lat=31.2,
+            lng=121.5,
+            filters=Filters(),
+            window=28,
+            radius_m=8000,
+            envelopes=[(121.45, 31.15, 121.55, 31.25)],
+        )
     )
     assert _indexes(await plan(seeded, statement, values)) == {"ix_merchant_location"}
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.schemas.search import BBoxPage, ClusterPage, NearbyPage
 from spatial import CoordSystem, from_wgs84, parent_masks, to_wgs84
 from tests.factories import create_owner, insert_merchant
+from tests.responses import checked_get
 
 GEOD = Geod(ellps="WGS84")
 SHANGHAI = (31.2304, 121.4737)
@@ -28,11 +29,7 @@ def offset(lat: float, lng: float, azimuth: float, metres: float) -> tuple[float
 
 
 async def nearby(client: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
-    response = await client.get("/v1/search/nearby", params=params)
-    assert response.status_code == 200, response.text
-    page: dict[str, Any] = response.json()
-    NearbyPage.model_validate(page)  # the hot path writes JSON itself: check its shape
-    return page
+    return await checked_get(client, "/v1/search/nearby", NearbyPage, params)
 
 
 @pytest.fixture
@@ -213,11 +210,7 @@ async def test_outside_china_every_datum_is_wgs84(
 
 
 async def bbox(client: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
-    response = await client.get("/v1/search/bbox", params=params)
-    assert response.status_code == 200, response.text
-    page: dict[str, Any] = response.json()
-    BBoxPage.model_validate(page)
-    return page
+    return await checked_get(client, "/v1/search/bbox", BBoxPage, params)
 
 
 async def test_bbox_returns_what_is_inside_nearest_the_centre_first(
@@ -279,11 +272,7 @@ async def test_bbox_in_gcj02_is_exact_at_its_edges(
 
 
 async def clusters(client: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
-    response = await client.get("/v1/search/clusters", params=params)
-    assert response.status_code == 200, response.text
-    page: dict[str, Any] = response.json()
-    ClusterPage.model_validate(page)
-    return page
+    return await checked_get(client, "/v1/search/clusters", ClusterPage, params)
 
 
 async def test_clusters_count_merchants_per_h3_parent_with_their_mean_position(

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import make_engine
 from app.imports import jobs, load
-from app.imports.formats import mapping_problems
+from app.imports.formats import read_mapping
 from app.imports.load import ImportFile
 from app.queries import imports as imports_sql
 from app.queries import owners as owners_sql
@@ -50,15 +50,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     if fmt is None:
         err.print(f"nearby import: say --format for {path.name} (csv, geojson or ndjson)")
         return 2
-    columns: dict[str, str] = {}
-    for pair in args.map:
-        field, sep, column = pair.partition("=")
-        if not sep or not field.strip():
-            err.print(f"nearby import: --map {pair!r} is not FIELD=COLUMN")
-            return 2
-        columns[field.strip()] = column.strip()
-    if problems := mapping_problems(columns):
-        err.print(f"nearby import: --map: {'; '.join(problems)}")
+    try:
+        columns = read_mapping(args.map)
+    except ValueError as exc:
+        err.print(f"nearby import: --map: {exc}")
         return 2
     source = ImportFile(
         path=path,

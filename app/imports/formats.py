@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -26,21 +26,9 @@ from typing import Any, BinaryIO
 import orjson
 
 from app.imports.geojson import FeatureCollection, NotAFeatureCollection
-from app.schemas.imports import ImportFormat
+from app.schemas.imports import ImportFormat, StoreRecord
 
-FIELDS = (
-    "external_id",
-    "name",
-    "category",
-    "lat",
-    "lng",
-    "address",
-    "phone",
-    "tags",
-    "opening_hours",
-    "timezone",
-    "attributes",
-)
+FIELDS = tuple(StoreRecord.model_fields)  # what a record may hold, in the schema's order
 REQUIRED = ("external_id", "name", "category", "lat", "lng")
 ALIASES = {"lat": ("lat", "latitude"), "lng": ("lng", "longitude", "lon")}
 MAX_LINE_CHARS = 1024 * 1024  # a CSV or NDJSON line; longer ones are reported and skipped
@@ -68,11 +56,20 @@ class RecordError:
     msg: str
 
 
-def mapping_problems(columns: Mapping[str, str]) -> list[str]:
-    """What is wrong with a column mapping (field -> column, "" for not read)."""
+def read_mapping(pairs: Sequence[str]) -> dict[str, str]:
+    """`FIELD=COLUMN` pairs (HTTP `map=`, the command's `--map`) as field -> column, "" for a
+    field not read; ValueError saying what is wrong."""
+    columns: dict[str, str] = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or not field.strip():
+            raise ValueError(f"{pair!r} is not FIELD=COLUMN")
+        columns[field.strip()] = column.strip()
     problems = [f"{field} is not a field" for field in columns if field not in FIELDS]
     problems += [f"{field} is required" for field in REQUIRED if columns.get(field) == ""]
-    return problems
+    if problems:
+        raise ValueError("; ".join(problems))
+    return columns
 
 
 class StoreFile:

@@ -24,11 +24,11 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
 
 from app import events
 from app.auth import Principal
@@ -148,7 +148,7 @@ class ImportRunner:
         self.tasks: dict[UUID, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(parallel)
         self._holders = 0
-        self._held: Any = None
+        self._held: PoolProxiedConnection | None = None  # while _holders > 0
         self._hold_lock = asyncio.Lock()
 
     async def sweep(self) -> list[UUID]:
@@ -275,6 +275,7 @@ class ImportRunner:
             self._holders -= 1
             if self._holders == 0:
                 held, self._held = self._held, None
+                assert held is not None
                 await asyncio.shield(imports_sql.release_runner(held, runner=self.id))
 
 

@@ -74,7 +74,7 @@ async def load(
     with StoreFile(source.path, source.format, source.columns) as store:
         async with _in_thread(lambda: rows.batches(store, source.coord)) as batches:
             async for batch in batches:
-                await imports_sql.stage_rows(conn, rows=batch.rows, columns=rows.STAGED_COLUMNS)
+                await imports_sql.stage_rows(conn, rows=batch.rows)
                 total, failed = total + batch.records, failed + batch.failed
                 progress = Progress(total, failed, batch.bytes_read, source.size_bytes, "reading")
                 if on_batch is not None:
@@ -99,7 +99,7 @@ async def load_records(
     names = {field: field for field in FIELDS}
     for start in range(0, len(records), rows.BATCH_ROWS):
         batch = rows.stage(records[start : start + rows.BATCH_ROWS], names, coord)
-        await imports_sql.stage_rows(conn, rows=batch.rows, columns=rows.STAGED_COLUMNS)
+        await imports_sql.stage_rows(conn, rows=batch.rows)
         rejections += batch.rejections
         failed += batch.failed
     failed += await imports_sql.settle_duplicates(conn, job_id=None, field="external_id")

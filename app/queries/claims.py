@@ -162,6 +162,15 @@ _TAKE_KEYED = _take_statement(keyed=True)
 _GATE = f"SELECT {_gate_columns('$2', '$3')} FROM offer o WHERE o.id = $1"
 
 
+# The foreign keys a claim's rows hold on their offer: a claim of an offer that is not there
+# breaks one of them.
+OFFER_REFERENCES = (
+    "fk_claim_offer_id_offer",
+    "fk_offer_claimant_offer_id_offer",
+    "fk_claim_request_offer_id_offer",
+)
+
+
 async def take_code(
     conn: asyncpg.Connection,
     *,
@@ -177,7 +186,7 @@ async def take_code(
 ) -> Taken | None:
     """Claim `code` at `now` for the user at the WGS-84 point, or nothing at all; None if there
     is no such offer. With a `key` (and its success `response` and lifetime `ttl_s`), see
-    _take_statement; raises ForeignKeyViolationError when the offer does not exist.
+    _take_statement; breaks one of OFFER_REFERENCES when the offer does not exist.
     """
     point = ewkt(lat, lng)
     if key is None:

@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
-import asyncpg
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.pool import PoolProxiedConnection
 
+from app.db import discarded_on_error, driver_of, give_back
 from app.tables import import_error, import_job
 
 # The first key of the advisory locks of import runners (the second is a hash of the runner).
@@ -191,30 +191,22 @@ async def fail_orphaned_jobs(
     return [ImportJobRow(**row._mapping) for row in await conn.execute(stmt, params)]
 
 
-async def hold_runner(engine: AsyncEngine, *, runner: UUID) -> Any:
+async def hold_runner(engine: AsyncEngine, *, runner: UUID) -> PoolProxiedConnection:
     """A pooled connection holding the runner's advisory lock; give it to `release_runner`."""
     pooled = await engine.raw_connection()
-    driver: asyncpg.Connection = pooled.driver_connection
-    try:
+    async with discarded_on_error(pooled) as driver:
         await driver.execute(
             "SELECT pg_advisory_lock($1, hashtext($2))", _RUNNER_LOCK_SPACE, str(runner)
         )
-    except BaseException:
-        await greenlet_spawn(pooled.invalidate)
-        raise
     return pooled
 
 
-async def release_runner(pooled: Any, *, runner: UUID) -> None:
-    driver: asyncpg.Connection = pooled.driver_connection
-    try:
+async def release_runner(pooled: PoolProxiedConnection, *, runner: UUID) -> None:
+    async with discarded_on_error(pooled) as driver:  # its session (and lock) ends with it
         await driver.execute(
             "SELECT pg_advisory_unlock($1, hashtext($2))", _RUNNER_LOCK_SPACE, str(runner)
         )
-    except BaseException:
-        await greenlet_spawn(pooled.invalidate)  # its session (and lock) ends with it
-        raise
-    await greenlet_spawn(pooled.close)
+    await give_back(pooled)
 
 
 # -------------------------------------------------------------------------------- rejections
@@ -227,7 +219,7 @@ async def insert_rejections(
     if not rejections:
         return
     await conn.execute(text("SELECT 1"))  # make sure the transaction has begun on the driver
-    driver = await _driver(conn)
+    driver = await driver_of(conn)
     await driver.copy_records_to_table(
         "import_error",
         records=[(job_id, row, field, msg) for row, field, msg in rejections],
@@ -264,32 +256,59 @@ async def all_rejections(
 # ---------------------------------------------------------------------------------- staging
 
 
+class StagedRow(NamedTuple):
+    """One checked store as the staging table holds it (and COPY sends it: a tuple)."""
+
+    row_num: int  # in the file
+    external_id: str
+    name: str
+    category: str
+    tags: list[str]
+    address: str | None
+    phone: str | None
+    lat: float  # WGS-84
+    lng: float
+    h3: int
+    timezone: str
+    opening_hours: str | None
+    open_minutes: str | None  # an int4multirange's text form
+    attributes: str | None  # JSON text; None keeps the attributes already stored
+
+
+_STAGING_TYPES = {
+    "row_num": "bigint NOT NULL",
+    "external_id": "text NOT NULL",
+    "name": "text NOT NULL",
+    "category": "text NOT NULL",
+    "tags": "text[] NOT NULL",
+    "address": "text",
+    "phone": "text",
+    "lat": "float8 NOT NULL",
+    "lng": "float8 NOT NULL",
+    "h3": "bigint NOT NULL",
+    "timezone": "text NOT NULL",
+    "opening_hours": "text",
+    "open_minutes": "text",
+    "attributes": "jsonb",
+}
+assert tuple(_STAGING_TYPES) == StagedRow._fields, "the staging table has StagedRow's columns"
+_STAGING_TABLE = ", ".join(f"{name} {type_}" for name, type_ in _STAGING_TYPES.items())
+
+
 async def create_staging(conn: AsyncConnection) -> None:
     # One load per transaction at a time; an earlier one in the same transaction that stopped
     # at a rejected file leaves its table behind.
     await conn.execute(text("DROP TABLE IF EXISTS import_staging"))
-    await conn.execute(
-        text(
-            """
-            CREATE TEMP TABLE import_staging (
-                row_num bigint NOT NULL, external_id text NOT NULL, name text NOT NULL,
-                category text NOT NULL, tags text[] NOT NULL, address text, phone text,
-                lat float8 NOT NULL, lng float8 NOT NULL, h3 bigint NOT NULL,
-                timezone text NOT NULL, opening_hours text, open_minutes text,
-                attributes jsonb
-            ) ON COMMIT DROP
-            """
-        )
-    )
+    await conn.execute(text(f"CREATE TEMP TABLE import_staging ({_STAGING_TABLE}) ON COMMIT DROP"))
 
 
-async def stage_rows(
-    conn: AsyncConnection, *, rows: Sequence[tuple[Any, ...]], columns: Sequence[str]
-) -> None:
+async def stage_rows(conn: AsyncConnection, *, rows: Sequence[StagedRow]) -> None:
     """COPY checked rows into the staging table (binary, through asyncpg)."""
     if rows:
-        driver = await _driver(conn)
-        await driver.copy_records_to_table("import_staging", records=rows, columns=columns)
+        driver = await driver_of(conn)
+        await driver.copy_records_to_table(
+            "import_staging", records=rows, columns=StagedRow._fields
+        )
 
 
 async def settle_duplicates(conn: AsyncConnection, *, job_id: UUID | None, field: str) -> int:
@@ -386,9 +405,3 @@ async def upsert_staged(conn: AsyncConnection, *, owner_id: UUID) -> Upserted:
 
 async def drop_staging(conn: AsyncConnection) -> None:
     await conn.execute(text("DROP TABLE import_staging"))
-
-
-async def _driver(conn: AsyncConnection) -> asyncpg.Connection:
-    raw = await conn.get_raw_connection()
-    driver: asyncpg.Connection = raw.driver_connection
-    return driver

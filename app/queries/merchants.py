@@ -5,7 +5,7 @@ Locations are stored as geography(Point, 4326) in WGS-84; rows come back with pl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, NewType
 from uuid import UUID
@@ -14,7 +14,6 @@ from geoalchemy2 import Geography
 from sqlalchemy import ColumnElement, bindparam, cast, delete, func, select, update
 from sqlalchemy.dialects.postgresql import INT4MULTIRANGE, Range
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.tables import Geometry, merchant
@@ -68,30 +67,29 @@ class MerchantRow:
     updated_at: datetime
 
 
-class DuplicateExternalId(Exception):
-    """Another merchant of the same owner already has this external_id."""
+# The unique constraint an insert or update breaks when the owner has the external_id already.
+DUPLICATE_EXTERNAL_ID = "uq_merchant_owner_id_external_id"
 
 
-_LAT = func.ST_Y(cast(m.c.location, Geometry())).label("lat")
-_LNG = func.ST_X(cast(m.c.location, Geometry())).label("lng")
-_MERCHANT_COLUMNS = (
-    m.c.id,
-    m.c.owner_id,
-    m.c.external_id,
-    m.c.name,
-    m.c.category,
-    m.c.tags,
-    m.c.address,
-    m.c.phone,
-    _LAT,
-    _LNG,
-    m.c.h3,
-    m.c.timezone,
-    m.c.opening_hours,
-    m.c.attributes,
-    m.c.created_at,
-    m.c.updated_at,
+# MerchantRow is the one definition of a merchant as read: both SELECT lists below follow its
+# fields, in its order (so a record unpacks straight into it), each the column of its name but
+# for the location's two halves. Built once, at import.
+MERCHANT_FIELDS = tuple(field.name for field in fields(MerchantRow))
+_COMPUTED = {
+    "lat": func.ST_Y(cast(m.c.location, Geometry())).label("lat"),
+    "lng": func.ST_X(cast(m.c.location, Geometry())).label("lng"),
+}
+_MERCHANT_COLUMNS = tuple(
+    _COMPUTED[name] if name in _COMPUTED else m.c[name] for name in MERCHANT_FIELDS
 )
+_COMPUTED_SQL = {"lat": "ST_Y(m.location::geometry)", "lng": "ST_X(m.location::geometry)"}
+
+
+def select_list(**instead: str) -> str:
+    """MerchantRow's fields as SQL text over `merchant m`, in field order; `instead` spells some
+    of them otherwise (the searches read attributes as JSON text)."""
+    spelt = {**_COMPUTED_SQL, **instead}
+    return ", ".join(spelt.get(name, f"m.{name}") for name in MERCHANT_FIELDS)
 
 
 def _geography(lat: float, lng: float) -> ColumnElement[Any]:
@@ -100,20 +98,19 @@ def _geography(lat: float, lng: float) -> ColumnElement[Any]:
 
 
 def _stored(values: MerchantValues) -> dict[str, Any]:
-    return {
-        "external_id": values.external_id,
-        "name": values.name,
-        "category": values.category,
-        "tags": values.tags,
-        "address": values.address,
-        "phone": values.phone,
-        "location": _geography(values.lat, values.lng),
-        "h3": values.h3,
-        "timezone": values.timezone,
-        "opening_hours": values.opening_hours,
-        "open_minutes": _multirange(values.open_minutes),
-        "attributes": values.attributes,
-    }
+    """The columns of `values`: each field in the column of its name, but for the location and
+    the open intervals."""
+    stored = {name: getattr(values, name) for name in _STORED_AS_IS}
+    stored["location"] = _geography(values.lat, values.lng)
+    stored["open_minutes"] = _multirange(values.open_minutes)
+    return stored
+
+
+_STORED_AS_IS = tuple(
+    field.name
+    for field in fields(MerchantValues)
+    if field.name not in ("lat", "lng", "open_minutes")
+)
 
 
 def _multirange(intervals: list[tuple[int, int]] | None) -> ColumnElement[Any] | None:
@@ -127,13 +124,8 @@ async def insert_merchant(
     conn: AsyncConnection, *, owner_id: UUID, values: MerchantValues
 ) -> MerchantRow:
     stmt = pg_insert(m).values(owner_id=owner_id, **_stored(values)).returning(*_MERCHANT_COLUMNS)
-    try:
-        async with conn.begin_nested():
-            row = (await conn.execute(stmt)).one()
-    except IntegrityError as exc:
-        if "uq_merchant_owner_id_external_id" in str(exc.orig):
-            raise DuplicateExternalId(values.external_id) from None
-        raise
+    async with conn.begin_nested():
+        row = (await conn.execute(stmt)).one()
     return MerchantRow(**row._mapping)
 
 
@@ -146,13 +138,8 @@ async def update_merchant(
         .values(**_stored(values), updated_at=func.now())
         .returning(*_MERCHANT_COLUMNS)
     )
-    try:
-        async with conn.begin_nested():
-            row = (await conn.execute(stmt)).one()
-    except IntegrityError as exc:
-        if "uq_merchant_owner_id_external_id" in str(exc.orig):
-            raise DuplicateExternalId(values.external_id) from None
-        raise
+    async with conn.begin_nested():
+        row = (await conn.execute(stmt)).one()
     return MerchantRow(**row._mapping)
 
 

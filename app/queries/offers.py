@@ -10,7 +10,7 @@ on the WGS-84 spheroid). See spatial/geofence.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -77,25 +77,32 @@ class OfferHit(OfferRow):
     distance_m: float  # from the point to the store, geodesic on the WGS-84 spheroid
 
 
+# OfferRow and OfferHit are the one definition of an offer as read: the SELECT lists below
+# follow their fields, in their order (so a record unpacks straight into them), each the column
+# of its name unless spelt here. Built once, at import.
+#
 # Written out: SQLAlchemy does not correlate a scalar subquery inside INSERT/UPDATE RETURNING.
 _OWNER = literal_column(
     "(SELECT m.owner_id FROM merchant m WHERE m.id = offer.merchant_id)", UUID_TYPE
 ).label("owner_id")
-_OFFER_COLUMNS = (
-    o.c.id,
-    o.c.merchant_id,
-    _OWNER,
-    o.c.title,
-    o.c.description,
-    o.c.geofence,
-    o.c.starts_at,
-    o.c.ends_at,
-    o.c.quantity,
-    o.c.per_user_limit,
-    o.c.claimed,
-    o.c.redeemed,
-    o.c.created_at,
-    o.c.updated_at,
+_OFFER_COLUMNS = tuple(
+    _OWNER if field.name == "owner_id" else o.c[field.name] for field in fields(OfferRow)
+)
+
+# Scalar subqueries, computed once per execution (see queries.search._HERE).
+_HERE, _HERE_GEOMETRY = "(SELECT $1::geography)", "(SELECT $1::geography::geometry)"
+_HIT_SQL = {
+    "owner_id": "m.owner_id",
+    "geofence": "o.geofence::text",  # RawJson
+    "merchant_lat": "ST_Y(m.location::geometry)",
+    "merchant_lng": "ST_X(m.location::geometry)",
+    "distance_m": f"ST_Distance(m.location, {_HERE}) AS distance_m",
+}
+_OFFER_FIELDS = frozenset(field.name for field in fields(OfferRow))
+_HIT_COLUMNS = ", ".join(
+    _HIT_SQL.get(name)
+    or (f"o.{name}" if name in _OFFER_FIELDS else f"m.{name.removeprefix('merchant_')}")
+    for name in (field.name for field in fields(OfferHit))
 )
 
 
@@ -162,66 +169,53 @@ async def merchant_ids(
     return {row.external_id: row.id for row in await conn.execute(stmt)}
 
 
-async def offers_here(
-    conn: asyncpg.Connection,
-    *,
-    lat: float,
-    lng: float,
-    at: datetime,
-    categories: Sequence[str],
-    limit: int,
-    after: tuple[float, UUID] | None = None,
-) -> list[OfferHit]:
-    """Offers whose fence covers the WGS-84 point, active at `at`, with codes left, nearest
-    store first (ties by offer id), `limit` of them after the (distance_m, id) `after`."""
-    statement, values = here_statement(
-        lat=lat, lng=lng, at=at, categories=categories, limit=limit, after=after
-    )
+@dataclass(slots=True)
+class Here:
+    """What offers_here looks for: offers whose fence covers the WGS-84 point, active at `at`,
+    with codes left, of stores in `categories` (any, if empty), `limit` of them after the
+    (distance_m, id) `after`."""
+
+    lat: float
+    lng: float
+    at: datetime
+    categories: Sequence[str]
+    limit: int
+    after: tuple[float, UUID] | None = None
+
+
+async def offers_here(conn: asyncpg.Connection, here: Here) -> list[OfferHit]:
+    """The offers `here` asks for, nearest store first (ties by offer id)."""
+    statement, values = here_statement(here)
     return [OfferHit(*row) for row in await conn.fetch(statement, *values)]
 
 
-def here_statement(
-    *,
-    lat: float,
-    lng: float,
-    at: datetime,
-    categories: Sequence[str],
-    limit: int,
-    after: tuple[float, UUID] | None = None,
-) -> tuple[str, list[Any]]:
+def here_statement(here: Here) -> tuple[str, list[Any]]:
     """The SQL and parameters of `offers_here` (tests/test_offer_plans.py explains them).
 
     Every covering offer is ranked, not walked nearest-first: a point lies in few fences, and
     ordering by distance to the store cannot use the fence index anyway.
     """
-    sql = Params(ewkt(lat, lng), at)  # $1: the point (geography), $2: the instant
-    # Scalar subqueries, computed once per execution (see queries.search._HERE).
-    here, here_geometry = "(SELECT $1::geography)", "(SELECT $1::geography::geometry)"
+    sql = Params(ewkt(here.lat, here.lng), here.at)  # $1: the point (geography), $2: the instant
     where = [
-        f"o.fence && {here_geometry}",
-        f"""CASE WHEN o.radius_m IS NULL THEN ST_Covers(o.fence, {here_geometry})
-                 ELSE ST_DWithin(o.center, {here}, o.radius_m) END""",
+        f"o.fence && {_HERE_GEOMETRY}",
+        f"""CASE WHEN o.radius_m IS NULL THEN ST_Covers(o.fence, {_HERE_GEOMETRY})
+                 ELSE ST_DWithin(o.center, {_HERE}, o.radius_m) END""",
         "o.starts_at <= $2 AND (o.ends_at IS NULL OR o.ends_at > $2)",
         "(o.quantity IS NULL OR o.claimed < o.quantity)",
     ]
-    if categories:
-        where.append(f"m.category = ANY({sql.add(list(categories))}::text[])")
-    if after is not None:
+    if here.categories:
+        where.append(f"m.category = ANY({sql.add(list(here.categories))}::text[])")
+    if here.after is not None:
         where.append(
-            f"(ST_Distance(m.location, {here}), o.id)"
-            f" > ({sql.add(after[0])}::float8, {sql.add(after[1])}::uuid)"
+            f"(ST_Distance(m.location, {_HERE}), o.id)"
+            f" > ({sql.add(here.after[0])}::float8, {sql.add(here.after[1])}::uuid)"
         )
     statement = f"""
-        SELECT o.id, o.merchant_id, m.owner_id, o.title, o.description, o.geofence::text,
-               o.starts_at, o.ends_at, o.quantity, o.per_user_limit, o.claimed, o.redeemed,
-               o.created_at, o.updated_at,
-               m.name, m.category, m.address, m.phone,
-               ST_Y(m.location::geometry), ST_X(m.location::geometry),
-               ST_Distance(m.location, {here}) AS distance_m
+        SELECT {_HIT_COLUMNS}
         FROM offer o JOIN merchant m ON m.id = o.merchant_id
         WHERE {" AND ".join(where)}
         ORDER BY distance_m, o.id
-        LIMIT {sql.add(limit)}"""
+        LIMIT {sql.add(here.limit)}"""
     return statement, sql.values
 
 

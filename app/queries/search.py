@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from app.queries.merchants import MerchantRow
+from app.queries.merchants import MerchantRow, select_list
 from app.queries.sql import Params, ewkt, fetch_isolated
 from spatial.geometry import Envelope
 
@@ -44,11 +44,9 @@ class ClusterRow:
 # which measured 680 against 580 us of server CPU for a 28-row window in a city centre.
 _HERE = "(SELECT $1::geography)"
 
-# Columns in the order of MerchantRow's fields, so a record unpacks straight into it. Attributes
-# come as JSON text: most window rows are never shown, and the shown ones go out as they are.
-_ROW_COLUMNS = """m.id, m.owner_id, m.external_id, m.name, m.category, m.tags, m.address, m.phone,
-    ST_Y(m.location::geometry), ST_X(m.location::geometry), m.h3, m.timezone, m.opening_hours,
-    m.attributes::text, m.created_at, m.updated_at"""
+# Attributes come as JSON text: most window rows are never shown, and the shown ones go out as
+# they are.
+_ROW_COLUMNS = select_list(attributes="m.attributes::text")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,43 +58,38 @@ class Filters:
     open_at: datetime | None = None
 
 
-async def merchants_near(
-    conn: asyncpg.Connection,
-    *,
-    lat: float,
-    lng: float,
-    filters: Filters,
-    window: int,
-    radius_m: float | None = None,
-    envelopes: Sequence[Envelope] = (),
-    min_sphere_m: float = 0.0,
-) -> list[MerchantHit]:
-    """Up to `window` merchants in ascending sphere distance from (lat, lng): the GiST kNN walk.
+@dataclass(slots=True)
+class Near:
+    """What merchants_near walks: up to `window` merchants nearest (lat, lng), within `radius_m`
+    metres (geodesic) and/or the union of `envelopes`, at least `min_sphere_m` from the point on
+    the sphere (a cursor's lower bound)."""
 
-    Restricted to `radius_m` metres (geodesic) and/or the union of `envelopes`, and to rows at
-    least `min_sphere_m` from the point on the sphere (a cursor's lower bound). A flat walk
-    that reads each row once measured faster than ranking in SQL and joining the page back.
+    lat: float
+    lng: float
+    filters: Filters
+    window: int
+    radius_m: float | None = None
+    envelopes: Sequence[Envelope] = ()
+    min_sphere_m: float = 0.0
+
+
+async def merchants_near(conn: asyncpg.Connection, near: Near) -> list[MerchantHit]:
+    """`near.window` merchants in ascending sphere distance from the point: the GiST kNN walk.
+
+    A flat walk that reads each row once measured faster than ranking in SQL and joining the
+    page back.
 
     PostGIS 3.3's walk fails on a query point a hair's breadth from a stored one when the
     stored point's index box has no rounding slack (found by the property tests: 180 vs -180,
     or a point on a coordinate plane), with "index returned tuples in wrong order". The window
     is then taken once more, ordered by the same sphere distance without the walk.
     """
-    arguments: dict[str, Any] = {
-        "lat": lat,
-        "lng": lng,
-        "filters": filters,
-        "window": window,
-        "radius_m": radius_m,
-        "envelopes": envelopes,
-        "min_sphere_m": min_sphere_m,
-    }
     try:
-        rows = await fetch_isolated(conn, *near_statement(**arguments))
+        rows = await fetch_isolated(conn, *near_statement(near))
     except asyncpg.InternalServerError as exc:
         if "index returned tuples in wrong order" not in str(exc):
             raise
-        statement, values = near_statement(**arguments, knn=False)
+        statement, values = near_statement(near, knn=False)
         rows = await conn.fetch(statement, *values)
     return [MerchantHit(*row) for row in rows]
 
@@ -117,72 +110,47 @@ async def clusters(
     return [ClusterRow(*row) for row in await conn.fetch(statement, *values)]
 
 
-def near_statement(
-    *,
-    lat: float,
-    lng: float,
-    filters: Filters,
-    window: int,
-    radius_m: float | None = None,
-    envelopes: Sequence[Envelope] = (),
-    min_sphere_m: float = 0.0,
-    knn: bool = True,
-) -> tuple[str, list[Any]]:
+def near_statement(near: Near, *, knn: bool = True) -> tuple[str, list[Any]]:
     """The SQL and parameters of `merchants_near` (tests/test_query_plans.py explains them).
 
     `knn=False` orders by the same sphere distance written as a plain expression, which the
     index cannot walk (see merchants_near for when that is needed).
     """
-    sql = Params(ewkt(lat, lng))  # $1: the point, as _HERE
-    categories = list(dict.fromkeys(filters.categories))
+    sql = Params(ewkt(near.lat, near.lng))  # $1: the point, as _HERE
+    categories = list(dict.fromkeys(near.filters.categories))
     if not knn or not categories:
-        return _walk(
-            sql, "m.location", filters, window, radius_m, envelopes, min_sphere_m, knn
-        ), sql.values
+        return _walk(sql, "m.location", near, knn), sql.values
     # Categories walk the (category, location) index, which holds the location spelt
     # `(location::geometry)::geography`: one walk per category, merged. The nearest `window` rows
     # over all of them are among each category's own nearest `window`.
     location = "(m.location::geometry)::geography"
-    walks = [
-        _walk(sql, location, filters, window, radius_m, envelopes, min_sphere_m, knn, category=c)
-        for c in categories
-    ]
+    walks = [_walk(sql, location, near, knn, category=c) for c in categories]
     if len(walks) == 1:
         return walks[0], sql.values
     union = "\n        UNION ALL\n".join(f"({walk})" for walk in walks)
-    statement = f"SELECT * FROM ({union}) AS walks ORDER BY sphere_m LIMIT {sql.add(window)}"
+    statement = f"SELECT * FROM ({union}) AS walks ORDER BY sphere_m LIMIT {sql.add(near.window)}"
     return statement, sql.values
 
 
-def _walk(
-    sql: Params,
-    location: str,
-    filters: Filters,
-    window: int,
-    radius_m: float | None,
-    envelopes: Sequence[Envelope],
-    min_sphere_m: float,
-    knn: bool,
-    category: str | None = None,
-) -> str:
+def _walk(sql: Params, location: str, near: Near, knn: bool, category: str | None = None) -> str:
     """One SELECT of merchants_near: the walk from $1 over `location`, optionally one category."""
     sphere = f"({location} <-> {_HERE})" if knn else f"ST_Distance({location}, {_HERE}, false)"
-    where = _filter_conditions(sql, filters, with_categories=category is None)
+    where = _filter_conditions(sql, near.filters, with_categories=category is None)
     if category is not None:
         where.append(f"m.category = {sql.add(category)}")
-    if radius_m is not None:
-        where.append(f"ST_DWithin({location}, {_HERE}, {sql.add(radius_m)})")
-    if envelopes:
-        where.append(_within_bounds(sql, envelopes))
-    if min_sphere_m > 0:
-        where.append(f"{sphere} >= {sql.add(min_sphere_m)}")
+    if near.radius_m is not None:
+        where.append(f"ST_DWithin({location}, {_HERE}, {sql.add(near.radius_m)})")
+    if near.envelopes:
+        where.append(_within_bounds(sql, near.envelopes))
+    if near.min_sphere_m > 0:
+        where.append(f"{sphere} >= {sql.add(near.min_sphere_m)}")
     return f"""
         SELECT {_ROW_COLUMNS}, ST_Distance({location}, {_HERE}) AS distance_m,
                {sphere} AS sphere_m
         FROM merchant m
         WHERE {" AND ".join(where) or "true"}
         ORDER BY {sphere}
-        LIMIT {sql.add(window)}"""
+        LIMIT {sql.add(near.window)}"""
 
 
 def cluster_statement(

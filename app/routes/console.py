@@ -1,21 +1,20 @@
-"""GET /: the web console, a static page over the public HTTP API (web/console/).
+"""GET /: the web console, a static page over the public HTTP API (app/web/console/).
 
 Its libraries (Leaflet, topojson-client, Natural Earth outlines from world-atlas) come from the
-npm registry at set-up time into web/node_modules and are served from /vendor/. Nothing here talks
+npm registry at set-up time into app/web/node_modules and are served from /vendor/; the wheel
+carries exactly the folders of VENDOR (pyproject.toml's force-include). Nothing here talks
 to the database: the page itself calls /v1/... like any other client.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.errors import NotReady
+from app.package_data import WEB
 
-WEB = Path(__file__).resolve().parents[2] / "web"
 PAGES = WEB / "console"
 LIBRARIES = WEB / "node_modules"
 # URL name -> folder of the package that the page loads (and nothing else of node_modules).
@@ -34,7 +33,7 @@ async def console() -> FileResponse:
     if missing:
         raise NotReady(
             f"The console's libraries are not installed ({', '.join(missing)}): "
-            "run `make setup`, which runs `npm ci` in web/."
+            "run `make setup`, which runs `npm ci` in app/web/."
         )
     return FileResponse(PAGES / "index.html", headers={"Cache-Control": "no-cache"})
 

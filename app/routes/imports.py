@@ -13,7 +13,7 @@ from app import merchants
 from app.db import Conn, get_read_conn
 from app.errors import InvalidInput, UnsupportedMediaType
 from app.imports import jobs
-from app.imports.formats import mapping_problems
+from app.imports.formats import read_mapping
 from app.imports.load import ImportFile
 from app.routes.callers import Caller
 from app.routes.responses import problems
@@ -146,12 +146,7 @@ async def get_import_errors(
 
 
 def _columns(pairs: list[str]) -> dict[str, str]:
-    columns: dict[str, str] = {}
-    for pair in pairs:
-        field, sep, column = pair.partition("=")
-        if not sep or not field.strip():
-            raise InvalidInput.at(["query", "map"], f"{pair!r} is not FIELD=COLUMN")
-        columns[field.strip()] = column.strip()
-    if problems := mapping_problems(columns):
-        raise InvalidInput.at(["query", "map"], "; ".join(problems))
-    return columns
+    try:
+        return read_mapping(pairs)
+    except ValueError as exc:
+        raise InvalidInput.at(["query", "map"], str(exc)) from None

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from app import merchants
 from app.db import Conn, ReadConn
 from app.routes import presenters
 from app.routes.callers import Admin, Caller
+from app.routes.params import Coord, Cursor, Limit
 from app.routes.responses import problems
 from app.schemas.merchants import (
     MerchantIn,
@@ -21,10 +21,6 @@ from app.schemas.merchants import (
     OwnerOut,
 )
 from spatial import CoordSystem
-
-Limit = Annotated[int, Query(ge=1, le=100)]
-Cursor = Annotated[str | None, Query(max_length=512)]
-Coord = Annotated[CoordSystem, Query(description="Coordinate system of every position in and out.")]
 
 router = APIRouter()
 

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Request, Response
 
 from app import claims, offers
 from app.db import Conn, ReadConn, driver_connection
 from app.errors import PROBLEM_JSON
 from app.routes import params, presenters
 from app.routes.callers import Caller
+from app.routes.params import Coord, Cursor, Limit
 from app.routes.responses import json_body, problems
 from app.schemas.offers import (
     ClaimIn,
@@ -28,9 +29,6 @@ from app.schemas.offers import (
 )
 from spatial import CoordSystem
 
-Limit = Annotated[int, Query(ge=1, le=100)]
-Cursor = Annotated[str | None, Query(max_length=512)]
-Coord = Annotated[CoordSystem, Query(description="Coordinate system of every position in and out.")]
 IdempotencyKey = Annotated[
     str | None,
     Header(

@@ -11,13 +11,21 @@ same model (`openapi`).
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, TypeVar, get_args, get_origin
+from typing import Annotated, Any, TypeVar, get_args, get_origin
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from app.schemas.common import COORD_HELP
+from spatial import CoordSystem
+
 M = TypeVar("M", bound=BaseModel)
+
+# The paging and coordinate parameters of the routes that declare theirs one by one.
+Limit = Annotated[int, Query(ge=1, le=100)]
+Cursor = Annotated[str | None, Query(max_length=512)]
+Coord = Annotated[CoordSystem, Query(description=COORD_HELP)]
 
 
 def read(model: type[M], request: Request) -> M:

@@ -51,6 +51,12 @@ def _aware(value: datetime | None) -> datetime | None:
 QueryText = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_nul)]
 Instant = Annotated[datetime, AfterValidator(_aware)]
 
+# What every paged query string (and every route that speaks a coordinate system) takes.
+PageLimit = Annotated[int, Field(ge=1, le=100)]
+PageCursor = Annotated[str, StringConstraints(max_length=512)]
+CURSOR_HELP = "next_cursor of the previous page."
+COORD_HELP = "Coordinate system of every position in and out."
+
 
 class Strict(BaseModel):
     """Request bodies refuse unknown fields: a misspelt field is an error, not silently dropped."""

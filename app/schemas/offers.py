@@ -12,9 +12,22 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field
 
-from app.schemas.common import Instant, Lat, LatLng, Lng, Name, QueryText, Strict, Text200
+from app.schemas.common import (
+    COORD_HELP,
+    CURSOR_HELP,
+    Instant,
+    Lat,
+    LatLng,
+    Lng,
+    Name,
+    PageCursor,
+    PageLimit,
+    QueryText,
+    Strict,
+    Text200,
+)
 from spatial import MAX_RADIUS_M, MAX_VERTICES, MIN_RADIUS_M, CoordSystem
 
 Coordinate = Annotated[float, Field(allow_inf_nan=False)]
@@ -165,13 +178,9 @@ class OffersHereQuery(BaseModel):
     category: Annotated[list[QueryText], Field(max_length=20)] = Field(
         [], description="Repeatable: offers of stores in any of these categories."
     )
-    limit: int = Field(20, ge=1, le=100)
-    cursor: Annotated[str, StringConstraints(max_length=512)] | None = Field(
-        None, description="next_cursor of the previous page."
-    )
-    coord: CoordSystem = Field(
-        CoordSystem.WGS84, description="Coordinate system of every position in and out."
-    )
+    limit: PageLimit = 20
+    cursor: PageCursor | None = Field(None, description=CURSOR_HELP)
+    coord: CoordSystem = Field(CoordSystem.WGS84, description=COORD_HELP)
 
 
 class ClaimIn(Strict):

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from app.schemas.common import Instant, Lat, Lng, QueryText
+from app.schemas.common import (
+    COORD_HELP,
+    CURSOR_HELP,
+    Instant,
+    Lat,
+    Lng,
+    PageCursor,
+    PageLimit,
+    QueryText,
+)
 from app.schemas.merchants import MerchantOut
 from spatial import CoordSystem
 
@@ -54,9 +63,7 @@ class BoxQuery(BaseModel):
     category: Annotated[list[QueryText], Field(max_length=20)] = Field(
         [], description="Repeatable: any of these categories."
     )
-    coord: CoordSystem = Field(
-        CoordSystem.WGS84, description="Coordinate system of every position in and out."
-    )
+    coord: CoordSystem = Field(CoordSystem.WGS84, description=COORD_HELP)
 
     @model_validator(mode="after")
     def _lat_order(self) -> BoxQuery:
@@ -77,13 +84,9 @@ class NearbyQuery(BaseModel):
     )
     open_now: bool = Field(False, description="Only stores open at `at`, in their own timezone.")
     at: Instant | None = Field(None, description="RFC 3339 instant for open_now; default now.")
-    limit: int = Field(20, ge=1, le=100)
-    cursor: Annotated[str, StringConstraints(max_length=512)] | None = Field(
-        None, description="next_cursor of the previous page."
-    )
-    coord: CoordSystem = Field(
-        CoordSystem.WGS84, description="Coordinate system of every position in and out."
-    )
+    limit: PageLimit = 20
+    cursor: PageCursor | None = Field(None, description=CURSOR_HELP)
+    coord: CoordSystem = Field(CoordSystem.WGS84, description=COORD_HELP)
 
 
 class BBoxQuery(BoxQuery):
