@@ -103,11 +103,7 @@ async def deliveries(
     """A webhook's deliveries (one per event), newest event first, and the next page's cursor."""
     await _own(conn, principal, webhook_id)
     query = cursor.fingerprint("deliveries", webhook_id, status)
-    before = None
-    if after_cursor is not None:
-        (before,) = cursor.decode(after_cursor, query, 1)
-        if not isinstance(before, int):
-            raise cursor.invalid("is not a cursor this service issued")
+    (before,) = cursor.read(after_cursor, query, int) if after_cursor is not None else (None,)
     rows = await webhooks_sql.deliveries(
         conn, webhook_id=webhook_id, status=status, before_event_id=before, limit=limit + 1
     )

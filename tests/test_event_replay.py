@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
@@ -19,7 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app import events
 from app.queries import events as events_sql
 from app.queries.events import EventRow
-from tests.conftest import ADMIN_KEY
+from tests.conftest import (
+    ADMIN_KEY,
+    create_database,
+    database_url_for,
+    drop_database,
+    server_url,
+)
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 SHOP = {"lat": 31.2304, "lng": 121.4737}
@@ -279,3 +286,25 @@ async def test_an_import_that_ends_either_way_writes_import_finished(
     assert (done["rows_inserted"], done["reason"]) == (1, None)
     assert failed["status"] == "failed" and "empty" in failed["reason"]
     assert {e["offer_id"] for e in seen} == {None}
+
+
+async def test_a_long_transaction_in_another_database_does_not_hold_replay_back(
+    engine: AsyncEngine, cleanup: list[uuid.UUID]
+) -> None:
+    server, name = server_url(), f"nearby_other_{uuid.uuid4().hex[:8]}"
+    await create_database(server, name)
+    try:
+        elsewhere = await asyncpg.connect(database_url_for(server, name))
+        try:
+            async with elsewhere.transaction():
+                await elsewhere.fetchval("SELECT pg_current_xact_id()")  # takes an xid, stays open
+                owner_id = uuid.uuid4()
+                cleanup.append(owner_id)
+                async with engine.begin() as conn:
+                    (written,) = await events.emit(conn, _event(owner_id, 1))
+                seen = await _wait_for(engine, owner_id, None, 1)
+                assert [r.id for r in seen] == [written]
+        finally:
+            await elsewhere.close()
+    finally:
+        await drop_database(server, name)

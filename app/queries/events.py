@@ -5,13 +5,13 @@ Commit order. An identity value is taken when a row is inserted, not when its tr
 commits: under concurrency a lower id can commit later, so a reader paging by id could pass an
 event that appears behind it afterwards and is never seen. Every event therefore records the id
 of the transaction that wrote it (`txid`), and replay reads only the events of transactions
-older than the oldest one still running (`pg_snapshot_xmin` of the reader's snapshot), in
-(txid, id) order. Every transaction below that horizon has ended, and any event still to come
-belongs to a transaction at or above it, so it sorts after everything already read: a cursor
-(txid, id) never skips anything. The price is on the reading side only: replay waits for the
-oldest writing transaction of the server to end. Writers take no extra lock, so claims do not
-queue behind each other for it; and deliveries do not wait at all, since they are written with
-the event.
+older than the oldest one still running (in the reader's snapshot, leaving out transactions
+of other databases on the same server), in (txid, id) order. Every transaction below that
+horizon has ended, and any event still to come belongs to a transaction at or above it, so it
+sorts after everything already read: a cursor (txid, id) never skips anything. The price is on
+the reading side only: replay waits for the oldest writing transaction of this database to
+end. Writers take no extra lock, so claims do not queue behind each other for it; and
+deliveries do not wait at all, since they are written with the event.
 """
 
 from __future__ import annotations
@@ -118,6 +118,20 @@ async def position_of(
     return (row.txid, row.id) if row else None
 
 
+# The oldest transaction that may still write events here: the oldest in progress at the
+# statement's snapshot, leaving out those that pg_stat_activity shows belong to another
+# database (they write no events here, and a long one there must not hold replay back). One
+# that ended since the snapshot, or a prepared one, is kept in: that errs only towards waiting.
+_HORIZON = """replay_horizon AS (
+            SELECT coalesce(min(x::text::bigint),
+                            pg_snapshot_xmax(pg_current_snapshot())::text::bigint) AS horizon
+            FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+            WHERE x::text::bigint NOT IN (
+                SELECT backend_xid::text::bigint FROM pg_stat_activity
+                WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())
+        )"""
+
+
 async def replay(
     conn: AsyncConnection,
     *,
@@ -129,9 +143,10 @@ async def replay(
     """The owner's committed events after the position `after`, in commit order (see above)."""
     txid, event_id = after if after is not None else (-1, -1)
     rows = await conn.exec_driver_sql(
-        f"""SELECT {_EVENT_COLUMNS} FROM event
+        f"""WITH {_HORIZON}
+            SELECT {_EVENT_COLUMNS} FROM event
             WHERE owner_id = $1
-              AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+              AND txid < (SELECT horizon FROM replay_horizon)
               AND (txid, id) > ($2, $3)
               AND ($4::text[] IS NULL OR type = ANY ($4))
             ORDER BY txid, id
