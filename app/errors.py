@@ -176,10 +176,28 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and (why := _unreadable_body(exc.__cause__)) is not None:
+        return await _domain_error(request, InvalidInput.at(["body"], why))
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).description
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"There is no resource at {request.url.path}"
     return problem(exc.status_code, detail=detail, headers=exc.headers)
+
+
+def _unreadable_body(cause: BaseException | None) -> str | None:
+    """Why FastAPI could not read a JSON body, when that is what its bare 400 stands for.
+
+    It answers 400 "There was an error parsing the body" for bytes that are not UTF-8 and for
+    JSON nested past Python's recursion limit (invalid JSON it already reports as a 422); the
+    contract makes every invalid body a 422.
+    """
+    if isinstance(cause, UnicodeDecodeError):
+        return f"is not UTF-8 text (byte {cause.start}: {cause.reason})"
+    if isinstance(cause, RecursionError):
+        return "is JSON nested too deeply to be read"
+    if isinstance(cause, ValueError):
+        return f"cannot be read as JSON ({cause})"
+    return None
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
+import numpy as np
 
 from app import cursor
 from app.queries import search as search_sql
@@ -29,7 +30,7 @@ from spatial import (
     to_wgs84,
     window_for,
 )
-from spatial.coords import envelope_to_wgs84
+from spatial.coords import envelope_to_wgs84, preimage_bounds
 from spatial.geometry import Envelope, reach_m
 
 # A window too small to prove its page exact (a clump of near-equal distances) grows fourfold.
@@ -133,19 +134,36 @@ async def cluster_counts(
 ) -> ClusterResult:
     """Merchants per H3 cell at `resolution` (default: from the box's area), most populous first.
 
-    Each cell's position is the mean of its merchants. In GCJ-02/BD-09 the box is widened to hold
-    all of its WGS-84 preimage, so a cell on its edge may count a few merchants just outside.
+    Exactly the merchants whose position in `coord` lies in the box are counted. In GCJ-02 and
+    BD-09 the database counts those of a WGS-84 box surely inside the box's preimage, and the
+    thin band between that and a box surely around it is converted and checked here, merchant
+    by merchant (spatial.coords.preimage_bounds).
+    Each cell's position is the mean of its merchants.
     With `boundaries`, each cell also carries its outline in `coord`, for drawing hexagons.
     """
     res = resolution if resolution is not None else resolution_for_area(bbox.area_m2())
     keep_mask, set_bits = parent_masks(res)
+    envelopes, also = bbox.envelopes(), []
+    if coord is not CoordSystem.WGS84:
+        bounds = [preimage_bounds(envelope, coord) for envelope in envelopes]
+        envelopes = [inner for _, inner in bounds if inner is not None]
+        band = await search_sql.positions_between(
+            conn, outer=[outer for outer, _ in bounds], inner=envelopes, filters=filters
+        )
+        band_lats, band_lngs = from_wgs84_many([p[1] for p in band], [p[2] for p in band], coord)
+        also = [
+            position[0]
+            for position, lat, lng in zip(band, band_lats, band_lngs, strict=True)
+            if bbox.contains(float(lat), float(lng))
+        ]
     rows = await search_sql.clusters(
         conn,
-        envelopes=_wgs84_envelopes(bbox, coord),
+        envelopes=envelopes,
         keep_mask=keep_mask,
         set_bits=set_bits,
         filters=filters,
         limit=limit + 1,
+        also=also,
     )
     rows = rows[:limit] if (truncated := len(rows) > limit) else rows
     # A cell astride the antimeridian averages its longitudes on the 0..360 scale instead.
@@ -160,7 +178,10 @@ async def cluster_counts(
 
 
 def _ring(cell: int, coord: CoordSystem) -> list[list[float]]:
+    """The cell's outline in `coord`, its longitudes following on as cell_ring has them (the
+    conversion wraps each vertex back into [-180, 180))."""
     lats, lngs = from_wgs84_many(*cell_ring(cell), coord)
+    lngs = np.unwrap(lngs, period=360.0)
     return [[float(lng), float(lat)] for lat, lng in zip(lats, lngs, strict=True)]
 
 

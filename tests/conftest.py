@@ -174,3 +174,22 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "README.md").exists():
         pytest.fail(f"The shared data sets are not at {SHARED_DATA}; set NEARBY_SHARED_DATA.")
     return SHARED_DATA
+
+
+# How long the schemathesis run took (server start included), said at the end of every run that
+# has it: it is the one test bounded by time (see MAX_EXAMPLES in tests/test_schemathesis.py).
+_SCHEMATHESIS = "tests/test_schemathesis.py"
+_schemathesis_seconds: list[float] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.nodeid.startswith(_SCHEMATHESIS):
+        _schemathesis_seconds.append(report.duration)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _schemathesis_seconds:
+        terminalreporter.write_line(
+            f"schemathesis: {sum(_schemathesis_seconds):.0f} s"
+            f" (server start, both credentials, every operation)"
+        )

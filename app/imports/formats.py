@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +27,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from app.imports.geojson import FeatureCollection, NotAFeatureCollection
+from app.imports.geojson import TOO_DEEP, FeatureCollection, NotAFeatureCollection
 from app.schemas.imports import ImportFormat, StoreRecord
 
 FIELDS = tuple(StoreRecord.model_fields)  # what a record may hold, in the schema's order
@@ -33,6 +35,8 @@ REQUIRED = ("external_id", "name", "category", "lat", "lng")
 ALIASES = {"lat": ("lat", "latitude"), "lng": ("lng", "longitude", "lon")}
 MAX_LINE_CHARS = 1024 * 1024  # a CSV or NDJSON line; longer ones are reported and skipped
 RECORD = "record"  # the `field` of an error about a whole record
+_ORJSON_TOO_DEEP = "depth limit exceeded"  # orjson's message past its 1,024 levels
+_LONG_DIGITS = re.compile(rb"\d{19}")  # a number that may not fit in 64 bits
 
 
 class FileRejected(Exception):
@@ -245,7 +249,17 @@ class StoreFile:
                 continue
             try:
                 value = orjson.loads(line)
+                if _LONG_DIGITS.search(line):
+                    value = json.loads(line)  # orjson turns integers past 64 bits into floats
+            except RecursionError:
+                yield RecordError(row, RECORD, "is nested too deeply to be read as JSON")
+                continue
             except orjson.JSONDecodeError as exc:
+                if exc.msg == _ORJSON_TOO_DEEP:
+                    # JSON all the same (orjson stops at 1,024 levels): a bad row, not a bad file
+                    seen_object = True
+                    yield RecordError(row, RECORD, f"is nested too deeply ({exc.msg})")
+                    continue
                 if not seen_object:
                     raise FileRejected(
                         f"this is not NDJSON: line {row} is not JSON ({exc})"
@@ -300,6 +314,8 @@ class StoreFile:
             text.detach()
 
     def feature_record(self, row: int, feature: Any) -> Record | RecordError:
+        if feature is TOO_DEEP:
+            return RecordError(row, RECORD, "is nested too deeply to be read as JSON")
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
             return RecordError(
                 row, RECORD, 'is not a GeoJSON Feature (an object of type "Feature")'

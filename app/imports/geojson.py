@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 MAX_FEATURE_CHARS = 16 * 1024 * 1024  # one feature (or other top-level member)
 _CHUNK_CHARS = 1024 * 1024
+# What a value nested past the json module's recursion limit (about 1,000 levels) reads as: the
+# scanner cannot decode it, so it is stepped over and its feature reported, not the file failed.
+TOO_DEEP: Any = object()
+_STRUCTURE = re.compile(r'\\.?|["\[\]{}]', re.DOTALL)
 
 
 class NotAFeatureCollection(Exception):
@@ -112,6 +117,9 @@ class FeatureCollection:
         while True:
             try:
                 value, end = self.decoder.raw_decode(self.buf, self.pos)
+            except RecursionError:
+                self._skip_nested(what)
+                return TOO_DEEP
             except json.JSONDecodeError as exc:
                 if len(self.buf) - self.pos > MAX_FEATURE_CHARS:
                     raise NotAFeatureCollection(
@@ -126,6 +134,32 @@ class FeatureCollection:
                 continue  # a number at the end of the buffer may go on
             self.pos = end
             return value
+
+    def _skip_nested(self, what: str) -> None:
+        """Move past the object or array at `pos` without decoding it (brackets in strings
+        do not count); NotAFeatureCollection if it does not end within MAX_FEATURE_CHARS."""
+        depth, in_string, i = 0, False, self.pos
+        while True:
+            found = _STRUCTURE.search(self.buf, i)
+            if found is None or found.group() == "\\":  # the end, or an escape cut by it
+                i = len(self.buf) if found is None else found.start()
+                start = self.pos
+                if len(self.buf) - start > MAX_FEATURE_CHARS or not self._fill():
+                    raise NotAFeatureCollection(f"{what} is larger than 16 MiB or not valid JSON")
+                i -= start  # _fill keeps the buffer from `pos` on
+                continue
+            token, i = found.group(), found.end()
+            if in_string:
+                in_string = token != '"'  # an escape (two characters) never ends it
+            elif token == '"':
+                in_string = True
+            elif token in ("[", "{"):
+                depth += 1
+            elif token in ("]", "}"):
+                depth -= 1
+                if depth == 0:
+                    self.pos = i
+                    return
 
     def _fill(self) -> bool:
         if self.eof:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
 import orjson
 from pydantic import ValidationError
@@ -133,21 +132,8 @@ def _rejections(record: Record, exc: ValidationError, names: dict[str, str]) -> 
         msg = "is required" if error["type"] == "missing" else error["msg"]
         if key == "tags" and len(loc) > 1 and isinstance(loc[1], int):
             msg = f"tag {loc[1] + 1}: {msg}"
-        if key in ("lat", "lng") and error["type"] in ("less_than_equal", "greater_than_equal"):
-            msg += _swap_hint(record.values)
         messages.setdefault(key, []).append(msg)
     return [(record.row, names.get(key, key), "; ".join(msgs)) for key, msgs in messages.items()]
-
-
-def _swap_hint(values: dict[str, Any]) -> str:
-    """A hint when lat and lng would both be in range the other way round (never swapped here)."""
-    try:
-        lat, lng = float(values["lat"]), float(values["lng"])
-    except (KeyError, TypeError, ValueError):
-        return ""
-    if abs(lng) <= 90.0 and abs(lat) <= 180.0:
-        return " (are lat and lng swapped?)"
-    return ""
 
 
 @lru_cache(maxsize=4096)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -102,12 +103,39 @@ async def clusters(
     set_bits: int,
     filters: Filters,
     limit: int,
+    also: Sequence[UUID] = (),
 ) -> list[ClusterRow]:
-    """Merchant counts per H3 cell (`h3 & keep_mask | set_bits`), most populous first."""
+    """Merchant counts per H3 cell (`h3 & keep_mask | set_bits`), most populous first, of the
+    merchants in `envelopes` and those of the ids `also` (which must match `filters`)."""
     statement, values = cluster_statement(
-        envelopes=envelopes, keep_mask=keep_mask, set_bits=set_bits, filters=filters, limit=limit
+        envelopes=envelopes,
+        keep_mask=keep_mask,
+        set_bits=set_bits,
+        filters=filters,
+        limit=limit,
+        also=also,
     )
     return [ClusterRow(*row) for row in await conn.fetch(statement, *values)]
+
+
+async def positions_between(
+    conn: asyncpg.Connection,
+    *,
+    outer: Sequence[Envelope],
+    inner: Sequence[Envelope],
+    filters: Filters,
+) -> list[tuple[UUID, float, float]]:
+    """(id, lat, lng) of the merchants in `outer` but in none of `inner`: the band that a
+    GCJ-02/BD-09 viewport's exact count checks one by one (app.search.cluster_counts)."""
+    sql = Params()
+    where = [_intersects_envelopes(sql, outer), *_filter_conditions(sql, filters)]
+    if inner:
+        where.append(f"NOT {_intersects_envelopes(sql, inner)}")
+    statement = f"""
+        SELECT m.id, ST_Y(m.location::geometry), ST_X(m.location::geometry)
+        FROM merchant m
+        WHERE {" AND ".join(where)}"""
+    return [(row[0], row[1], row[2]) for row in await conn.fetch(statement, *sql.values)]
 
 
 def near_statement(near: Near, *, knn: bool = True) -> tuple[str, list[Any]]:
@@ -154,11 +182,20 @@ def _walk(sql: Params, location: str, near: Near, knn: bool, category: str | Non
 
 
 def cluster_statement(
-    *, envelopes: Sequence[Envelope], keep_mask: int, set_bits: int, filters: Filters, limit: int
+    *,
+    envelopes: Sequence[Envelope],
+    keep_mask: int,
+    set_bits: int,
+    filters: Filters,
+    limit: int,
+    also: Sequence[UUID] = (),
 ) -> tuple[str, list[Any]]:
     """The SQL and parameters of `clusters`."""
     sql = Params(keep_mask, set_bits)
-    where = [_intersects_envelopes(sql, envelopes), *_filter_conditions(sql, filters)]
+    located = [_intersects_envelopes(sql, envelopes)] if envelopes else []
+    if also:
+        located.append(f"m.id = ANY({sql.add(list(also))}::uuid[])")
+    where = ["(" + (" OR ".join(located) or "false") + ")", *_filter_conditions(sql, filters)]
     statement = f"""
         SELECT cell, count(*), avg(lat), avg(lng), min(lng), max(lng),
                avg(CASE WHEN lng < 0 THEN lng + 360 ELSE lng END)

@@ -15,6 +15,7 @@ from app.errors import InvalidInput, UnsupportedMediaType
 from app.imports import jobs
 from app.imports.formats import read_mapping
 from app.imports.load import ImportFile
+from app.routes import params
 from app.routes.callers import Caller
 from app.routes.responses import problems
 from app.schemas.common import Text200
@@ -34,7 +35,7 @@ _FORMAT_OF_TYPE = {
     "application/jsonl": ImportFormat.NDJSON,
 }
 
-router = APIRouter()
+router = APIRouter(route_class=params.KnownQueryRoute)
 
 # A request scope: the connection stays open while errors.csv streams out.
 StreamConn = Annotated[AsyncConnection, Depends(get_read_conn)]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from app import merchants
 from app.db import Conn, ReadConn
-from app.routes import presenters
+from app.routes import params, presenters
 from app.routes.callers import Admin, Caller
 from app.routes.params import Coord, Cursor, Limit
 from app.routes.responses import problems
@@ -22,7 +22,7 @@ from app.schemas.merchants import (
 )
 from spatial import CoordSystem
 
-router = APIRouter()
+router = APIRouter(route_class=params.KnownQueryRoute)
 
 
 @router.post("/v1/owners", status_code=201, responses=problems(401, 403, 422), tags=["owners"])

@@ -40,7 +40,7 @@ IdempotencyKey = Annotated[
 ]
 Code = Annotated[str, Path(pattern="^[A-Za-z2-7]{26}$", description="A claim's code.")]
 
-router = APIRouter()
+router = APIRouter(route_class=params.KnownQueryRoute)
 
 
 @router.post(

@@ -8,18 +8,19 @@ from app.db import ReadConn
 from app.errors import NotReady
 from app.migrate import head_revision
 from app.queries import operations as operations_sql
+from app.routes import params
 from app.routes.responses import problems
 from app.schemas.operations import Health, Readiness
 
-router = APIRouter()
+router = APIRouter(route_class=params.KnownQueryRoute)
 
 
-@router.get("/healthz", tags=["operations"])
+@router.get("/healthz", responses=problems(422), tags=["operations"])
 async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", responses=problems(503), tags=["operations"])
+@router.get("/readyz", responses=problems(422, 503), tags=["operations"])
 async def readyz(conn: ReadConn) -> Readiness:
     revision, head = await operations_sql.schema_revision(conn), head_revision()
     if revision != head:
@@ -27,7 +28,7 @@ async def readyz(conn: ReadConn) -> Readiness:
     return Readiness(status="ok", revision=revision)
 
 
-@router.get("/metrics", tags=["operations"], response_class=Response)
+@router.get("/metrics", responses=problems(422), tags=["operations"], response_class=Response)
 async def metrics(request: Request) -> Response:
     body = request.app.state.metrics.render()
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -10,11 +10,14 @@ same model (`openapi`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from functools import cache
 from typing import Annotated, Any, TypeVar, get_args, get_origin
 
-from fastapi import Query, Request
+from fastapi import Query, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
 from app.schemas.common import COORD_HELP
@@ -47,6 +50,35 @@ def read(model: type[M], request: Request) -> M:
         raise RequestValidationError(errors) from None
 
 
+class KnownQueryRoute(APIRoute):
+    """A route that answers 422 to a query parameter it does not take (API.md: a misspelt
+    filter must not silently return everything). What it takes is what the OpenAPI document
+    lists: its declared query parameters and those `openapi` describes from a model.
+
+    Every API router is built with `route_class=KnownQueryRoute`.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        known = frozenset(_declared(self.dependant)) | frozenset(
+            p["name"]
+            for p in (self.openapi_extra or {}).get("parameters", [])
+            if p.get("in") == "query"
+        )
+
+        async def known_only(request: Request) -> Response:
+            unknown = [name for name in request.query_params if name not in known]
+            if unknown:
+                takes = ", ".join(sorted(known)) or "none"
+                msg = f"is not a parameter of this route (it takes: {takes})"
+                raise RequestValidationError(
+                    [{"type": "extra_forbidden", "loc": ("query", n), "msg": msg} for n in unknown]
+                )
+            return await handler(request)
+
+        return known_only
+
+
 def openapi(model: type[BaseModel]) -> dict[str, Any]:
     """`openapi_extra` describing the model's fields as query parameters."""
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -62,6 +94,14 @@ def openapi(model: type[BaseModel]) -> dict[str, Any]:
             parameter["description"] = description
         parameters.append(parameter)
     return {"parameters": parameters}
+
+
+def _declared(dependant: Dependant) -> list[str]:
+    """The query parameter names of a route and of all its dependencies."""
+    names = [field.alias for field in dependant.query_params]
+    for sub in dependant.dependencies:
+        names += _declared(sub)
+    return names
 
 
 @cache

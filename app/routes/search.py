@@ -23,7 +23,7 @@ from app.schemas.search import (
 )
 from spatial import BBox
 
-router = APIRouter()
+router = APIRouter(route_class=params.KnownQueryRoute)
 
 
 @router.get(

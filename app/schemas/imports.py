@@ -9,7 +9,16 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.common import MAX_TAGS, Address, Attributes, Lat, Lng, Name, Text200
+from app.schemas.common import (
+    MAX_TAGS,
+    Address,
+    Attributes,
+    HintsSwappedLatLng,
+    Lat,
+    Lng,
+    Name,
+    Text200,
+)
 
 
 class ImportFormat(StrEnum):
@@ -18,7 +27,7 @@ class ImportFormat(StrEnum):
     NDJSON = "ndjson"
 
 
-class StoreRecord(BaseModel):
+class StoreRecord(HintsSwappedLatLng):
     """One store of an imported file, with the same limits as a merchant of the API (MerchantIn).
 
     The readers (app/imports/formats.py) leave out empty values, split `tags` on `;`, and take

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from app.schemas.common import (
     COORD_HELP,
     CURSOR_HELP,
+    HintsSwappedLatLng,
     Instant,
     Lat,
     LatLng,
@@ -171,9 +172,9 @@ class OffersHerePage(BaseModel):
     next_cursor: str | None
 
 
-class OffersHereQuery(BaseModel):
-    lat: Lat
-    lng: Lng
+class OffersHereQuery(HintsSwappedLatLng):
+    lat: Lat = Field(examples=[60.1699])
+    lng: Lng = Field(examples=[24.9384])
     at: Instant | None = Field(None, description="RFC 3339 instant; default now.")
     category: Annotated[list[QueryText], Field(max_length=20)] = Field(
         [], description="Repeatable: offers of stores in any of these categories."
@@ -183,7 +184,7 @@ class OffersHereQuery(BaseModel):
     coord: CoordSystem = Field(CoordSystem.WGS84, description=COORD_HELP)
 
 
-class ClaimIn(Strict):
+class ClaimIn(Strict, HintsSwappedLatLng):
     user_id: QueryText = Field(description="The client's user, e.g. a mini program's openid.")
     lat: Lat
     lng: Lng

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 from app.schemas.common import (
     COORD_HELP,
     CURSOR_HELP,
+    HintsSwappedLatLng,
     Instant,
     Lat,
     Lng,
@@ -56,10 +57,12 @@ class ClusterPage(BaseModel):
 
 
 class BoxQuery(BaseModel):
-    min_lat: Lat
-    min_lng: Lng = Field(description="min_lng > max_lng: the box crosses the antimeridian.")
-    max_lat: Lat
-    max_lng: Lng
+    min_lat: Lat = Field(examples=[60.15])
+    min_lng: Lng = Field(
+        description="min_lng > max_lng: the box crosses the antimeridian.", examples=[24.9]
+    )
+    max_lat: Lat = Field(examples=[60.2])
+    max_lng: Lng = Field(examples=[25.0])
     category: Annotated[list[QueryText], Field(max_length=20)] = Field(
         [], description="Repeatable: any of these categories."
     )
@@ -72,9 +75,9 @@ class BoxQuery(BaseModel):
         return self
 
 
-class NearbyQuery(BaseModel):
-    lat: Lat
-    lng: Lng
+class NearbyQuery(HintsSwappedLatLng):
+    lat: Lat = Field(examples=[60.1699])
+    lng: Lng = Field(examples=[24.9384])
     radius: float = Field(1000, ge=1, le=50_000, allow_inf_nan=False, description="Metres.")
     category: Annotated[list[QueryText], Field(max_length=20)] = Field(
         [], description="Repeatable: any of these categories."
