@@ -61,7 +61,7 @@ class Service:
             stderr=subprocess.DEVNULL,
         )
         async with httpx.AsyncClient() as client:
-            for _ in range(300):
+            for _ in range(900):  # a loaded machine has taken over 30 s
                 try:
                     if (await client.get(f"{self.url}/healthz")).status_code == 200:
                         return

@@ -11,7 +11,7 @@ from app.routes.callers import Caller
 from app.routes.responses import problems
 from app.schemas.events import EventOut, EventPage, EventsQuery
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], route_class=params.KnownQueryRoute)
 
 
 @router.get(

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app import webhooks
 from app.db import Conn
 from app.queries.webhooks import DeliveryRow, WebhookRow
+from app.routes import params
 from app.routes.callers import Caller
 from app.routes.responses import problems
 from app.schemas.events import (
@@ -24,7 +25,7 @@ from app.schemas.events import (
 
 OwnerId = Annotated[UUID | None, Query(description="Required with the admin key.")]
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], route_class=params.KnownQueryRoute)
 
 
 @router.post("/v1/webhooks", status_code=201, responses=problems(401, 403, 409, 422))
