@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 from app import errors, migrate, routes
 from app.apps import Directory, box_of
 from app.db import DriverConnections, make_engine
+from app.delivery import Deliverer
 from app.headers import SecurityHeaders
 from app.imports.jobs import ImportRunner
 from app.logs import RequestIds
@@ -54,6 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if not errors.database_unreachable(exc):
                 raise
             log.warning("could not check for interrupted imports: %s", errors.one_line(exc))
+        deliverer = Deliverer(connections, settings) if settings.delivery else None
+        if deliverer is not None:
+            deliverer.start()
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector's full passes, which would otherwise walk it again and again while
         # requests wait (a pause that grows with the number of objects loaded at startup).
@@ -61,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if deliverer is not None:
+                await deliverer.close()
             await app.state.imports.close()
             await connections.close()
             await engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -44,6 +44,23 @@ class Settings(BaseSettings):
     access_log: bool = False
     graceful_shutdown_s: int = Field(default=10, ge=0)  # in-flight requests get this long
     state_dir: Path | None = None  # where `serve --demo` keeps the demo owner's key
+    # Webhooks (docs/api-extensions.md "Webhooks and events"): the delivery loop of each process.
+    webhook_allow_private: bool = False  # let webhooks reach private, loopback, link-local hosts
+    webhook_timeout_s: float = Field(10.0, gt=0)  # one attempt, connection to last byte
+    webhook_first_retry_s: float = Field(30.0, gt=0)  # the delay after a first failure
+    webhook_max_retry_s: float = Field(6 * 3600.0, gt=0)  # delays double up to this
+    webhook_retry_for_s: float = Field(72 * 3600.0, ge=0)  # then a delivery is marked failed
+    webhook_lease_s: float = Field(60.0, gt=0)  # a taken delivery is left alone this long
+    webhook_concurrency: int = Field(32, ge=1)  # attempts in flight per process
+    delivery_poll_s: float = Field(0.25, gt=0)  # how often an idle process looks for work
+    delivery: bool = True  # run the delivery loop in this process
+    event_keep_s: float = Field(7 * 24 * 3600.0, gt=0)  # then events are pruned
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> Settings:
+        if self.webhook_lease_s <= self.webhook_timeout_s:
+            raise ValueError("NEARBY_WEBHOOK_LEASE_S must be longer than NEARBY_WEBHOOK_TIMEOUT_S")
+        return self
 
     @property
     def async_database_url(self) -> str:

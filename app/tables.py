@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Double,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -278,3 +279,82 @@ import_error = Table(
     Column("field", Text, primary_key=True),
     Column("msg", Text, nullable=False),
 )
+
+# The outbox: every event, written in the transaction of the change it reports (app/events.py).
+# `txid` (the writing transaction's id) orders replay: see queries/events.py. No foreign keys:
+# the log outlives what it mentions, and a key check would share-lock the owner on every claim.
+EVENT_TYPES = (
+    "fence.entered",
+    "fence.exited",
+    "fence.dwelled",
+    "offer.claimed",
+    "claim.redeemed",
+    "offer.sold_out",
+    "import.finished",
+)
+event = Table(
+    "event",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column(
+        "txid",
+        BigInteger,
+        nullable=False,
+        server_default=text("(pg_current_xact_id()::text::bigint)"),
+    ),
+    Column("type", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("owner_id", UUID(as_uuid=True), nullable=False),
+    Column("offer_id", UUID(as_uuid=True)),
+    Column("merchant_id", UUID(as_uuid=True)),
+    Column("user_id", Text),
+    Column("app_id", UUID(as_uuid=True)),  # the app whose user caused it; filled by app credentials
+    Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    CheckConstraint(f"type IN {EVENT_TYPES!r}", name="type"),
+)
+Index("ix_event_owner_id_txid_id", event.c.owner_id, event.c.txid, event.c.id)
+
+# An owner's webhooks (app/webhooks.py). The secret signs deliveries, so it is kept as written.
+webhook = Table(
+    "webhook",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid()),
+    Column(
+        "owner_id", UUID(as_uuid=True), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("url", Text, nullable=False),
+    Column("events", ARRAY(Text), nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_webhook_owner_id", webhook.c.owner_id)
+
+# One row per (event, matching webhook), written with the event; app/delivery.py sends it.
+# `next_at` is when it is due; taking it moves `next_at` past a lease (queries/webhooks.py).
+delivery = Table(
+    "delivery",
+    metadata,
+    Column(
+        "event_id",
+        BigInteger,
+        ForeignKey("event.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "webhook_id",
+        UUID(as_uuid=True),
+        ForeignKey("webhook.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_at", DateTime(timezone=True)),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+)
+Index("ix_delivery_webhook_id_event_id", delivery.c.webhook_id, delivery.c.event_id)
+Index("ix_delivery_next_at", delivery.c.next_at, postgresql_where=text("status = 'pending'"))

@@ -13,13 +13,14 @@ import asyncio
 import os
 import time
 
-from bench import data, harness, home, imports, nearby, offers
+from bench import data, events, harness, home, imports, nearby, offers
 
 CASES = {
     "nearby": nearby.run,
     "offers": offers.run,
     "home": home.run,
     "imports": imports.run,
+    "events": events.run,
 }
 
 

@@ -7,7 +7,8 @@ found, on a connection of their own, so a running job shows them and errors.csv 
 Jobs run in the process that accepted them (`ImportRunner`, one per app on app.state, and one
 per `nearby import`). That process holds an advisory lock while it has jobs; a queued or running
 job whose process is gone is marked failed at the next start of the service and whenever
-someone looks at it.
+someone looks at it. A job that ends, either way, writes the event import.finished in the
+transaction that records its end.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 
+from app import events
 from app.auth import Principal
 from app.errors import ContentTooLarge, Forbidden, NotFound, database_unreachable, one_line
 from app.imports.formats import FileRejected
@@ -56,11 +58,11 @@ async def job(conn: AsyncConnection, *, principal: Principal, job_id: UUID) -> I
         raise NotFound(f"There is no import {job_id}")
     if not principal.may_write(row.owner_id):
         raise Forbidden("This import belongs to another owner")
-    if row.status in ("queued", "running") and await imports_sql.fail_orphaned_jobs(
-        conn, reason=ORPHANED, job_id=job_id
+    if row.status in ("queued", "running") and (
+        failed := await imports_sql.fail_orphaned_jobs(conn, reason=ORPHANED, job_id=job_id)
     ):
-        row = await imports_sql.job_by_id(conn, job_id=job_id)
-        assert row is not None
+        await finished(conn, *failed)
+        row = failed[0]
     return row
 
 
@@ -86,6 +88,32 @@ async def save_upload(chunks: AsyncIterator[bytes], *, limit_bytes: int, suffix:
         await asyncio.to_thread(path.unlink, missing_ok=True)
         raise
     return path
+
+
+async def finished(conn: AsyncConnection, *jobs: ImportJobRow) -> None:
+    """Write import.finished for jobs that just ended (done or failed), in their transaction."""
+    await events.emit(
+        conn,
+        *(
+            events.new(
+                "import.finished",
+                owner_id=job.owner_id,
+                at=job.finished_at or job.created_at,
+                data={
+                    "import_id": str(job.id),
+                    "status": job.status,
+                    "rows_total": job.rows_total,
+                    "rows_ok": job.rows_ok,
+                    "rows_failed": job.rows_failed,
+                    "rows_inserted": job.rows_inserted,
+                    "rows_updated": job.rows_updated,
+                    "rows_unchanged": job.rows_unchanged,
+                    "reason": job.reason,
+                },
+            )
+            for job in jobs
+        ),
+    )
 
 
 def too_large(limit_bytes: int) -> ContentTooLarge:
@@ -130,9 +158,10 @@ class ImportRunner:
         """Fail the jobs left queued or running by processes that are gone (at start-up)."""
         async with self.engine.begin() as conn:
             failed = await imports_sql.fail_orphaned_jobs(conn, reason=ORPHANED)
+            await finished(conn, *failed)
         if failed:
             log.warning("marked %d interrupted import job(s) as failed", len(failed))
-        return failed
+        return [row.id for row in failed]
 
     async def submit(self, *, owner_id: UUID, source: ImportFile) -> ImportJobRow:
         """Record a queued job and start it in the background."""
@@ -209,7 +238,7 @@ class ImportRunner:
                     on_batch=reporter.batch,
                     on_progress=on_progress,
                 )
-                await imports_sql.finish_job(
+                done = await imports_sql.finish_job(
                     conn,
                     job_id=job_id,
                     rows_total=loaded.rows_total,
@@ -217,6 +246,7 @@ class ImportRunner:
                     inserted=loaded.inserted,
                     updated=loaded.updated,
                 )
+                await finished(conn, done)
         except FileRejected as exc:
             await self._fail(job_id, exc.reason)
         except asyncio.CancelledError:
@@ -246,13 +276,15 @@ class ImportRunner:
         while True:
             try:
                 async with self.engine.begin() as conn:
-                    await imports_sql.fail_job(
+                    failed = await imports_sql.fail_job(
                         conn,
                         job_id=job_id,
                         reason=reason,
                         only_queued=only_queued,
                         replacing=None if only_queued else ORPHANED,
                     )
+                    if failed is not None:
+                        await finished(conn, failed)
                 return
             except Exception as exc:
                 if not database_unreachable(exc):

@@ -42,6 +42,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.queries import events as events_sql
 from app.queries import ratelimit as ratelimit_sql
 from app.queries.ratelimit import Counted, Hit
 from app.queries.sql import ewkt
@@ -125,6 +126,7 @@ class RedeemTarget:
     offer_id: UUID
     owner_id: UUID  # of the offer's merchant
     redeemed_at: datetime | None
+    merchant_id: UUID
 
 
 # Seams of stored fences that are not edges: cuts at the antimeridian, closures over a pole.
@@ -201,6 +203,20 @@ def _preflight_statement(*, keyed: bool, limits: int) -> str:
         LEFT JOIN (offer o JOIN merchant m ON m.id = o.merchant_id) ON o.id = $1::uuid"""
 
 
+# offer.claimed for every code taken, and offer.sold_out with the one that took the last code.
+_CLAIM_EVENTS = events_sql.emit_ctes(
+    """SELECT k.type, $4::timestamptz, m.owner_id, c.id, c.merchant_id, $2::text, NULL::uuid,
+              k.data
+       FROM counted c JOIN merchant m ON m.id = c.merchant_id
+       CROSS JOIN LATERAL (VALUES
+           ('offer.claimed', jsonb_build_object(
+               'code', $3::text, 'claimed', c.claimed, 'quantity', c.quantity)),
+           ('offer.sold_out', jsonb_build_object('claimed', c.claimed, 'quantity', c.quantity))
+       ) AS k (type, data)
+       WHERE k.type = 'offer.claimed' OR c.claimed = c.quantity"""
+)
+
+
 def _take_statement(*, keyed: bool) -> str:
     """All or nothing, in one statement ($1 offer, $2 user, $3 code, $4 now, $5 point, $6 its
     accuracy in metres, $7 app).
@@ -209,7 +225,8 @@ def _take_statement(*, keyed: bool) -> str:
     the offer if the point is inside and it is active with a code left (after waiting for a
     concurrent claim, PostgreSQL re-checks that on the newest row), count the user if under
     their limit (ON CONFLICT re-checks the newest count), then the offer, then the code. A
-    refusal writes nothing but the lock, so without a key no transaction is needed.
+    refusal writes nothing but the lock, so without a key no transaction is needed. A code
+    taken writes its events in the same statement (events_sql.emit_ctes).
 
     Keyed ($8 key, $9 the success response): a code made is stored as the key's response (the
     key was taken by `preflight` in the same transaction; a refusal is stored by
@@ -240,12 +257,12 @@ def _take_statement(*, keyed: bool) -> str:
             UPDATE offer o SET claimed = o.claimed + 1
             WHERE o.id = (SELECT offer_id FROM mine)
               AND (o.quantity IS NULL OR o.claimed < o.quantity)
-            RETURNING o.id
+            RETURNING o.id, o.merchant_id, o.claimed, o.quantity
         ), made AS (
             INSERT INTO claim (code, offer_id, app_id, user_id, claimed_at)
             SELECT $3, id, $7, $2, $4 FROM counted
             RETURNING claimed_at
-        ){stored}
+        ){stored}, {_CLAIM_EVENTS}
         SELECT (SELECT claimed_at FROM made), EXISTS (SELECT FROM locked), gate.*
         FROM gate"""
 
@@ -390,7 +407,7 @@ async def redeem_target(conn: AsyncConnection, *, code: str) -> RedeemTarget | N
     row = (
         await conn.execute(
             text(
-                """SELECT c.code, c.offer_id, m.owner_id, c.redeemed_at
+                """SELECT c.code, c.offer_id, m.owner_id, c.redeemed_at, m.id
                    FROM claim c JOIN offer o ON o.id = c.offer_id
                    JOIN merchant m ON m.id = o.merchant_id
                    WHERE c.code = :code

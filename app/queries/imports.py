@@ -118,10 +118,10 @@ async def finish_job(
     rows_failed: int,
     inserted: int,
     updated: int,
-) -> None:
+) -> ImportJobRow:
     """Done: rows_ok are the records now stored, of which the rest were already as given."""
     rows_ok = rows_total - rows_failed
-    await conn.execute(
+    done = await conn.execute(
         update(import_job)
         .where(import_job.c.id == job_id)
         .values(
@@ -134,7 +134,9 @@ async def finish_job(
             rows_unchanged=rows_ok - inserted - updated,
             finished_at=text("clock_timestamp()"),
         )
+        .returning(*import_job.c)
     )
+    return ImportJobRow(**done.one()._mapping)
 
 
 async def fail_job(
@@ -144,15 +146,16 @@ async def fail_job(
     reason: str,
     only_queued: bool = False,
     replacing: str | None = None,
-) -> None:
+) -> ImportJobRow | None:
     """Failed: nothing of the file was stored, so no row counts as ok. A job already failed with
-    the reason `replacing` (a look-up's guess) takes this reason instead."""
+    the reason `replacing` (a look-up's guess) takes this reason instead. The job, if it is
+    failed now."""
     statuses = ("queued",) if only_queued else ("queued", "running")
     pending: ColumnElement[bool] = import_job.c.status.in_(statuses)
     if replacing is not None:
         guessed = and_(import_job.c.status == "failed", import_job.c.reason == replacing)
         pending = or_(pending, guessed)
-    await conn.execute(
+    failed = await conn.execute(
         update(import_job)
         .where(import_job.c.id == job_id, pending)
         .values(
@@ -164,12 +167,15 @@ async def fail_job(
             rows_unchanged=0,
             finished_at=text("clock_timestamp()"),
         )
+        .returning(*import_job.c)
     )
+    row = failed.one_or_none()
+    return ImportJobRow(**row._mapping) if row else None
 
 
 async def fail_orphaned_jobs(
     conn: AsyncConnection, *, reason: str, job_id: UUID | None = None
-) -> list[UUID]:
+) -> list[ImportJobRow]:
     """Mark failed the queued or running jobs (all, or the one given) whose runner is gone."""
     if not await conn.scalar(text("SELECT to_regclass('import_job') IS NOT NULL")):
         return []  # a database from before imports existed
@@ -186,13 +192,13 @@ async def fail_orphaned_jobs(
               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
               AND l.classid = CAST(:space AS integer)::oid
               AND l.objid = hashtext(j.runner::text)::oid)
-        RETURNING j.id
+        RETURNING j.*
         """
     )
     params: dict[str, Any] = {"reason": reason, "space": _RUNNER_LOCK_SPACE}
     if job_id is not None:
         params["job_id"] = job_id
-    return list((await conn.execute(stmt, params)).scalars())
+    return [ImportJobRow(**row._mapping) for row in await conn.execute(stmt, params)]
 
 
 async def hold_runner(engine: AsyncEngine, *, runner: UUID) -> PoolProxiedConnection:

@@ -10,7 +10,18 @@ come first: they are the most frequent calls, and no other route's path overlaps
 
 from fastapi import APIRouter
 
-from app.routes import apps, claims, console, imports, merchants, offers, operations, search
+from app.routes import (
+    apps,
+    claims,
+    console,
+    events,
+    imports,
+    merchants,
+    offers,
+    operations,
+    search,
+    webhooks,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     search.router,
@@ -19,6 +30,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     merchants.router,
     apps.router,
     imports.router,
+    webhooks.router,
+    events.router,
     operations.router,
     console.router,
 )
