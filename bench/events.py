@@ -28,7 +28,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from app import merchants
+from app import apps, merchants
 from app.claims import new_code
 from app.db import make_engine
 from app.merchants import prepare
@@ -38,6 +38,7 @@ from app.queries import offers as offers_sql
 from app.queries import webhooks as webhooks_sql
 from app.queries.offers import OfferValues
 from app.queries.sql import ewkt
+from app.sealing import SecretBox
 from app.settings import Settings
 from bench.harness import Row, _free_port, server
 from spatial import CoordSystem, circle_fence
@@ -58,7 +59,7 @@ def run(database_url: str, *, seconds: float, rounds: int, connections: int) -> 
 
 
 async def _measure(url: str, *, seconds: float, rounds: int, connections: int) -> list[Row]:
-    quiet, hooked, owners = await _offers(url, receiver_port := _free_port())
+    quiet, hooked, owners, app_id = await _offers(url, receiver_port := _free_port())
     pool = await asyncpg.create_pool(url, min_size=connections, max_size=connections)
     receiver = _Receiver()
     listening = await asyncio.start_server(receiver.serve, "127.0.0.1", receiver_port)
@@ -66,10 +67,10 @@ async def _measure(url: str, *, seconds: float, rounds: int, connections: int) -
         rates: dict[str, list[float]] = {"outbox": [], "bare": []}
         for _ in range(rounds):
             for name, statement in (("outbox", claims_sql._TAKE), ("bare", BARE_TAKE)):
-                done, took = await _claims(pool, statement, quiet, seconds, connections)
+                done, took = await _claims(pool, statement, quiet, app_id, seconds, connections)
                 rates[name].append(done / took)
         started = time.time()
-        made, took = await _claims(pool, claims_sql._TAKE, hooked, seconds, connections)
+        made, took = await _claims(pool, claims_sql._TAKE, hooked, app_id, seconds, connections)
         receiver.expected = made
         if len(receiver.lags) >= made:
             receiver.all_in.set()
@@ -136,10 +137,15 @@ async def _measure(url: str, *, seconds: float, rounds: int, connections: int) -
 
 
 async def _claims(
-    pool: asyncpg.Pool, statement: str, offer_id: uuid.UUID, seconds: float, clients: int
+    pool: asyncpg.Pool,
+    statement: str,
+    offer_id: uuid.UUID,
+    app_id: uuid.UUID,
+    seconds: float,
+    clients: int,
 ) -> tuple[int, float]:
-    """Claims of `offer_id` by new users on `clients` connections for `seconds`: how many
-    codes were taken, and in how long."""
+    """Claims of `offer_id` by new users of `app_id` on `clients` connections for `seconds`
+    (the claim statement alone: no rate limits): how many codes were taken, and in how long."""
     deadline = time.monotonic() + seconds
     point = ewkt(*INSIDE)
     taken = 0
@@ -156,8 +162,10 @@ async def _claims(
                     new_code(),
                     datetime.now(UTC),
                     point,
+                    0.0,  # accuracy_m
+                    app_id,
                 )
-                taken += row[1] is not None
+                taken += row[0] is not None
                 i += 1
 
     started = time.monotonic()
@@ -194,9 +202,11 @@ class _Receiver:
             writer.close()  # the sender hung up, or the bench is over
 
 
-async def _offers(url: str, receiver_port: int) -> tuple[uuid.UUID, uuid.UUID, list[Any]]:
+async def _offers(
+    url: str, receiver_port: int
+) -> tuple[uuid.UUID, uuid.UUID, list[Any], uuid.UUID]:
     """Two unlimited offers: one of an owner without webhooks, one of an owner whose webhook
-    wants offer.claimed at the receiver."""
+    wants offer.claimed at the receiver; and the app whose users claim."""
     engine = make_engine(Settings(database_url=url))
     offers, owners = [], []
     try:
@@ -220,9 +230,10 @@ async def _offers(url: str, receiver_port: int) -> tuple[uuid.UUID, uuid.UUID, l
                         secret="whsec_bench",
                         most=20,
                     )
+            app = await apps.create(conn, name="bench events", box=SecretBox(None))
     finally:
         await engine.dispose()
-    return offers[0], offers[1], owners
+    return offers[0], offers[1], owners, app.row.id
 
 
 async def _drop(url: str, owners: list[Any]) -> None:

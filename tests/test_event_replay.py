@@ -83,9 +83,13 @@ async def test_an_owner_replays_its_claims_and_redemptions_in_order(
             headers=key,
         )
     ).json()
+    made_app = (await live.post("/v1/apps", json={"name": "Replay app"}, headers=ADMIN)).json()
+    as_app = {"Authorization": f"Bearer {made_app['app_key']}"}
     codes = []
     for user in ("a", "b", "c"):
-        made = await live.post(f"/v1/offers/{offer['id']}/claims", json={"user_id": user} | SHOP)
+        made = await live.post(
+            f"/v1/offers/{offer['id']}/claims", json={"user_id": user} | SHOP, headers=as_app
+        )
         assert made.status_code == 201, made.text
         codes.append(made.json()["code"])
     assert (await live.post(f"/v1/claims/{codes[1]}/redeem", headers=key)).status_code == 200

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from spatial import circle_fence
-from tests.factories import create_owner, insert_merchant, insert_offer
+from tests.factories import create_app, create_owner, insert_merchant, insert_offer
 
 SHOP = (22.5431, 114.0579)
 INSIDE = {"lat": 22.5440, "lng": 114.0579}
@@ -46,6 +46,15 @@ async def events_of(conn: AsyncConnection, owner_id: uuid.UUID) -> list[dict[str
         {"o": owner_id},
     )
     return [dict(r._mapping) | {"data": orjson.loads(r.data)} for r in rows]
+
+
+@pytest.fixture
+async def client(client: httpx.AsyncClient, conn: AsyncConnection) -> httpx.AsyncClient:
+    """Claims come from an app's users: every request carries a new app's key unless it names
+    its own credential (the owner's routes do)."""
+    made = await create_app(conn)
+    client.headers["Authorization"] = f"Bearer {made.app_key}"
+    return client
 
 
 async def claim(
