@@ -24,7 +24,7 @@ from app.main import create_app
 from app.settings import Settings
 
 # Nothing listens here (the range of tests/test_outage.py, a port it does not use).
-NOWHERE = "postgresql://postgres@127.0.0.1:56049/nearby"
+NOWHERE = "postgresql://postgres@127.0.0.1:26049/nearby"
 
 
 @pytest.fixture
@@ -192,7 +192,8 @@ def test_database_unreachable_follows_explicit_chaining() -> None:
 @pytest.fixture
 async def cut_off() -> AsyncIterator[httpx.AsyncClient]:
     """The real app, started (its lifespan too) with a database that cannot be reached."""
-    app = create_app(Settings(database_url=NOWHERE, admin_key="key"))
+    # No delivery loop: its own warnings about the missing database are not a request's.
+    app = create_app(Settings(database_url=NOWHERE, admin_key="key", delivery=False))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -1,7 +1,7 @@
 """The delivery queue and loop in this process, over committed rows and a real receiver on
 127.0.0.1: leases keep two processes off one delivery, an expired lease frees it, a stale
 attempt cannot undo a newer one, and at delivery time private targets and redirects are
-refused even when the webhook was stored (ports 56400-56499)."""
+refused even when the webhook was stored (ports 26400-26499)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ async def setup(engine: AsyncEngine) -> AsyncIterator[Callable[..., Any]]:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    server = Receiver(56411)
+    server = Receiver(26411)
     await server.start()
     yield server
     await server.stop()
@@ -112,7 +112,7 @@ async def deliveries(engine: AsyncEngine, webhook_id: uuid.UUID) -> list[tuple[A
 async def test_two_takers_never_share_a_delivery_and_a_lease_keeps_it_taken(
     engine: AsyncEngine, setup: Callable[..., Any]
 ) -> None:
-    _, _, hook = await setup("http://127.0.0.1:56412/", 40)
+    _, _, hook = await setup("http://127.0.0.1:26412/", 40)
     async with engine.connect() as a, engine.connect() as b:
         da = (await a.get_raw_connection()).driver_connection
         db = (await b.get_raw_connection()).driver_connection

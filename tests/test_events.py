@@ -141,7 +141,7 @@ async def test_events_fan_out_to_the_webhooks_that_want_them(
     }.items():
         made = await client.post(
             "/v1/webhooks",
-            json={"url": f"http://127.0.0.1:56499/{name}", "events": types},
+            json={"url": f"http://127.0.0.1:26499/{name}", "events": types},
             headers=owner[1],
         )
         assert made.status_code == 201, made.text
@@ -149,7 +149,7 @@ async def test_events_fan_out_to_the_webhooks_that_want_them(
     other, other_key = await create_owner(conn, "Someone else")
     theirs = await client.post(
         "/v1/webhooks",
-        json={"url": "http://127.0.0.1:56499/theirs", "events": ["offer.claimed"]},
+        json={"url": "http://127.0.0.1:26499/theirs", "events": ["offer.claimed"]},
         headers=bearer(other_key),
     )
     offer = await insert_offer(conn, shop.id, fence=circle_fence(*SHOP, 300), quantity=1)

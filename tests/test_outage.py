@@ -1,6 +1,6 @@
 """Database outages over real HTTP: 503 problems while PostgreSQL is away, then nothing.
 
-The test runs its own PostgreSQL 15 + PostGIS cluster (ports 56040-56041 here), restarts it
+The test runs its own PostgreSQL 15 + PostGIS cluster (ports 26040-26041 here), restarts it
 under 16 keep-alive clients of the real service (`nearby serve`), then stops it for 20 s.
 """
 
@@ -28,8 +28,8 @@ from app.settings import Settings
 from tests.service import nearby_serve
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-PG_PORT = 56040
-SERVICE_PORT = 56041
+PG_PORT = 26040
+SERVICE_PORT = 26041
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "outage"
 CLIENTS = 16
 HELSINKI = {"lat": "60.1699", "lng": "24.9384"}

@@ -1,7 +1,7 @@
 """Rate limits: the sliding-window counter checked directly against a controlled clock, then
 claims against several real worker processes over HTTP, where the limits must hold in total.
 
-The processes are `uvicorn app.main:create_app` on ports in 56100-56199, on this run's test
+The processes are `uvicorn app.main:create_app` on ports in 26100-26199, on this run's test
 database, started and stopped by this module.
 """
 
@@ -139,7 +139,7 @@ def test_retry_after_is_when_one_more_attempt_fits(
 
 def _free_ports(n: int) -> list[int]:
     ports = []
-    for port in range(56100, 56200):
+    for port in range(26100, 26200):
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
@@ -148,7 +148,7 @@ def _free_ports(n: int) -> list[int]:
         ports.append(port)
         if len(ports) == n:
             return ports
-    pytest.fail("no free ports in 56100-56199")
+    pytest.fail("no free ports in 26100-26199")
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ with the admin key and once without, and not one answer may be a 5xx or stray fr
 (status codes, content types and bodies, problem details included).
 
 The server is `nearby serve --demo` (real uvicorn, the Helsinki stores, so searches return
-merchants to check) on a database of its own, on a port in 56200-56299. The run is bounded by
+merchants to check) on a database of its own, on a port in 26200-26299. The run is bounded by
 MAX_EXAMPLES per operation and pass: about a minute and a half on a two-core machine.
 """
 
@@ -36,7 +36,7 @@ from app.main import create_app
 from app.settings import Settings
 from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
 
-PORTS = range(56200, 56300)
+PORTS = range(26200, 26300)
 MAX_EXAMPLES = 10
 CHECKS = [
     not_a_server_error,

@@ -1,4 +1,4 @@
-"""Slow clients against the real server (`nearby serve`, port 56030): they are cut off after the
+"""Slow clients against the real server (`nearby serve`, port 26030): they are cut off after the
 header, body and keep-alive timeouts, and everyone else is served meanwhile.
 
 The timeouts are set low here (5 s, 3 s, 2 s) to keep the test short; the defaults are checked
@@ -22,7 +22,7 @@ from app.server import ServerConfig, TimedHttpToolsProtocol
 from app.settings import Settings
 from tests.service import free_port, nearby_serve
 
-PORT = free_port(range(56030, 56040))
+PORT = free_port(range(26030, 26040))
 HEADER_TIMEOUT_S, BODY_TIMEOUT_S, KEEP_ALIVE_S = 5, 3, 2
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "slow-clients"

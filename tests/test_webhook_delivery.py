@@ -3,7 +3,7 @@
 then hangs past the timeout, then recovers; meanwhile the service is killed with SIGKILL in the
 middle of delivering and started again. Every event arrives at least once, every signature
 verifies. N is NEARBY_TEST_WEBHOOK_EVENTS (default 2,000; the issue's 10,000 was run by hand).
-Ports 56420 (service) and 56421 (receiver)."""
+Ports 26420 (service) and 26421 (receiver)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from tests.conftest import ADMIN_KEY
 from tests.webhook_receiver import Receiver, verify
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-SERVICE_PORT, RECEIVER_PORT = 56420, 56421
+SERVICE_PORT, RECEIVER_PORT = 26420, 26421
 N = int(os.environ.get("NEARBY_TEST_WEBHOOK_EVENTS", "2000"))
 CLAIMS = 50  # of the N, made as real claims through the service
 SHOP = {"lat": 31.2304, "lng": 121.4737}

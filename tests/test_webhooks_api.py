@@ -126,7 +126,7 @@ async def test_private_targets_are_allowed_when_the_operator_says_so(
     app: FastAPI, client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]]
 ) -> None:
     app.state.settings = app.state.settings.model_copy(update={"webhook_allow_private": True})
-    hook = HOOK | {"url": "http://localhost:56499/hook"}
+    hook = HOOK | {"url": "http://localhost:26499/hook"}
     assert (await client.post("/v1/webhooks", json=hook, headers=owner[1])).status_code == 201
 
 

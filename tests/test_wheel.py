@@ -27,7 +27,7 @@ from app.package_data import WEB
 from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
 
 ROOT = Path(__file__).resolve().parents[1]
-PORTS = range(56300, 56400)  # this test's own range, clear of other servers of the test run
+PORTS = range(26300, 26400)  # this test's own range, clear of other servers of the test run
 # What index.html and basemap.js load from /vendor/, and where the checkout has each of them.
 VENDOR_FILES = {
     "/vendor/leaflet/leaflet.js": WEB / "node_modules/leaflet/dist/leaflet.js",

@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
 
-PORTS = range(56600, 56700)  # this file's own range, clear of other servers of the test run
+PORTS = range(26600, 26700)  # this file's own range, clear of other servers of the test run
 NEARBY = Path(sys.executable).with_name("nearby")  # the installed command, as operators run it
 START_S = 180.0  # a fresh interpreter per worker: slow on a loaded machine, never this slow
 
