@@ -249,7 +249,10 @@ def test_array_conversions_stay_on_the_globe_and_agree_with_single_points(
         out = coords.from_wgs84(point[0], point[1], system)
         assert on_globe(out_lat[i], out_lng[i]) and on_globe(back_lat[i], back_lng[i])
         assert metres(out, (out_lat[i], out_lng[i])) < 1e-6
-        assert metres(coords.to_wgs84(*out, system), (back_lat[i], back_lng[i])) < 1e-6
+        # The inverses iterate to 1e-9 degrees (about 0.1 mm), each path on its own numbers:
+        # they agree within that, not to the micrometre (1.1e-6 m apart was seen near BD-09's
+        # antimeridian wrap).
+        assert metres(coords.to_wgs84(*out, system), (back_lat[i], back_lng[i])) < 1e-3
 
 
 @given(st.tuples(st.floats(-90.0, 90.0), st.floats(-180.0, 180.0)))
