@@ -141,9 +141,13 @@ class Deliverer:
 
     async def _run(self) -> None:
         prune_at = time.monotonic() + random.uniform(0, PRUNE_EVERY_S)
+        paused = False  # say so once when the database goes, and once when it is back
         while True:
             try:
                 taken = await self.run_once()
+                if paused:
+                    paused = False
+                    log.info("webhook deliveries resumed")
                 if time.monotonic() >= prune_at:
                     prune_at = time.monotonic() + PRUNE_EVERY_S
                     async with self._connect() as conn:
@@ -151,7 +155,9 @@ class Deliverer:
                     if pruned:
                         log.info("pruned %d events older than the retention", pruned)
             except (OSError, asyncpg.PostgresError, SQLAlchemyError) as exc:
-                log.warning("webhook deliveries paused: %s", exc)
+                if not paused:
+                    paused = True
+                    log.warning("webhook deliveries paused: %s", exc)
                 await asyncio.sleep(self._settings.delivery_poll_s * 4)
                 continue
             if not taken and not self._inflight:
