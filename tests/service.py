@@ -62,14 +62,31 @@ def nearby_serve(
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90  # migrations, and the demo stores when asked for
+    # migrations, and the demo stores when asked for
+    wait_answering(url, process, path="/healthz", seconds=90, log=log)
+
+
+def wait_answering(
+    url: str,
+    process: subprocess.Popen[bytes],
+    *,
+    path: str = "/readyz",
+    seconds: float = 60,
+    log: Path | None = None,
+) -> httpx.Response:
+    """`path`'s first 200 answer from the server `process` runs at `url`; the test fails when the
+    process exits or `seconds` pass first, showing the server's `log` when there is one."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"`nearby serve` exited with {process.returncode}:\n{log.read_text()}")
+            shown = f":\n{log.read_text()}" if log else ""
+            pytest.fail(f"the server at {url} exited with {process.returncode}{shown}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
+            response = httpx.get(f"{url}{path}", timeout=1)
+            if response.status_code == 200:
+                return response
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    pytest.fail(f"`nearby serve` did not answer in 90 s:\n{log.read_text()}")
+    shown = f":\n{log.read_text()}" if log else ""
+    pytest.fail(f"the server at {url} did not answer {path} in {seconds:.0f} s{shown}")

@@ -30,6 +30,7 @@ from app.queries import ratelimit as ratelimit_sql
 from app.queries.ratelimit import Counted
 from app.ratelimit import Clock, Limits
 from tests.conftest import ADMIN_KEY
+from tests.service import wait_answering
 
 T0 = 29_000_000 * 60.0  # the start of a minute (in 2025)
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -173,7 +174,7 @@ def workers(database_url: str) -> Iterator[list[str]]:
             processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=log))
             urls.append(f"http://127.0.0.1:{port}")
         for url, process in zip(urls, processes, strict=True):
-            _wait_ready(url, process)
+            wait_answering(url, process, seconds=30)
         yield urls
     finally:
         for process in processes:
@@ -182,19 +183,6 @@ def workers(database_url: str) -> Iterator[list[str]]:
             process.wait(timeout=30)
         for log in logs:
             log.close()
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
-        if process.poll() is not None:
-            pytest.fail(f"a worker exited with {process.returncode}; see {ARTIFACTS}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"{url} did not become ready in 30 s")
 
 
 def _start_of_a_minute_with_room(seconds: float = 20.0) -> None:

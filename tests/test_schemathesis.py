@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
+from tests.service import free_port, wait_answering
 
 PORTS = range(26200, 26300)
 MAX_EXAMPLES = 10
@@ -55,7 +54,7 @@ def server() -> Iterator[str]:
     postgres = server_url()
     name = f"nearby_test_schemathesis_{uuid.uuid4().hex[:8]}"
     asyncio.run(create_database(postgres, name))
-    port = _free_port()
+    port = free_port(PORTS)
     env = {
         **os.environ,
         "DATABASE_URL": database_url_for(postgres, name),
@@ -70,7 +69,7 @@ def server() -> Iterator[str]:
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_ready(url, process)
+            wait_answering(url, process, log=LOG)
             assert httpx.get(f"{url}/openapi.json").json() == DOCUMENT
             yield url
             # What was asked and answered, by route and status, to see what the run reached.
@@ -117,28 +116,3 @@ def test_every_operation_answers_as_documented_to_anyone(
     case: schemathesis.Case[Any], server: str
 ) -> None:
     case.call_and_validate(base_url=server, checks=CHECKS, timeout=30)
-
-
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.fail(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}; see {LOG}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"the server did not become ready in 60 s; see {LOG}")

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +23,7 @@ import pytest
 from app.migrate import head_revision
 from app.package_data import WEB
 from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
+from tests.service import free_port, wait_answering
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTS = range(26300, 26400)  # this test's own range, clear of other servers of the test run
@@ -38,17 +37,6 @@ VENDOR_FILES = {
     "/vendor/world-atlas/countries-10m.json": WEB / "node_modules/world-atlas/countries-10m.json",
 }
 Installed = tuple[Path, dict[str, str]]  # the venv's bin/, the environment to run it in
-
-
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.fail(f"no free port in {PORTS}")
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> str:
@@ -110,7 +98,7 @@ def test_the_installed_wheel_migrates_and_serves_the_demo_and_console(
     bin_, env = installed
     home = bin_.parent.parent
     _run([str(bin_ / "nearby"), "migrate"], home, env, 120)
-    port = _free_port()
+    port = free_port(PORTS)
     url = f"http://127.0.0.1:{port}"
     log = home / f"serve-{port}.log"
     with log.open("w") as out:
@@ -122,7 +110,9 @@ def test_the_installed_wheel_migrates_and_serves_the_demo_and_console(
             stderr=subprocess.STDOUT,
         )
     try:
-        ready = _wait_ready(url, process, log)
+        # Generous: the wheel was installed without byte-compiling, so a loaded machine can
+        # spend a minute importing before the server logs anything (seen at load average 17).
+        ready = wait_answering(url, process, seconds=READY_S, log=log)
         assert ready.json() == {"status": "ok", "revision": head_revision()}
         with httpx.Client(base_url=url, timeout=30) as http:
             near = http.get(
@@ -147,20 +137,3 @@ def test_the_installed_wheel_migrates_and_serves_the_demo_and_console(
 
 
 READY_S = 180
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> httpx.Response:
-    # Generous: the wheel was installed without byte-compiling, so a loaded machine can spend
-    # a minute importing before the server logs anything (seen once at load average 17).
-    deadline = time.monotonic() + READY_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"nearby serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            response = httpx.get(f"{url}/readyz", timeout=1)
-            if response.status_code == 200:
-                return response
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"nearby serve was not ready in {READY_S} s:\n{log.read_text()}")

@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
+from tests.service import free_port
 
 PORTS = range(26600, 26700)  # this file's own range, clear of other servers of the test run
 NEARBY = Path(sys.executable).with_name("nearby")  # the installed command, as operators run it
@@ -44,7 +45,7 @@ def test_three_workers_start_every_time_and_metrics_count_all_of_them(
     fresh_database: str, tmp_path: Path
 ) -> None:
     for start in range(3):
-        port = _free_port()
+        port = free_port(PORTS)
         log_path = tmp_path / f"serve-{start}.log"
         with _serving(fresh_database, port, log_path, "--workers", "3") as proc:
             url = f"http://127.0.0.1:{port}"
@@ -72,7 +73,7 @@ def test_three_workers_start_every_time_and_metrics_count_all_of_them(
 def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(
     fresh_database: str, tmp_path: Path
 ) -> None:
-    port, log_path = _free_port(), tmp_path / "serve.log"
+    port, log_path = free_port(PORTS), tmp_path / "serve.log"
     with _serving(fresh_database, port, log_path) as proc:
         _wait_until_up(proc, f"http://127.0.0.1:{port}", log_path)
         body = json.dumps({"name": "Arrived during the shutdown"}).encode()
@@ -125,17 +126,6 @@ class _serving:
             self.proc.kill()
             self.proc.wait()
             raise
-
-
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.fail(f"no free port in {PORTS}")
 
 
 def _wait_until_up(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> int:
