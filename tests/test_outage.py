@@ -24,7 +24,6 @@ import pytest
 from app import migrate
 from app.errors import RETRY_AFTER_S
 from app.imports import jobs
-from app.settings import Settings
 from tests.service import nearby_serve
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -86,7 +85,7 @@ def cluster() -> Iterator[Cluster]:
         cluster.init()
         cluster.start()
         asyncio.run(_create_database(cluster))
-        migrate.upgrade(Settings(database_url=cluster.url).async_database_url)
+        migrate.upgrade(cluster.url)
         yield cluster
     finally:
         cluster.kill()
