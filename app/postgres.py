@@ -77,9 +77,14 @@ class Target:
 
     dsn: str  # a postgresql:// URL for asyncpg.connect: no libpq-only parameters left in it
     connect_timeout_s: float | None  # from connect_timeout / PGCONNECT_TIMEOUT, when given
-    where: str = field(compare=False)  # "host:port (database d, role r)", for messages
+    # For messages, as asyncpg resolves them (never the password):
+    server: str = field(compare=False)  # "host:port", "h1:5432,h2:5432", "/run/postgresql"
     user: str = field(compare=False)
     database: str = field(compare=False)
+
+    @property
+    def where(self) -> str:
+        return f"{self.server} (database {self.database}, role {self.user})"
 
     @classmethod
     def parse(cls, text: str | None, environ: Mapping[str, str] | None = None) -> Target:
@@ -119,8 +124,8 @@ class Target:
         if "options" not in query and env.get("PGOPTIONS"):
             query["options"] = env["PGOPTIONS"]
         dsn = f"postgresql://{parts.netloc}{parts.path}?{urlencode(query, quote_via=quote)}"
-        user, database, where = _described(parts.netloc, parts.path, query, env)
-        return cls(dsn, timeout, where, user, database)
+        server, user, database = _described(parts.netloc, parts.path, query, env)
+        return cls(dsn, timeout, server, user, database)
 
     async def connect(
         self, *, timeout_s: float, server_settings: Mapping[str, str] | None = None
@@ -168,19 +173,18 @@ def _url_of_keywords(text: str) -> str:
 def _described(
     netloc: str, path: str, query: Mapping[str, str], env: Mapping[str, str]
 ) -> tuple[str, str, str]:
-    """(user, database, "host:port (database d, role u)") as asyncpg resolves them, for
-    messages (never the password)."""
+    """(server, user, database) as asyncpg resolves them."""
     auth, _, hosts = netloc.rpartition("@")
     url_user = unquote(auth.partition(":")[0])
     user = url_user or query.get("user") or env.get("PGUSER") or _login()
     hosts = unquote(hosts) or query.get("host") or env.get("PGHOST") or ""
+    port = query.get("port") or env.get("PGPORT") or "5432"
     if not hosts:
         hosts = "the local socket"
-    elif "port" in query or (env.get("PGPORT") and not re.search(r":\d+$", hosts)):
-        port = query.get("port") or env.get("PGPORT", "")
-        hosts = f"{hosts}:{port}"
-    elif not hosts.startswith("/") and not re.search(r":\d+$", hosts):
-        hosts = f"{hosts}:5432"
+    else:
+        hosts = ",".join(
+            host if re.search(r":\d+$", host) else f"{host}:{port}" for host in hosts.split(",")
+        )
     database = (
         unquote(path.lstrip("/"))
         or query.get("dbname")
@@ -188,7 +192,7 @@ def _described(
         or env.get("PGDATABASE")
         or user
     )
-    return user, database, f"{hosts} (database {database}, role {user})"
+    return hosts, user, database
 
 
 def _login() -> str:
@@ -232,13 +236,19 @@ def _explained(exc: BaseException, target: Target) -> str | None:  # noqa: PLR09
         return f"DATABASE_URL: {message}"
     if isinstance(exc, ssl.SSLCertVerificationError):
         reason = exc.verify_message or message
-        return f"cannot connect to {at}: the server's TLS certificate was refused ({reason})"
+        hint = (
+            "the certificate does not name this host: connect by a name it carries"
+            if "mismatch" in reason
+            else "sslrootcert must be the CA that signed the server's certificate"
+        )
+        refused = "the server's TLS certificate was refused"
+        return f"cannot connect to {at}: {refused}: {reason} ({hint})"
     if isinstance(exc, ssl.SSLError):
         return f"cannot connect to {at}: TLS failed ({exc.reason or message})"
     if isinstance(exc, asyncpg.InvalidPasswordError):
         return f"cannot connect to {at}: authentication failed ({message})"
     if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
-        return f"cannot connect to {at}: the server refused the role ({message})"
+        return f"cannot connect to {at}: the server refused the connection ({message})"
     if isinstance(exc, asyncpg.InvalidCatalogNameError):
         return (
             f'cannot connect to {at}: database "{target.database}" does not exist '
@@ -282,8 +292,8 @@ def _privilege(message: str, target: Target) -> str:
     if schema:
         return (
             f'role {role} may not use schema {schema.group(1)} of database "{database}" '
-            f"({message}): run nearby migrate as the role that owns the schema, and grant "
-            "this role the privileges in the README (Deploying on your own PostgreSQL)"
+            f"({message}): grant it the privileges in the README (Deploying on your own "
+            "PostgreSQL), or migrate as the schema's owner"
         )
     if message.startswith("must be owner"):
         return (
