@@ -5,7 +5,8 @@ The one owner of connection parameters: the engine (app/db.py), the migrations
 (app/migrations/env.py) and the CLI's checks (app/cli.py) all connect through a `Target`.
 
 `Target.parse` takes what libpq takes:
-- URLs, `postgresql://` or `postgres://` (and `postgresql+asyncpg://`, SQLAlchemy's spelling):
+- URLs, `postgresql://` or `postgres://` (and `postgresql+asyncpg://` with `?ssl=`, SQLAlchemy's
+  spellings):
   several hosts (`h1:5432,h2:5433`), a unix socket as a percent-encoded host
   (`postgresql://%2Fvar%2Frun%2Fpostgresql/nearby`) or as `?host=/var/run/postgresql`, and the
   parameters `sslmode` (disable, allow, prefer, require, verify-ca, verify-full), `sslrootcert`,
@@ -67,6 +68,11 @@ _UNSUPPORTED = {
 _INSISTENT = {"gssencmode": "require", "channel_binding": "require", "load_balance_hosts": "random"}
 
 
+_SSL_MODES = {"true": "require", "1": "require", "false": "disable", "0": "disable"} | {
+    mode: mode for mode in ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+}
+
+
 class DatabaseURLError(ValueError):
     """The connection string cannot be understood; the message says what is wrong."""
 
@@ -118,6 +124,11 @@ class Target:
                 )
         for name in _TRANSPORT_ONLY:
             query.pop(name, None)
+        if "ssl" in query:  # SQLAlchemy's asyncpg spelling (`?ssl=require`), libpq's sslmode
+            ssl_mode = _SSL_MODES.get(query.pop("ssl").lower())
+            if ssl_mode is None:
+                raise DatabaseURLError("the database URL's ssl must be true, false or an sslmode")
+            query.setdefault("sslmode", ssl_mode)
         timeout = _timeout(query.pop("connect_timeout", None) or env.get("PGCONNECT_TIMEOUT"))
         fallback = query.pop("fallback_application_name", None)
         query.setdefault("application_name", env.get("PGAPPNAME") or fallback or APPLICATION_NAME)

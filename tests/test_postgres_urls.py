@@ -394,6 +394,7 @@ def test_libpq_only_parameters_are_translated_or_left_out_of_the_dsn() -> None:
         ("postgresql://u@h/d?hostaddr=10.0.0.1", "hostaddr is not supported"),
         ("postgresql://u@h/d?channel_binding=require", "channel_binding=require is not supported"),
         ("postgresql://u@h/d?connect_timeout=soon", "connect_timeout must be whole seconds"),
+        ("postgresql://u@h/d?ssl=maybe", "ssl must be true, false or an sslmode"),
         ("postgresql://u@h/d?a=1&&=2", "parameters are malformed"),
         ("host=h dbname='unterminated", "must look like postgresql://"),
     ],
