@@ -27,9 +27,11 @@ by name, what it cannot honour.
 
 from __future__ import annotations
 
+import errno
 import getpass
 import os
 import re
+import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -73,6 +75,15 @@ _SSL_MODES = {"true": "require", "1": "require", "false": "disable", "0": "disab
 }
 
 
+# Parameters naming a file the client reads, and their environment variables.
+_FILES = {
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "sslcrl": "PGSSLCRL",
+}
+
+
 class DatabaseURLError(ValueError):
     """The connection string cannot be understood; the message says what is wrong."""
 
@@ -87,6 +98,8 @@ class Target:
     server: str = field(compare=False)  # "host:port", "h1:5432,h2:5432", "/run/postgresql"
     user: str = field(compare=False)
     database: str = field(compare=False)
+    # The files the connection reads (sslrootcert, sslcert, ...): (parameter, path) pairs.
+    files: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
     def where(self) -> str:
@@ -94,7 +107,10 @@ class Target:
 
     @classmethod
     def parse(cls, text: str | None, environ: Mapping[str, str] | None = None) -> Target:
-        """The target of a URL or `key=value` string (None or "": the environment's)."""
+        """The target of a URL or `key=value` string (None or "": the environment's).
+
+        `environ` stands for os.environ in what is read here (PGOPTIONS, PGAPPNAME,
+        PGCONNECT_TIMEOUT, and the defaults in messages); asyncpg reads os.environ itself."""
         env = os.environ if environ is None else environ
         text = (text or "").strip()
         if not text:
@@ -136,7 +152,12 @@ class Target:
             query["options"] = env["PGOPTIONS"]
         dsn = f"postgresql://{parts.netloc}{parts.path}?{urlencode(query, quote_via=quote)}"
         server, user, database = _described(parts.netloc, parts.path, query, env)
-        return cls(dsn, timeout, server, user, database)
+        files = tuple(
+            (name, path)
+            for name, variable in _FILES.items()
+            if (path := query.get(name) or env.get(variable))
+        )
+        return cls(dsn, timeout, server, user, database, files)
 
     async def connect(
         self, *, timeout_s: float, server_settings: Mapping[str, str] | None = None
@@ -273,9 +294,12 @@ def _explained(exc: BaseException, target: Target) -> str | None:  # noqa: PLR09
         return f"cannot connect to {at}: connection refused (is PostgreSQL running there?)"
     if isinstance(exc, TimeoutError):
         return f"cannot connect to {at}: no answer in time (host, port or a firewall?)"
-    if isinstance(exc, OSError) and (exc.errno is not None or isinstance(exc, ConnectionError)):
-        reason = exc.strerror or message
-        return f"cannot connect to {at}: {reason}"
+    if isinstance(exc, FileNotFoundError | PermissionError):
+        return _unreadable(exc, target)
+    if isinstance(exc, ConnectionError | socket.gaierror) or (
+        isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS
+    ):
+        return f"cannot connect to {at}: {exc.strerror or message}"
     if isinstance(exc, asyncpg.InsufficientPrivilegeError):
         return _privilege(message, target)
     if isinstance(exc, asyncpg.PostgresError) and re.search(
@@ -285,6 +309,31 @@ def _explained(exc: BaseException, target: Target) -> str | None:  # noqa: PLR09
             f"PostGIS is not installed on the server of {at}: install it there "
             "(Debian/Ubuntu: the postgresql-NN-postgis-3 package; managed services: enable "
             "the postgis extension), then run nearby migrate"
+        )
+    return None
+
+
+_NETWORK_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.EADDRNOTAVAIL,
+    errno.ETIMEDOUT,
+}
+
+
+def _unreadable(exc: OSError, target: Target) -> str | None:
+    """A file of the connection's that cannot be read, or a socket directory with no server;
+    None when the error is not the connection's (a file of the command's own)."""
+    for name, path in target.files:
+        if not os.access(path, os.R_OK):
+            reason = "no such file" if not os.path.exists(path) else "not readable"
+            return f"cannot connect to {target.where}: {name} {path}: {reason}"
+    if target.server.startswith("/"):
+        return (
+            f"cannot connect to {target.where}: no PostgreSQL socket there "
+            f"({exc.strerror}; is the server running, with unix_socket_directories there?)"
         )
     return None
 

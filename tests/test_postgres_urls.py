@@ -272,6 +272,16 @@ def test_verify_full_with_a_wrong_ca_or_host_fails_in_one_line(
             f"cannot connect to 127.0.0.1:{PG_PORT + 99} (database nearby, role postgres): "
             "connection refused (is PostgreSQL running there?)",
         ),
+        (
+            f"postgresql://postgres:{SECRET}@localhost:{PG_PORT}/nearby?sslmode=verify-full"
+            "&sslrootcert=/nonexistent/ca.pem",
+            "(database nearby, role postgres): sslrootcert /nonexistent/ca.pem: no such file",
+        ),
+        (
+            "postgresql://postgres@%2Fnonexistent%2Fsocket/nearby",
+            "cannot connect to /nonexistent/socket:5432 (database nearby, role postgres): no "
+            "PostgreSQL socket there",
+        ),
         ("mysql://root@localhost/nearby", "DATABASE_URL: the database URL must start with"),
         (
             f"postgresql://localhost:{PG_PORT}/nearby?sslmode=sometimes",
