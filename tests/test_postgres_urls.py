@@ -289,10 +289,28 @@ def test_verify_full_with_a_wrong_ca_or_host_fails_in_one_line(
         ),
     ],
 )
-def test_serve_says_what_is_wrong_in_one_line_and_exits_1(tls: Tls, url: str, says: str) -> None:
+def test_what_keeps_a_connection_from_being_made_is_said_in_one_line(
+    tls: Tls, url: str, says: str
+) -> None:
+    async def attempt() -> str | None:
+        target = None
+        try:
+            target = Target.parse(url)
+            await target.connect(timeout_s=10)
+        except Exception as exc:
+            return explain(exc, target or Target.parse("", environ={}))
+        raise AssertionError(f"{url} connected")
+
+    line = asyncio.run(attempt())
+    assert line is not None and says in line and "\n" not in line, line
+
+
+def test_serve_says_what_is_wrong_in_one_line_and_exits_1(tls: Tls) -> None:
+    """The CLI's way out (the lines themselves: the test above)."""
+    url = f"postgresql://postgres:wrong@localhost:{PG_PORT}/nearby?sslmode=require"
     done = _nearby("serve", "--port", str(PG_PORT + 98), env={**os.environ, "DATABASE_URL": url})
     assert done.returncode == 1
-    assert says in _one_line(done, "serve")
+    assert "authentication failed" in _one_line(done, "serve")
 
 
 def test_a_unix_socket_in_the_host_or_in_the_query(tls: Tls) -> None:
