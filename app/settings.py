@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from app.postgres import Target
 
 MIB = 1024 * 1024
 
@@ -16,7 +19,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NEARBY_", extra="ignore")
 
-    database_url: str = Field(validation_alias=AliasChoices("DATABASE_URL", "NEARBY_DATABASE_URL"))
+    # Any libpq connection string (app/postgres.py); unset or empty: PGHOST, PGUSER and friends.
+    database_url: str = Field(
+        "", validation_alias=AliasChoices("DATABASE_URL", "NEARBY_DATABASE_URL")
+    )
     admin_key: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8000
@@ -63,11 +69,9 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def async_database_url(self) -> str:
-        """The URL with SQLAlchemy's asyncpg driver, whatever scheme the operator wrote."""
-        scheme, sep, rest = self.database_url.partition("://")
-        if not sep:
-            raise ValueError("DATABASE_URL must look like postgresql://user@host:port/dbname")
-        if scheme in ("postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg"):
-            return f"postgresql+asyncpg://{rest}"
-        raise ValueError(f"DATABASE_URL must be a PostgreSQL URL, not {scheme}://")
+    def database(self) -> Target:
+        """Where DATABASE_URL points, with every connection parameter (raises
+        DatabaseURLError, whose message says what is wrong, if it cannot be understood)."""
+        from app.postgres import Target  # asyncpg: not for every importer of the settings
+
+        return Target.parse(self.database_url)
