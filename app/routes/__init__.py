@@ -19,6 +19,7 @@ from app.routes import (
     merchants,
     offers,
     operations,
+    reference,
     search,
     webhooks,
 )
@@ -34,4 +35,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     events.router,
     operations.router,
     console.router,
+    reference.router,
 )
