@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -155,3 +156,24 @@ async def test_declared_security_is_what_the_service_asks_for(
         assert response.headers["content-type"] == "application/problem+json"
     else:
         assert response.status_code not in (401, 403), response.text
+
+
+def test_every_operation_is_in_the_written_contract() -> None:
+    """docs/api.md (the contract) or docs/api-extensions.md (what the service adds) names every
+    operation the service serves as `METHOD /path`: the written API keeps in step with it."""
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    text = (docs / "api.md").read_text() + (docs / "api-extensions.md").read_text()
+    written = {
+        (method, _template(path))
+        for method, path in re.findall(r"\b(GET|POST|PATCH|PUT|DELETE) (/[^\s`)\"',;?]*)", text)
+    }
+    unwritten = [
+        f"{method.upper()} {path}"
+        for path, method, _ in operations()
+        if (method.upper(), _template(path)) not in written
+    ]
+    assert unwritten == []
+
+
+def _template(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "{}", path)
