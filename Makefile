@@ -24,6 +24,7 @@ run: $(READY) $(WEB_READY)
 	NEARBY_STATE_DIR=$${NEARBY_STATE_DIR:-$(CURDIR)/.state} scripts/with-db $(BIN)/nearby serve --demo
 
 test: $(READY) $(WEB_READY) $(CLIENT_READY)
+	@command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq; }  # the README's quick start
 	NEARBY_CHROMIUM=$$(scripts/chromium) scripts/with-db $(BIN)/pytest
 
 bench: $(READY)
