@@ -7,11 +7,13 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
-from app import errors, migrate, routes
+from app import errors, migrate, openapi, routes
 from app.apps import Directory, box_of
 from app.db import DriverConnections, make_engine
 from app.delivery import Deliverer
@@ -20,7 +22,7 @@ from app.imports.jobs import ImportRunner
 from app.logs import RequestIds
 from app.metrics import Metrics, MetricsMiddleware
 from app.ratelimit import Limits
-from app.routes import console
+from app.routes import console, reference
 from app.settings import Settings
 
 log = logging.getLogger("nearby")
@@ -34,6 +36,12 @@ class NearbyAPI(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         stack = SecurityHeaders(errors.PlainTextErrorsAsProblems(super().build_middleware_stack()))
         return RequestIds(stack, access_log=self.state.settings.access_log)
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's document, with credentials, tag texts and a description (app/openapi.py)."""
+        if self.openapi_schema is None:
+            self.openapi_schema = openapi.secure(super().openapi(), routes.ROUTERS)
+        return self.openapi_schema
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -77,6 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Nearby merchants and geofenced offers, over PostGIS and H3.",
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
+        generate_unique_id_function=openapi.operation_id,
+        docs_url=None,  # routes/reference.py serves /docs and /redoc from /vendor/
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
@@ -86,5 +97,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in routes.ROUTERS:
         app.include_router(router)
     console.mount(app)
+    reference.mount(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    if settings.cors_origins:
+        # Outside the metrics, so a preflight is answered here and not counted as a route.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["Retry-After", "X-Request-ID", "Idempotent-Replayed"],
+            max_age=600,
+        )
     return app

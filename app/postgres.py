@@ -352,7 +352,7 @@ def _privilege(message: str, target: Target) -> str:
     if schema:
         return (
             f'role {role} may not use schema {schema.group(1)} of database "{database}" '
-            f"({message}): grant it the privileges in the README (Deploying on your own "
+            f"({message}): grant it the privileges in the README (Deployment on your own "
             "PostgreSQL), or migrate as the schema's owner"
         )
     if message.startswith("must be owner"):
@@ -362,5 +362,5 @@ def _privilege(message: str, target: Target) -> str:
         )
     return (
         f'role {role} lacks a privilege in database "{database}" ({message}): see the README '
-        "(Deploying on your own PostgreSQL) for the roles and grants"
+        "(Deployment on your own PostgreSQL) for the roles and grants"
     )

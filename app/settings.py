@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
     from app.postgres import Target
 
 MIB = 1024 * 1024
+# An origin as browsers send it: scheme://host[:port], no path, no trailing slash.
+ORIGIN = re.compile(r"^https?://[^/\s:]+(:[0-9]{1,5})?$")
 
 
 class Settings(BaseSettings):
@@ -61,6 +64,25 @@ class Settings(BaseSettings):
     delivery_poll_s: float = Field(0.25, gt=0)  # how often an idle process looks for work
     delivery: bool = True  # run the delivery loop in this process
     event_keep_s: float = Field(7 * 24 * 3600.0, gt=0)  # then events are pruned
+    # Browser origins allowed to call the API (comma-separated; `*` for any; none by default).
+    # Credentials are bearer headers a page's own script sets, never cookies, so no origin can
+    # borrow a signed-in browser's authority: `*` is safe for every route (docs/api-extensions.md).
+    cors_origins: Annotated[list[str], NoDecode] = []
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        origins = [origin.strip() for origin in value.split(",") if origin.strip()]
+        bad = [o for o in origins if o != "*" and not ORIGIN.match(o)]
+        if bad:
+            raise ValueError(
+                f"NEARBY_CORS_ORIGINS takes origins like https://shop.example.com or *, not {bad}"
+            )
+        if "*" in origins and len(origins) > 1:
+            raise ValueError("NEARBY_CORS_ORIGINS is either * or a list of origins, not both")
+        return origins
 
     @model_validator(mode="after")
     def _lease_outlasts_an_attempt(self) -> Settings:

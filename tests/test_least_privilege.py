@@ -1,4 +1,4 @@
-"""Least privilege, as the README deploys it: the SQL of its "Deploying on your own PostgreSQL"
+"""Least privilege, as the README deploys it: the SQL of its "Deployment on your own PostgreSQL"
 section, run as written on a cluster of the test's own (port 27510); `nearby migrate` by the
 schema's owner, not a superuser; `nearby serve --no-migrate` by a role with row privileges only,
 through the whole loop over HTTP (owner, webhook, store, offer, app, claim, redemption,
@@ -43,7 +43,7 @@ def readme_sql() -> list[str]:
     """The ```sql blocks of the README's deployment section, in order: the roles and the
     database (a superuser), the extensions (a superuser, in it), the grants (the owner)."""
     text = README.read_text()
-    section = text.split("## Deploying on your own PostgreSQL", 1)[1].split("\n## ", 1)[0]
+    section = text.split("## Deployment on your own PostgreSQL", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)
     assert len(blocks) == 3, "the README's deployment section should hold three SQL blocks"
     return blocks

@@ -1,6 +1,6 @@
 """The built wheel carries what the service reads at run time: installed into a clean virtual
-environment outside the checkout, `nearby migrate` and `nearby serve --demo` work, web console
-and its /vendor/ libraries included.
+environment outside the checkout, `nearby migrate` and `nearby serve --demo` work, web console,
+API reference (/docs, /redoc) and their /vendor/ libraries included.
 
 Slow by nature (a wheel build and an install: about a minute, most of it pip asking the index
 about each dependency); the packages come from pip's usual sources at the versions of
@@ -35,6 +35,14 @@ VENDOR_FILES = {
         WEB / "node_modules/topojson-client/dist/topojson-client.min.js"
     ),
     "/vendor/world-atlas/countries-10m.json": WEB / "node_modules/world-atlas/countries-10m.json",
+    # /docs and /redoc (app/routes/reference.py)
+    "/vendor/swagger-ui-dist/swagger-ui-bundle.js": (
+        WEB / "node_modules/swagger-ui-dist/swagger-ui-bundle.js"
+    ),
+    "/vendor/swagger-ui-dist/swagger-ui.css": WEB / "node_modules/swagger-ui-dist/swagger-ui.css",
+    "/vendor/redoc/redoc.standalone.js": WEB / "node_modules/redoc/bundles/redoc.standalone.js",
+    "/reference/swagger.js": WEB / "reference/swagger.js",
+    "/reference/redoc.js": WEB / "reference/redoc.js",
 }
 Installed = tuple[Path, dict[str, str]]  # the venv's bin/, the environment to run it in
 
@@ -126,6 +134,10 @@ def test_the_installed_wheel_migrates_and_serves_the_demo_and_console(
             assert '<script src="/vendor/leaflet/leaflet.js">' in page.text
             script = http.get("/console/main.js")
             assert script.status_code == 200 and "import" in script.text
+            for reference in ("/docs", "/redoc"):
+                page = http.get(reference)
+                assert page.status_code == 200, page.text
+                assert page.headers["content-type"].startswith("text/html")
             for path, original in VENDOR_FILES.items():
                 served = http.get(path)
                 assert served.status_code == 200, path

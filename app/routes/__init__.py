@@ -1,4 +1,4 @@
-"""The HTTP routes of ../shared/API.md, one module per part of the contract.
+"""The HTTP routes of docs/api.md, one module per part of the contract.
 
 Each handler: parameters -> a use case -> a response shape. No SQL, loops or branching on data.
 
@@ -19,6 +19,7 @@ from app.routes import (
     merchants,
     offers,
     operations,
+    reference,
     search,
     webhooks,
 )
@@ -34,4 +35,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     events.router,
     operations.router,
     console.router,
+    reference.router,
 )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from fastapi import APIRouter, Request, Response
 
 from app import apps
 from app.db import Conn
 from app.routes import params
 from app.routes.callers import Admin
+from app.routes.params import AppId
 from app.routes.responses import problems
 from app.schemas.apps import AppIn, AppOut
 
@@ -33,7 +32,7 @@ async def create_app(request: Request, conn: Conn, _: Admin, body: AppIn) -> App
 @router.delete(
     "/v1/apps/{app_id}", status_code=204, responses=problems(401, 403, 404, 422), tags=["apps"]
 )
-async def revoke_app(request: Request, conn: Conn, _: Admin, app_id: UUID) -> Response:
+async def revoke_app(request: Request, conn: Conn, _: Admin, app_id: AppId) -> Response:
     """Revoke an app: its key and its user tokens stop working; its claims stay."""
     await apps.revoke(conn, app_id=app_id, directory=request.app.state.apps)
     return Response(status_code=204)

@@ -96,3 +96,21 @@ Caller = Annotated[Principal, Depends(principal, scope="function")]
 Admin = Annotated[Principal, Depends(admin, scope="function")]
 AppCaller = Annotated[AppUser, Depends(app_caller, scope="function")]
 AnyCaller = Annotated[Principal | AppUser, Depends(any_caller, scope="function")]
+
+# What each way of naming the caller accepts, as OpenAPI security requirements (any one of the
+# list): app/openapi.py attaches them to the operations that depend on these, and declares the
+# schemes. A route that authenticates in its handler (the claim) names its own with
+# `openapi_extra=secured_by(app_user)`.
+OWNER, ADMIN, APP, USER = "ownerKey", "adminKey", "appKey", "userToken"
+SECURITY: dict[object, list[dict[str, list[str]]]] = {
+    principal: [{OWNER: []}, {ADMIN: []}],
+    admin: [{ADMIN: []}],
+    app_user: [{APP: []}, {USER: []}],
+    app_caller: [{APP: []}, {USER: []}],
+    any_caller: [{OWNER: []}, {ADMIN: []}, {APP: []}, {USER: []}],
+}
+
+
+def secured_by(dependency: object) -> dict[str, list[dict[str, list[str]]]]:
+    """`openapi_extra` of a route that calls `dependency` itself rather than depending on it."""
+    return {"security": SECURITY[dependency]}

@@ -1,8 +1,9 @@
 """GET /: the web console, a static page over the public HTTP API (app/web/console/).
 
-Its libraries (Leaflet, topojson-client, Natural Earth outlines from world-atlas) come from the
-npm registry at set-up time into app/web/node_modules and are served from /vendor/; the wheel
-carries exactly the folders of VENDOR (pyproject.toml's force-include). Nothing here talks
+Its libraries (Leaflet, topojson-client, Natural Earth outlines from world-atlas), and those of
+the API reference (routes/reference.py), come from the npm registry at set-up time into
+app/web/node_modules and are served from /vendor/; the wheel carries the files of VENDOR that
+the pages load (pyproject.toml's artifacts). Nothing here talks
 to the database: the page itself calls /v1/... like any other client.
 """
 
@@ -23,6 +24,9 @@ VENDOR = {
     "leaflet": LIBRARIES / "leaflet" / "dist",
     "topojson-client": LIBRARIES / "topojson-client" / "dist",
     "world-atlas": LIBRARIES / "world-atlas",
+    # The API reference's (routes/reference.py: /docs and /redoc).
+    "swagger-ui-dist": LIBRARIES / "swagger-ui-dist",
+    "redoc": LIBRARIES / "redoc" / "bundles",
 }
 
 # Sent with the page and every file under it (app/headers.py adds nosniff and no-referrer to every
@@ -68,9 +72,11 @@ class ConsoleFiles(StaticFiles):
     """StaticFiles whose answers carry SECURITY_HEADERS too: a module script of the console is
     a document of its own to a worker or a browser opening it directly."""
 
+    headers = SECURITY_HEADERS
+
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
-        response.headers.update(SECURITY_HEADERS)
+        response.headers.update(self.headers)
         return response
 
 

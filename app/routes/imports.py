@@ -17,6 +17,7 @@ from app.imports.formats import read_mapping
 from app.imports.load import ImportFile
 from app.routes import params
 from app.routes.callers import Caller
+from app.routes.params import ImportId
 from app.routes.responses import problems
 from app.schemas.common import Text200
 from app.schemas.imports import ImportAccepted, ImportFormat, ImportJobOut, RowError
@@ -99,7 +100,8 @@ async def create_import(
 
 
 @router.get("/v1/imports/{import_id}", responses=problems(401, 403, 404, 422), tags=["imports"])
-async def get_import(conn: Conn, caller: Caller, import_id: UUID) -> ImportJobOut:
+async def get_import(conn: Conn, caller: Caller, import_id: ImportId) -> ImportJobOut:
+    """An import job: its state, counts, and its first rejected rows."""
     row, errors, truncated = await jobs.status(conn, principal=caller, job_id=import_id)
     return ImportJobOut(
         id=row.id,
@@ -135,7 +137,7 @@ async def get_import(conn: Conn, caller: Caller, import_id: UUID) -> ImportJobOu
     tags=["imports"],
 )
 async def get_import_errors(
-    conn: Conn, caller: Caller, stream_conn: StreamConn, import_id: UUID
+    conn: Conn, caller: Caller, stream_conn: StreamConn, import_id: ImportId
 ) -> StreamingResponse:
     """Every rejected row of the import, in file order."""
     await jobs.job(conn, principal=caller, job_id=import_id)

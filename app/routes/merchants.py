@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from app import merchants
 from app.db import Conn, ReadConn
 from app.routes import params, presenters
 from app.routes.callers import Admin, Caller
-from app.routes.params import Coord, Cursor, Limit
+from app.routes.params import Coord, Cursor, Limit, MerchantId
 from app.routes.responses import problems
 from app.schemas.merchants import (
     MerchantIn,
@@ -27,6 +28,7 @@ router = APIRouter(route_class=params.KnownQueryRoute)
 
 @router.post("/v1/owners", status_code=201, responses=problems(401, 403, 422), tags=["owners"])
 async def create_owner(conn: Conn, _: Admin, body: OwnerIn) -> OwnerOut:
+    """A new owner (the admin key): its API key is shown only in this response."""
     row, api_key = await merchants.create_owner(conn, name=body.name)
     return OwnerOut(id=row.id, name=row.name, api_key=api_key, created_at=row.created_at)
 
@@ -35,6 +37,7 @@ async def create_owner(conn: Conn, _: Admin, body: OwnerIn) -> OwnerOut:
     "/v1/merchants", status_code=201, responses=problems(401, 403, 409, 422), tags=["merchants"]
 )
 async def create_merchant(conn: Conn, caller: Caller, body: MerchantIn) -> MerchantOut:
+    """Register a store; 409 when the owner already has one with this `external_id`."""
     row = await merchants.register(conn, principal=caller, body=body)
     return presenters.merchant(row, body.coord)
 
@@ -43,7 +46,9 @@ async def create_merchant(conn: Conn, caller: Caller, body: MerchantIn) -> Merch
 async def list_merchants(
     conn: Conn,
     caller: Caller,
-    owner_id: UUID | None = None,
+    owner_id: Annotated[
+        UUID | None, Query(description="Whose stores: required with the admin key.")
+    ] = None,
     limit: Limit = 20,
     cursor: Cursor = None,
     coord: Coord = CoordSystem.WGS84,
@@ -57,8 +62,9 @@ async def list_merchants(
 
 @router.get("/v1/merchants/{merchant_id}", responses=problems(404, 422), tags=["merchants"])
 async def get_merchant(
-    conn: ReadConn, merchant_id: UUID, coord: Coord = CoordSystem.WGS84
+    conn: ReadConn, merchant_id: MerchantId, coord: Coord = CoordSystem.WGS84
 ) -> MerchantOut:
+    """A store (no credential needed)."""
     return presenters.merchant(await merchants.get(conn, merchant_id=merchant_id), coord)
 
 
@@ -66,8 +72,9 @@ async def get_merchant(
     "/v1/merchants/{merchant_id}", responses=problems(401, 403, 404, 409, 422), tags=["merchants"]
 )
 async def patch_merchant(
-    conn: Conn, caller: Caller, merchant_id: UUID, body: MerchantPatch
+    conn: Conn, caller: Caller, merchant_id: MerchantId, body: MerchantPatch
 ) -> MerchantOut:
+    """Change a store (its owner or the admin): only the fields given."""
     row = await merchants.edit(conn, principal=caller, merchant_id=merchant_id, patch=body)
     return presenters.merchant(row, body.coord)
 
@@ -78,6 +85,7 @@ async def patch_merchant(
     responses=problems(401, 403, 404, 422),
     tags=["merchants"],
 )
-async def delete_merchant(conn: Conn, caller: Caller, merchant_id: UUID) -> Response:
+async def delete_merchant(conn: Conn, caller: Caller, merchant_id: MerchantId) -> Response:
+    """Remove a store and its offers (its owner or the admin)."""
     await merchants.remove(conn, principal=caller, merchant_id=merchant_id)
     return Response(status_code=204)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Header, Request, Response
 
@@ -15,7 +14,7 @@ from app.db import Conn, ReadConn, driver_connection, driver_read
 from app.errors import PROBLEM_JSON
 from app.routes import callers, params, presenters
 from app.routes.callers import Caller
-from app.routes.params import Coord, Cursor, Limit
+from app.routes.params import Coord, Cursor, Limit, MerchantId, OfferId
 from app.routes.responses import json_body, problems
 from app.schemas.offers import (
     ClaimIn,
@@ -48,7 +47,10 @@ router = APIRouter(route_class=params.KnownQueryRoute)
     responses=problems(401, 403, 404, 422),
     tags=["offers"],
 )
-async def create_offer(conn: Conn, caller: Caller, merchant_id: UUID, body: OfferIn) -> OfferOut:
+async def create_offer(
+    conn: Conn, caller: Caller, merchant_id: MerchantId, body: OfferIn
+) -> OfferOut:
+    """A geofenced offer of one of the caller's stores."""
     row = await offers.create(conn, principal=caller, merchant_id=merchant_id, body=body)
     return presenters.offer(row, body.coord, datetime.now(UTC))
 
@@ -59,7 +61,7 @@ async def create_offer(conn: Conn, caller: Caller, merchant_id: UUID, body: Offe
 async def list_offers(
     conn: Conn,
     caller: Caller,
-    merchant_id: UUID,
+    merchant_id: MerchantId,
     limit: Limit = 20,
     cursor: Cursor = None,
     coord: Coord = CoordSystem.WGS84,
@@ -104,13 +106,17 @@ async def offers_here(request: Request) -> Response:
 
 
 @router.get("/v1/offers/{offer_id}", responses=problems(404, 422), tags=["offers"])
-async def get_offer(conn: ReadConn, offer_id: UUID, coord: Coord = CoordSystem.WGS84) -> OfferOut:
+async def get_offer(
+    conn: ReadConn, offer_id: OfferId, coord: Coord = CoordSystem.WGS84
+) -> OfferOut:
+    """An offer, with its counts and its status now (no credential needed)."""
     row = await offers.get(conn, offer_id=offer_id)
     return presenters.offer(row, coord, datetime.now(UTC))
 
 
 @router.patch("/v1/offers/{offer_id}", responses=problems(401, 403, 404, 422), tags=["offers"])
-async def patch_offer(conn: Conn, caller: Caller, offer_id: UUID, body: OfferPatch) -> OfferOut:
+async def patch_offer(conn: Conn, caller: Caller, offer_id: OfferId, body: OfferPatch) -> OfferOut:
+    """Change an offer (its store's owner or the admin); codes already claimed stay valid."""
     row = await offers.edit(conn, principal=caller, offer_id=offer_id, patch=body)
     return presenters.offer(row, body.coord, datetime.now(UTC))
 
@@ -121,7 +127,8 @@ async def patch_offer(conn: Conn, caller: Caller, offer_id: UUID, body: OfferPat
     responses=problems(401, 403, 404, 422),
     tags=["offers"],
 )
-async def delete_offer(conn: Conn, caller: Caller, offer_id: UUID) -> Response:
+async def delete_offer(conn: Conn, caller: Caller, offer_id: OfferId) -> Response:
+    """Remove an offer (its store's owner or the admin)."""
     await offers.remove(conn, principal=caller, offer_id=offer_id)
     return Response(status_code=204)
 
@@ -132,9 +139,10 @@ async def delete_offer(conn: Conn, caller: Caller, offer_id: UUID) -> Response:
     response_model=ClaimOut,
     responses=problems(401, 403, 404, 409, 422, 429),
     tags=["claims"],
+    openapi_extra=callers.secured_by(callers.app_user),
 )
 async def claim_offer(
-    request: Request, offer_id: UUID, body: ClaimIn, idempotency_key: IdempotencyKey = None
+    request: Request, offer_id: OfferId, body: ClaimIn, idempotency_key: IdempotencyKey = None
 ) -> Response:
     """A code for an app's user standing inside the fence; at most `quantity` codes ever.
     Needs an app key (with `user_id`) or a user token."""

@@ -13,22 +13,29 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from functools import cache
 from typing import Annotated, Any, TypeVar, get_args, get_origin
+from uuid import UUID
 
-from fastapi import Query, Request, Response
+from fastapi import Path, Query, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
-from app.schemas.common import COORD_HELP
+from app.schemas.common import COORD_HELP, CURSOR_HELP
 from spatial import CoordSystem
 
 M = TypeVar("M", bound=BaseModel)
 
 # The paging and coordinate parameters of the routes that declare theirs one by one.
-Limit = Annotated[int, Query(ge=1, le=100)]
-Cursor = Annotated[str | None, Query(max_length=512)]
+Limit = Annotated[int, Query(ge=1, le=100, description="At most this many results (1-100).")]
+Cursor = Annotated[str | None, Query(max_length=512, description=CURSOR_HELP)]
 Coord = Annotated[CoordSystem, Query(description=COORD_HELP)]
+# The ids in paths.
+MerchantId = Annotated[UUID, Path(description="The store's id.")]
+OfferId = Annotated[UUID, Path(description="The offer's id.")]
+AppId = Annotated[UUID, Path(description="The app's id.")]
+ImportId = Annotated[UUID, Path(description="The import job's id.")]
+WebhookId = Annotated[UUID, Path(description="The webhook's id.")]
 
 
 def read(model: type[M], request: Request) -> M:

@@ -12,6 +12,7 @@ from app.db import Conn
 from app.queries.webhooks import DeliveryRow, WebhookRow
 from app.routes import params
 from app.routes.callers import Caller
+from app.routes.params import Cursor, Limit, WebhookId
 from app.routes.responses import problems
 from app.schemas.events import (
     DeliveryOut,
@@ -47,12 +48,14 @@ async def create_webhook(
 
 @router.get("/v1/webhooks", responses=problems(401, 403, 422))
 async def list_webhooks(conn: Conn, caller: Caller, owner_id: OwnerId = None) -> WebhookList:
+    """The owner's webhooks (their secrets are never shown again)."""
     rows = await webhooks.list_of(conn, principal=caller, owner_id=owner_id)
     return WebhookList(results=[_webhook(row) for row in rows])
 
 
 @router.delete("/v1/webhooks/{webhook_id}", status_code=204, responses=problems(401, 403, 404, 422))
-async def delete_webhook(conn: Conn, caller: Caller, webhook_id: UUID) -> Response:
+async def delete_webhook(conn: Conn, caller: Caller, webhook_id: WebhookId) -> Response:
+    """Stop delivering to this webhook; its deliveries go with it."""
     await webhooks.delete(conn, principal=caller, webhook_id=webhook_id)
     return Response(status_code=204)
 
@@ -61,10 +64,12 @@ async def delete_webhook(conn: Conn, caller: Caller, webhook_id: UUID) -> Respon
 async def list_deliveries(
     conn: Conn,
     caller: Caller,
-    webhook_id: UUID,
-    status: DeliveryStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    webhook_id: WebhookId,
+    status: Annotated[
+        DeliveryStatus | None, Query(description="Only deliveries in this state.")
+    ] = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
 ) -> DeliveryPage:
     """The webhook's deliveries (one per event, with its attempts), newest event first."""
     rows, next_cursor = await webhooks.deliveries(

@@ -11,14 +11,16 @@ from app.schemas.common import Name, Strict
 
 
 class AppIn(Strict):
-    name: Name
+    name: Name = Field(description="The app's name, for people (e.g. the mini program's).")
+
+    model_config = {"json_schema_extra": {"examples": [{"name": "Esplanadi mini program"}]}}
 
 
 class AppOut(BaseModel):
-    id: UUID
-    name: str
+    id: UUID = Field(description="The app's id: the `iss` of its user tokens.")
+    name: str = Field(description="The app's name.")
     app_key: str = Field(description="Bearer key of the app's backend; shown only now.")
     signing_secret: str = Field(
         description="HS256 secret of the app's user tokens (iss = id); shown only now."
     )
-    created_at: datetime
+    created_at: datetime = Field(description="When it was created (RFC 3339, UTC).")

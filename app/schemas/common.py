@@ -80,8 +80,12 @@ Name = Annotated[
 ]
 Text200 = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)]
 Address = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul)]
-Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
-Lng = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Lat = Annotated[
+    float, Field(ge=-90, le=90, allow_inf_nan=False, description="Latitude, degrees north.")
+]
+Lng = Annotated[
+    float, Field(ge=-180, le=180, allow_inf_nan=False, description="Longitude, degrees east.")
+]
 Attributes = Annotated[dict[str, Any], AfterValidator(checked_attributes)]
 
 
@@ -95,10 +99,17 @@ QueryText = Annotated[str, StringConstraints(min_length=1, max_length=200), Afte
 Instant = Annotated[datetime, AfterValidator(_aware)]
 
 # What every paged query string (and every route that speaks a coordinate system) takes.
-PageLimit = Annotated[int, Field(ge=1, le=100)]
+PageLimit = Annotated[int, Field(ge=1, le=100, description="At most this many results (1-100).")]
 PageCursor = Annotated[str, StringConstraints(max_length=512)]
 CURSOR_HELP = "next_cursor of the previous page."
 COORD_HELP = "Coordinate system of every position in and out."
+# What every page answers with, and the times every stored thing carries.
+NextCursor = Annotated[
+    str | None,
+    Field(description="Pass as `cursor` to get the next page; null on the last page."),
+]
+CreatedAt = Annotated[datetime, Field(description="When it was created (RFC 3339, UTC).")]
+UpdatedAt = Annotated[datetime, Field(description="When it last changed (RFC 3339, UTC).")]
 
 
 SWAP_HINT = " (are lat and lng swapped?)"
@@ -152,6 +163,8 @@ class Strict(BaseModel):
 
 
 class LatLng(Strict, HintsSwappedLatLng):
+    """A position, in the `coord` of the body or query it is part of."""
+
     lat: Lat
     lng: Lng
 
@@ -159,8 +172,12 @@ class LatLng(Strict, HintsSwappedLatLng):
 class Problem(BaseModel):
     """RFC 9457 problem details, served as application/problem+json."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    errors: list[dict[str, Any]] | None = None
+    type: str = Field(description="A URI naming the kind of problem; `about:blank` for plain HTTP.")
+    title: str = Field(description="The kind of problem, in a few words.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What went wrong with this request, for a person to read.")
+    errors: list[dict[str, Any]] | None = Field(
+        None,
+        description="Validation errors: each with `loc` (where: body/query/path and the field), "
+        "`msg` and `type`.",
+    )

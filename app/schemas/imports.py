@@ -57,22 +57,24 @@ class RowError(BaseModel):
     field: str = Field(
         description="The column or key as the file names it; `record` for the whole record."
     )
-    msg: str
+    msg: str = Field(description="What is wrong with it.")
 
 
 class ImportAccepted(BaseModel):
-    id: UUID
-    status: Literal["queued", "running", "done", "failed"]
+    id: UUID = Field(description="The import job's id: follow it at GET /v1/imports/{id}.")
+    status: Literal["queued", "running", "done", "failed"] = Field(description="queued at first.")
 
 
 class ImportJobOut(BaseModel):
-    id: UUID
-    owner_id: UUID
-    status: Literal["queued", "running", "done", "failed"]
-    format: ImportFormat
-    coord: str
-    filename: str | None
-    size_bytes: int
+    id: UUID = Field(description="The import job's id.")
+    owner_id: UUID = Field(description="The owner whose stores it loads.")
+    status: Literal["queued", "running", "done", "failed"] = Field(
+        description="queued, running, done, or failed (see `reason`)."
+    )
+    format: ImportFormat = Field(description="The file's format.")
+    coord: str = Field(description="Coordinate system of the file's positions.")
+    filename: str | None = Field(description="The file's name, as uploaded.")
+    size_bytes: int = Field(description="The file's size.")
     rows_total: int = Field(description="Data records read so far (all of them once done).")
     rows_ok: int = Field(
         description="Records that are stored now (inserted, updated or unchanged)."
@@ -80,13 +82,13 @@ class ImportJobOut(BaseModel):
     rows_failed: int = Field(
         description="Records rejected: invalid, or replaced by a later duplicate."
     )
-    rows_inserted: int
-    rows_updated: int
-    rows_unchanged: int
+    rows_inserted: int = Field(description="New stores.")
+    rows_updated: int = Field(description="Stores that changed.")
+    rows_unchanged: int = Field(description="Stores already as in the file.")
     errors: list[RowError] = Field(description="The first rejected rows, in file order.")
     errors_truncated: bool = Field(description="True when errors.csv lists more than `errors`.")
     errors_csv: str = Field(description="Path of the complete list of rejected rows.")
     reason: str | None = Field(description="Why the job failed, if it did.")
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: datetime = Field(description="When the file was accepted.")
+    started_at: datetime | None = Field(description="When loading started.")
+    finished_at: datetime | None = Field(description="When loading finished (done or failed).")

@@ -51,8 +51,8 @@ BBoxMember = list[Coordinate] | None
 
 
 class CircleFence(Strict):
-    type: Literal["circle"]
-    center: LatLng
+    type: Literal["circle"] = Field(description="circle")
+    center: LatLng = Field(description="The circle's centre, in the body's `coord`.")
     radius_m: float = Field(
         ge=MIN_RADIUS_M,
         le=MAX_RADIUS_M,
@@ -62,7 +62,7 @@ class CircleFence(Strict):
 
 
 class PolygonFence(Strict):
-    type: Literal["Polygon"]
+    type: Literal["Polygon"] = Field(description="A GeoJSON Polygon (RFC 7946).")
     coordinates: list[list[Position]] = Field(
         description=f"Rings of [lng, lat]; at most {MAX_VERTICES:,} vertices in all."
     )
@@ -70,7 +70,7 @@ class PolygonFence(Strict):
 
 
 class MultiPolygonFence(Strict):
-    type: Literal["MultiPolygon"]
+    type: Literal["MultiPolygon"] = Field(description="A GeoJSON MultiPolygon (RFC 7946).")
     coordinates: list[list[list[Position]]] = Field(
         description=f"Polygons of rings of [lng, lat]; at most {MAX_VERTICES:,} vertices in all."
     )
@@ -83,60 +83,91 @@ PerUserLimit = Annotated[int, Field(ge=1, le=1_000_000)]
 
 
 class OfferIn(Strict):
-    title: Name
-    description: Text200 | None = None
+    title: Name = Field(description="The offer, in a few words (e.g. `Coffee -50%`).")
+    description: Text200 | None = Field(None, description="More about it, for users.")
     geofence: Geofence | None = Field(None, description="null: a 500 m circle around the store.")
-    coord: CoordSystem = CoordSystem.WGS84
+    coord: CoordSystem = Field(CoordSystem.WGS84, description="Coordinate system of the geofence.")
     starts_at: Instant | None = Field(None, description="Default: now. Inclusive.")
     ends_at: Instant | None = Field(None, description="Default: never. Exclusive.")
     quantity: Quantity | None = Field(None, description="Codes to hand out; null: unlimited.")
     per_user_limit: PerUserLimit | None = Field(1, description="Codes per user; null: unlimited.")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "title": "Cinnamon bun with any coffee",
+                    "description": "Show the code at the counter.",
+                    "geofence": {
+                        "type": "circle",
+                        "center": {"lat": 60.1676, "lng": 24.9486},
+                        "radius_m": 300,
+                    },
+                    "ends_at": "2026-12-24T18:00:00+02:00",
+                    "quantity": 100,
+                    "per_user_limit": 1,
+                }
+            ]
+        }
+    }
 
 
 class OfferPatch(Strict):
     """Only the fields given change. null: geofence a 500 m circle around the store, starts_at
     now, ends_at never, quantity and per_user_limit unlimited, description none."""
 
-    title: Name | None = None
-    description: Text200 | None = None
-    geofence: Geofence | None = None
-    coord: CoordSystem = CoordSystem.WGS84
-    starts_at: Instant | None = None
-    ends_at: Instant | None = None
-    quantity: Quantity | None = None
-    per_user_limit: PerUserLimit | None = None
+    title: Name | None = Field(None, description="The offer, in a few words.")
+    description: Text200 | None = Field(None, description="More about it; null: none.")
+    geofence: Geofence | None = Field(
+        None, description="The new fence; null: a 500 m circle around the store."
+    )
+    coord: CoordSystem = Field(CoordSystem.WGS84, description="Coordinate system of the geofence.")
+    starts_at: Instant | None = Field(
+        None, description="From when it applies (inclusive); null: now."
+    )
+    ends_at: Instant | None = Field(None, description="Until when (exclusive); null: never.")
+    quantity: Quantity | None = Field(None, description="Codes to hand out; null: unlimited.")
+    per_user_limit: PerUserLimit | None = Field(
+        None, description="Codes per user; null: unlimited."
+    )
+
+    model_config = {"json_schema_extra": {"examples": [{"quantity": 200, "ends_at": None}]}}
 
 
 class CircleOut(BaseModel):
-    type: Literal["circle"]
-    center: LatLng
-    radius_m: float
+    type: Literal["circle"] = Field(description="circle")
+    center: LatLng = Field(description="The circle's centre, in `coord`.")
+    radius_m: float = Field(description="Geodesic radius in metres.")
 
 
 class PolygonOut(BaseModel):
-    type: Literal["Polygon"]
-    coordinates: list[list[list[float]]]
+    type: Literal["Polygon"] = Field(description="A GeoJSON Polygon.")
+    coordinates: list[list[list[float]]] = Field(description="Rings of [lng, lat], in `coord`.")
 
 
 class MultiPolygonOut(BaseModel):
-    type: Literal["MultiPolygon"]
-    coordinates: list[list[list[list[float]]]]
+    type: Literal["MultiPolygon"] = Field(description="A GeoJSON MultiPolygon.")
+    coordinates: list[list[list[list[float]]]] = Field(
+        description="Polygons of rings of [lng, lat], in `coord`."
+    )
 
 
 OfferStatus = Literal["scheduled", "active", "sold_out", "ended"]
 
 
 class OfferOut(BaseModel):
-    id: UUID
-    merchant_id: UUID
-    title: str
-    description: str | None
-    geofence: Annotated[CircleOut | PolygonOut | MultiPolygonOut, Field(discriminator="type")]
-    coord: CoordSystem
-    starts_at: datetime
-    ends_at: datetime | None
-    quantity: int | None
-    per_user_limit: int | None
+    id: UUID = Field(description="The offer's id.")
+    merchant_id: UUID = Field(description="The store that offers it.")
+    title: str = Field(description="The offer, in a few words.")
+    description: str | None = Field(description="More about it, for users.")
+    geofence: Annotated[CircleOut | PolygonOut | MultiPolygonOut, Field(discriminator="type")] = (
+        Field(description="Where the offer applies, in `coord`.")
+    )
+    coord: CoordSystem = Field(description="Coordinate system of the geofence.")
+    starts_at: datetime = Field(description="From when it applies (inclusive).")
+    ends_at: datetime | None = Field(description="Until when (exclusive); null: never.")
+    quantity: int | None = Field(description="Codes to hand out in all; null: unlimited.")
+    per_user_limit: int | None = Field(description="Codes per user; null: unlimited.")
     status: OfferStatus = Field(
         description="At the request's time (offers/here: at `at`): scheduled before starts_at, "
         "ended from ends_at on, else sold_out when no code is left, else active."
@@ -144,32 +175,36 @@ class OfferOut(BaseModel):
     claimed: int = Field(description="Codes handed out.")
     redeemed: int = Field(description="Codes redeemed at the store.")
     remaining: int | None = Field(description="Codes left; null for an unlimited offer.")
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime = Field(description="When it was created (RFC 3339, UTC).")
+    updated_at: datetime = Field(description="When it last changed (RFC 3339, UTC).")
 
 
 class OfferList(BaseModel):
-    results: list[OfferOut]
-    next_cursor: str | None
+    results: list[OfferOut] = Field(description="The page's offers, newest first.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
 
 
 class MerchantSummary(BaseModel):
-    id: UUID
-    name: str
-    category: str
-    address: str | None
-    phone: str | None
-    location: LatLng
+    id: UUID = Field(description="The store's id.")
+    name: str = Field(description="The store's name.")
+    category: str = Field(description="The store's category.")
+    address: str | None = Field(description="Postal address.")
+    phone: str | None = Field(description="Phone number.")
+    location: LatLng = Field(description="Where the store is, in `coord`.")
 
 
 class OfferHere(OfferOut):
-    merchant: MerchantSummary
+    merchant: MerchantSummary = Field(description="The store that offers it.")
     distance_m: float = Field(description="To the store, geodesic on WGS-84, metres.")
 
 
 class OffersHerePage(BaseModel):
-    results: list[OfferHere]
-    next_cursor: str | None
+    results: list[OfferHere] = Field(description="The offers, nearest store first.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
 
 
 class OffersHereQuery(HintsSwappedLatLng):
@@ -195,7 +230,7 @@ class ClaimIn(Strict, HintsSwappedLatLng):
     )
     lat: Lat
     lng: Lng
-    coord: CoordSystem = CoordSystem.WGS84
+    coord: CoordSystem = Field(CoordSystem.WGS84, description="Coordinate system of lat and lng.")
     accuracy_m: float = Field(
         0.0,
         ge=0,
@@ -205,52 +240,86 @@ class ClaimIn(Strict, HintsSwappedLatLng):
         "only if this circle reaches at most 50 m past the fence's edge.",
     )
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"user_id": "user-123", "lat": 60.1677, "lng": 24.9481, "accuracy_m": 15}]
+        }
+    }
+
 
 class ClaimOffer(BaseModel):
     """What a claim shows of its offer: its title, end and store."""
 
-    id: UUID
-    title: str
-    ends_at: datetime | None
-    merchant: MerchantSummary
+    id: UUID = Field(description="The offer's id.")
+    title: str = Field(description="The offer, in a few words.")
+    ends_at: datetime | None = Field(description="Until when it applies; null: never.")
+    merchant: MerchantSummary = Field(description="Where to redeem the code.")
 
 
 class ClaimOut(BaseModel):
-    code: str
-    offer_id: UUID
-    user_id: str
-    claimed_at: datetime
-    offer: ClaimOffer
+    code: str = Field(description="The code to show at the store (26 characters, base32).")
+    offer_id: UUID = Field(description="The offer claimed.")
+    user_id: str = Field(description="The app's user who holds it.")
+    claimed_at: datetime = Field(description="When it was claimed.")
+    offer: ClaimOffer = Field(description="The offer, its end and its store.")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "code": "K7Q2M4ZP6XW3N5T2B4R6Y2A3CD",
+                    "offer_id": "7f3e9a52-1c4d-4b8a-9e2f-6d5c4b3a2f10",
+                    "user_id": "user-123",
+                    "claimed_at": "2026-11-22T08:05:00Z",
+                    "offer": {
+                        "id": "7f3e9a52-1c4d-4b8a-9e2f-6d5c4b3a2f10",
+                        "title": "Cinnamon bun with any coffee",
+                        "ends_at": "2026-12-24T16:00:00Z",
+                        "merchant": {
+                            "id": "5d0c3a0e-7a4b-4f7e-8a59-2b1d6c9e0f31",
+                            "name": "Cafe Esplanad",
+                            "category": "cafe",
+                            "address": "Pohjoisesplanadi 37, Helsinki",
+                            "phone": None,
+                            "location": {"lat": 60.1676, "lng": 24.9486},
+                        },
+                    },
+                }
+            ]
+        }
+    }
 
 
 class RedeemedOut(BaseModel):
-    code: str
-    offer_id: UUID
-    user_id: str
-    claimed_at: datetime
-    redeemed_at: datetime
+    code: str = Field(description="The code redeemed.")
+    offer_id: UUID = Field(description="Its offer.")
+    user_id: str = Field(description="The app's user who held it.")
+    claimed_at: datetime = Field(description="When it was claimed.")
+    redeemed_at: datetime = Field(description="When it was redeemed (now).")
 
 
 class ClaimView(BaseModel):
     """A code as its cashier or its user sees it, with the whole offer."""
 
-    code: str
-    offer_id: UUID
-    user_id: str
-    claimed_at: datetime
-    redeemed_at: datetime | None
-    offer: OfferOut
+    code: str = Field(description="The code.")
+    offer_id: UUID = Field(description="Its offer.")
+    user_id: str = Field(description="The app's user who holds it.")
+    claimed_at: datetime = Field(description="When it was claimed.")
+    redeemed_at: datetime | None = Field(description="When it was redeemed; null: not yet.")
+    offer: OfferOut = Field(description="The whole offer, as now.")
 
 
 class UserClaim(BaseModel):
-    code: str
-    offer_id: UUID
-    user_id: str
-    claimed_at: datetime
-    redeemed_at: datetime | None
-    offer: ClaimOffer
+    code: str = Field(description="The code.")
+    offer_id: UUID = Field(description="Its offer.")
+    user_id: str = Field(description="The app's user who holds it.")
+    claimed_at: datetime = Field(description="When it was claimed.")
+    redeemed_at: datetime | None = Field(description="When it was redeemed; null: not yet.")
+    offer: ClaimOffer = Field(description="The offer, its end and its store.")
 
 
 class UserClaimsPage(BaseModel):
-    results: list[UserClaim]
-    next_cursor: str | None
+    results: list[UserClaim] = Field(description="The user's codes, newest first.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )

@@ -29,8 +29,10 @@ class NearbyHit(MerchantOut):
 
 
 class NearbyPage(BaseModel):
-    results: list[NearbyHit]
-    next_cursor: str | None
+    results: list[NearbyHit] = Field(description="The page's stores, nearest first.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
     radius_m: float = Field(
         description="The radius searched, metres: `radius`, or the step `radius=auto` settled on."
     )
@@ -45,15 +47,17 @@ class NearbyPage(BaseModel):
 
 
 class BBoxPage(BaseModel):
-    results: list[MerchantOut]
-    truncated: bool
+    results: list[MerchantOut] = Field(
+        description="The stores in the box, nearest its centre first."
+    )
+    truncated: bool = Field(description="True when more stores are in the box than `limit`.")
 
 
 class Cluster(BaseModel):
-    h3: str
-    count: int
-    lat: float
-    lng: float
+    h3: str = Field(description="The H3 cell, hex.")
+    count: int = Field(description="Stores in the cell (that match the filters).")
+    lat: float = Field(description="Latitude of the cell's centre, in `coord`.")
+    lng: float = Field(description="Longitude of the cell's centre, in `coord`.")
     boundary: list[list[float]] | None = Field(
         None,
         description="With `boundaries=true`: the cell's outline, a closed ring of [lng, lat] in "
@@ -62,9 +66,9 @@ class Cluster(BaseModel):
 
 
 class ClusterPage(BaseModel):
-    clusters: list[Cluster]
-    resolution: int
-    coord: CoordSystem
+    clusters: list[Cluster] = Field(description="The cells, most populous first.")
+    resolution: int = Field(description="The H3 resolution counted at.")
+    coord: CoordSystem = Field(description="Coordinate system of the positions.")
     truncated: bool = Field(
         description="True when only the most populous `limit` cells are listed."
     )
