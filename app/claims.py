@@ -62,8 +62,10 @@ from app.queries.offers import OfferRow
 from app.queries.ratelimit import Hit
 from app.ratelimit import Clock, Limits
 from spatial import CoordSystem, from_wgs84, to_wgs84
+from spatial.h3cells import cell_of
 
 IDEMPOTENCY_TTL_S = 24 * 3600.0
+CLAIM_CELL_RES = 9  # the H3 resolution of where a claim was made, kept for statistics
 PURGE_EVERY, PURGE_BATCH = 16, 100  # every 16th keyed claim deletes up to 100 expired keys
 _JSON = orjson.OPT_UTC_Z
 _keyed_claims = itertools.count(1)
@@ -263,6 +265,7 @@ async def _take(
             app_id=attempt.app_id,
             code=code,
             now=now,
+            cell=cell_of(lat, lng, CLAIM_CELL_RES),
             key=attempt.key,
             response=response.decode(),
         )

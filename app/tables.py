@@ -183,8 +183,16 @@ claim = Table(
     Column("claimed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("redeemed_at", DateTime(timezone=True)),
     Column("app_id", UUID(as_uuid=True), ForeignKey("app.id"), nullable=False),
+    # The resolution-9 H3 cell of where the code was claimed (NULL before revision 0008).
+    Column("cell", BigInteger),
 )
-Index("ix_claim_offer_id", claim.c.offer_id)
+# An offer's claims in a time range, from the index alone (statistics, the CSV export).
+Index(
+    "ix_claim_offer_id_claimed_at",
+    claim.c.offer_id,
+    claim.c.claimed_at,
+    postgresql_include=["app_id", "user_id", "cell", "redeemed_at"],
+)
 # A user's codes, newest first.
 Index(
     "ix_claim_app_id_user_id_claimed_at_code",
@@ -192,6 +200,19 @@ Index(
     claim.c.user_id,
     claim.c.claimed_at,
     claim.c.code,
+)
+
+# Claims and redemptions per offer and quarter-hour (UTC), kept by the claim and redeem
+# statements (app/stats.py): every timezone is whole quarter-hours from UTC.
+offer_stats = Table(
+    "offer_stats",
+    metadata,
+    _belongs_to("offer"),
+    Column("t", DateTime(timezone=True), nullable=False),
+    Column("claims", Integer, nullable=False, server_default=text("0")),
+    Column("redemptions", Integer, nullable=False, server_default=text("0")),
+    PrimaryKeyConstraint("offer_id", "t"),
+    CheckConstraint("0 <= claims AND 0 <= redemptions", name="counts"),
 )
 
 # How many codes each user (of an app) holds of each offer: the per-user limit is a conditional

@@ -136,6 +136,8 @@ _SEAMS = (
 )
 EDGE_PIECE_DEG = 0.0005
 PRESENCE_SLACK_M = 50.0
+# The quarter-hour (UTC) of offer_stats an instant counts in.
+QUARTER_OF = "date_bin('15 minutes', {}, timestamptz '2000-01-01 00:00+00')"
 
 
 def _gate_columns(now: str, point: str, accuracy: str) -> str:
@@ -219,24 +221,25 @@ _CLAIM_EVENTS = events_sql.emit_ctes(
 
 def _take_statement(*, keyed: bool) -> str:
     """All or nothing, in one statement ($1 offer, $2 user, $3 code, $4 now, $5 point, $6 its
-    accuracy in metres, $7 app).
+    accuracy in metres, $7 app, $8 the point's resolution-9 H3 cell).
 
     The gate reads the offer as the statement found it, for the caller's messages. Then: lock
     the offer if the point is inside and it is active with a code left (after waiting for a
     concurrent claim, PostgreSQL re-checks that on the newest row), count the user if under
     their limit (ON CONFLICT re-checks the newest count), then the offer, then the code. A
     refusal writes nothing but the lock, so without a key no transaction is needed. A code
-    taken writes its events in the same statement (events_sql.emit_ctes).
+    taken writes its events in the same statement (events_sql.emit_ctes) and counts itself in
+    its offer's quarter-hour of offer_stats (under the offer's lock: no extra waiting).
 
-    Keyed ($8 key, $9 the success response): a code made is stored as the key's response (the
+    Keyed ($9 key, $10 the success response): a code made is stored as the key's response (the
     key was taken by `preflight` in the same transaction; a refusal is stored by
     store_response).
     """
     stored = ""
     if keyed:
         stored = """, stored AS (
-            UPDATE claim_request SET status = 201, body = $9::json
-            WHERE offer_id = $1 AND app_id = $7 AND key = $8 AND EXISTS (SELECT FROM made)
+            UPDATE claim_request SET status = 201, body = $10::json
+            WHERE offer_id = $1 AND app_id = $7 AND key = $9 AND EXISTS (SELECT FROM made)
         )"""
     return f"""
         WITH gate AS (
@@ -259,9 +262,13 @@ def _take_statement(*, keyed: bool) -> str:
               AND (o.quantity IS NULL OR o.claimed < o.quantity)
             RETURNING o.id, o.merchant_id, o.claimed, o.quantity
         ), made AS (
-            INSERT INTO claim (code, offer_id, app_id, user_id, claimed_at)
-            SELECT $3, id, $7, $2, $4 FROM counted
+            INSERT INTO claim (code, offer_id, app_id, user_id, claimed_at, cell)
+            SELECT $3, id, $7, $2, $4, $8 FROM counted
             RETURNING claimed_at
+        ), tallied AS (
+            INSERT INTO offer_stats AS s (offer_id, t, claims)
+            SELECT $1, {QUARTER_OF.format("$4::timestamptz")}, 1 FROM made
+            ON CONFLICT (offer_id, t) DO UPDATE SET claims = s.claims + 1
         ){stored}, {_CLAIM_EVENTS}
         SELECT (SELECT claimed_at FROM made), EXISTS (SELECT FROM locked), gate.*
         FROM gate"""
@@ -328,14 +335,15 @@ async def take_code(
     app_id: UUID,
     code: str,
     now: datetime,
+    cell: int,
     key: str | None = None,
     response: str | None = None,
 ) -> Taken | None:
-    """Claim `code` at `now` for the app's user at the WGS-84 point, or nothing at all; None if
-    there is no such offer. With a `key` taken by `preflight`, a code made is stored with its
-    `response`.
+    """Claim `code` at `now` for the app's user at the WGS-84 point (in H3 `cell`), or nothing
+    at all; None if there is no such offer. With a `key` taken by `preflight`, a code made is
+    stored with its `response`.
     """
-    values = [offer_id, user_id, code, now, ewkt(lat, lng), accuracy_m, app_id]
+    values = [offer_id, user_id, code, now, ewkt(lat, lng), accuracy_m, app_id, cell]
     if key is None:
         row = await conn.fetchrow(_TAKE, *values)
     else:
@@ -420,17 +428,22 @@ async def redeem_target(conn: AsyncConnection, *, code: str) -> RedeemTarget | N
 
 
 async def redeem(conn: AsyncConnection, *, code: str, now: datetime) -> ClaimRow | None:
-    """Mark the code redeemed at `now` and count it on its offer; None if it already was."""
+    """Mark the code redeemed at `now` and count it on its offer and in offer_stats (the
+    caller holds the offer's lock: redeem_target); None if it already was."""
     row = (
         await conn.execute(
             text(
-                """WITH done AS (
+                f"""WITH done AS (
                        UPDATE claim SET redeemed_at = :now
                        WHERE code = :code AND redeemed_at IS NULL
                        RETURNING code, offer_id, user_id, claimed_at, redeemed_at
                    ), counted AS (
                        UPDATE offer o SET redeemed = o.redeemed + 1
                        FROM done WHERE o.id = done.offer_id
+                   ), tallied AS (
+                       INSERT INTO offer_stats AS s (offer_id, t, redemptions)
+                       SELECT offer_id, {QUARTER_OF.format("redeemed_at")}, 1 FROM done
+                       ON CONFLICT (offer_id, t) DO UPDATE SET redemptions = s.redemptions + 1
                    )
                    SELECT code, offer_id, user_id, claimed_at, redeemed_at FROM done"""
             ),
