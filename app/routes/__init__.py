@@ -20,6 +20,7 @@ from app.routes import (
     offers,
     operations,
     search,
+    stats,
     webhooks,
 )
 
@@ -32,6 +33,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     imports.router,
     webhooks.router,
     events.router,
+    stats.router,
     operations.router,
     console.router,
 )
