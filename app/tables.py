@@ -215,6 +215,8 @@ share = Table(
     Column("path", ARRAY(Text), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("offer_id", "code"),
+    # One share per user of an app and offer (first touch): a sharer is one node of the tree.
+    UniqueConstraint("offer_id", "app_id", "user_id"),
     ForeignKeyConstraint(
         ["offer_id", "parent"], ["share.offer_id", "share.code"], ondelete="CASCADE"
     ),
@@ -222,16 +224,6 @@ share = Table(
     CheckConstraint(f"depth BETWEEN 0 AND {SHARE_MAX_DEPTH}", name="depth"),
     CheckConstraint("(parent IS NULL) = (depth = 0)", name="root"),
     CheckConstraint("cardinality(path) = depth + 1 AND path[depth + 1] = code", name="path"),
-)
-# One share per user, offer and parent: sharing again returns it.
-Index(
-    "uq_share_offer_id_app_id_user_id_parent",
-    share.c.offer_id,
-    share.c.app_id,
-    share.c.user_id,
-    share.c.parent,
-    unique=True,
-    postgresql_nulls_not_distinct=True,
 )
 
 # How many codes each user (of an app) holds of each offer: the per-user limit is a conditional

@@ -35,6 +35,7 @@ def upgrade() -> None:
             created_at timestamptz NOT NULL DEFAULT now(),
             CONSTRAINT pk_share PRIMARY KEY (code),
             CONSTRAINT uq_share_offer_id_code UNIQUE (offer_id, code),
+            CONSTRAINT uq_share_offer_id_app_id_user_id UNIQUE (offer_id, app_id, user_id),
             CONSTRAINT fk_share_offer_id_offer FOREIGN KEY (offer_id)
                 REFERENCES offer (id) ON DELETE CASCADE,
             CONSTRAINT fk_share_app_id_app FOREIGN KEY (app_id) REFERENCES app (id),
@@ -48,11 +49,9 @@ def upgrade() -> None:
         )
         """
     )
-    # One share per user, offer and parent: sharing again returns it (app/shares.py).
-    op.execute(
-        "CREATE UNIQUE INDEX uq_share_offer_id_app_id_user_id_parent"
-        " ON share (offer_id, app_id, user_id, parent) NULLS NOT DISTINCT"
-    )
+    # One share per user of an app and offer: sharing again returns it, whatever parent is
+    # named (the chain a user joined first keeps the credit; app/shares.py). So a sharer is one
+    # node of its offer's tree, and the 80% set is exact (app/attribution.py).
     # No foreign key: shares are deleted only with their offer (and its claims), and a key
     # check would share-lock a popular share's row on every claim through it.
     op.execute("ALTER TABLE claim ADD COLUMN share text")
