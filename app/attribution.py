@@ -44,8 +44,10 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TypeVar
 
 KOL_SHARE = Fraction(4, 5)
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +153,7 @@ def chain_redemptions(
     return {u: frozenset(s) for u, s in sets.items()}, total
 
 
-def is_laminar(sets: Mapping[Hashable, frozenset[int]]) -> bool:
+def is_laminar(sets: Mapping[K, frozenset[int]]) -> bool:
     """Whether any two of the sets are nested or disjoint.
 
     Largest first, each element remembers the smallest set taken so far that holds it. The
@@ -168,13 +170,13 @@ def is_laminar(sets: Mapping[Hashable, frozenset[int]]) -> bool:
     return True
 
 
-def kol(sets: Mapping[Hashable, frozenset[int]], total: int, share: Fraction = KOL_SHARE) -> Kol:
+def kol(sets: Mapping[K, frozenset[int]], total: int, share: Fraction = KOL_SHARE) -> Kol:
     """A smallest set of sharers whose chains hold at least `share` of the `total` attributed
     redemptions (exact for laminar chains, greedy otherwise: see the module docstring). Ties
     go to the sharer that sorts first by repr, so the answer is reproducible."""
     need = share * total
     order = sorted(sets, key=lambda u: (-len(sets[u]), repr(u)))
-    chosen: list[Hashable] = []
+    chosen: list[K] = []
     covered: set[int] = set()
     if is_laminar(sets):
         for u in order:  # a set meeting a larger one taken lies inside it: not maximal
