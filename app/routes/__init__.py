@@ -20,6 +20,7 @@ from app.routes import (
     offers,
     operations,
     search,
+    shares,
     webhooks,
 )
 
@@ -27,6 +28,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     search.router,
     offers.router,
     claims.router,
+    shares.router,
     merchants.router,
     apps.router,
     imports.router,
