@@ -97,6 +97,7 @@ class Attempt:
     coord: CoordSystem
     accuracy_m: float  # 0 when the app did not say
     key: str | None
+    share: str | None = None  # the share code the user came through
 
 
 async def claim(conn: asyncpg.Connection, attempt: Attempt, *, limits: Limits) -> Outcome:
@@ -268,11 +269,14 @@ async def _take(
             cell=cell_of(lat, lng, CLAIM_CELL_RES),
             key=attempt.key,
             response=response.decode(),
+            share=attempt.share,
         )
     if taken is None:
         raise _no_offer(attempt.offer_id)
     if taken.claimed_at is not None:
         return response
+    if not taken.share_known:
+        raise InvalidInput.at(["body", "share"], "is not a share of this offer")
     gate = taken.gate
     if not gate.active:
         raise _inactive(gate)

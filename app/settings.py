@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    # The service as the world reaches it, e.g. https://nearby.example.com: the base of the deep
+    # links in QR codes (/m/<store>, /o/<offer>). Default http://<host>:<port>.
+    public_url: str | None = Field(None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     pool_size: int = 20
     pool_overflow: int = 20
     # An unreachable database answers 503 after this, not after asyncpg's default 60 s.
@@ -61,6 +64,13 @@ class Settings(BaseSettings):
         if self.webhook_lease_s <= self.webhook_timeout_s:
             raise ValueError("NEARBY_WEBHOOK_LEASE_S must be longer than NEARBY_WEBHOOK_TIMEOUT_S")
         return self
+
+    @property
+    def public_base(self) -> str:
+        """NEARBY_PUBLIC_URL without a trailing slash, or this process's own address."""
+        if self.public_url is not None:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
 
     @property
     def async_database_url(self) -> str:

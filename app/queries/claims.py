@@ -68,6 +68,7 @@ class Taken:
 
     claimed_at: datetime | None
     open: bool  # inside, active and with a code left when locked: a refusal was the user's limit
+    share_known: bool  # no share named, or a share of this offer
     gate: ClaimGate
 
 
@@ -234,7 +235,13 @@ def _take_statement(*, keyed: bool) -> str:
     Keyed ($9 key, $10 the success response): a code made is stored as the key's response (the
     key was taken by `preflight` in the same transaction; a refusal is stored by
     store_response).
+
+    The last parameter ($9, keyed $11) is the share the claim came through, or NULL: it must be
+    a share of this offer (else nothing is locked or written, and `share_known` is false). The
+    claim is stored with it, or with its parent when it is the claimant's own share
+    (app/attribution.py: no credit for one's own claim at one's own share).
     """
+    share = "$11::text" if keyed else "$9::text"
     stored = ""
     if keyed:
         stored = """, stored AS (
@@ -242,11 +249,16 @@ def _take_statement(*, keyed: bool) -> str:
             WHERE offer_id = $1 AND app_id = $7 AND key = $9 AND EXISTS (SELECT FROM made)
         )"""
     return f"""
-        WITH gate AS (
+        WITH via AS (
+            SELECT CASE WHEN s.app_id = $7 AND s.user_id = $2 THEN s.parent ELSE s.code END
+                AS share
+            FROM share s WHERE s.code = {share} AND s.offer_id = $1
+        ), gate AS (
             SELECT {_gate_columns("$4", "$5", "$6::float8")} FROM offer o WHERE o.id = $1
         ), locked AS (
             SELECT o.id, o.per_user_limit FROM offer o, gate
             WHERE o.id = $1 AND gate.inside
+              AND ({share} IS NULL OR EXISTS (SELECT FROM via))
               AND o.starts_at <= $4 AND (o.ends_at IS NULL OR $4 < o.ends_at)
               AND (o.quantity IS NULL OR o.claimed < o.quantity)
             FOR NO KEY UPDATE OF o
@@ -262,15 +274,16 @@ def _take_statement(*, keyed: bool) -> str:
               AND (o.quantity IS NULL OR o.claimed < o.quantity)
             RETURNING o.id, o.merchant_id, o.claimed, o.quantity
         ), made AS (
-            INSERT INTO claim (code, offer_id, app_id, user_id, claimed_at, cell)
-            SELECT $3, id, $7, $2, $4, $8 FROM counted
+            INSERT INTO claim (code, offer_id, app_id, user_id, claimed_at, cell, share)
+            SELECT $3, id, $7, $2, $4, $8, (SELECT share FROM via) FROM counted
             RETURNING claimed_at
         ), tallied AS (
             INSERT INTO offer_stats AS s (offer_id, t, claims)
             SELECT $1, {QUARTER_OF.format("$4::timestamptz")}, 1 FROM made
             ON CONFLICT (offer_id, t) DO UPDATE SET claims = s.claims + 1
         ){stored}, {_CLAIM_EVENTS}
-        SELECT (SELECT claimed_at FROM made), EXISTS (SELECT FROM locked), gate.*
+        SELECT (SELECT claimed_at FROM made), EXISTS (SELECT FROM locked),
+               {share} IS NULL OR EXISTS (SELECT FROM via), gate.*
         FROM gate"""
 
 
@@ -338,17 +351,18 @@ async def take_code(
     cell: int,
     key: str | None = None,
     response: str | None = None,
+    share: str | None = None,
 ) -> Taken | None:
-    """Claim `code` at `now` for the app's user at the WGS-84 point (in H3 `cell`), or nothing
-    at all; None if there is no such offer. With a `key` taken by `preflight`, a code made is
-    stored with its `response`.
+    """Claim `code` at `now` for the app's user at the WGS-84 point (in H3 `cell`), through
+    the `share` if any, or nothing at all; None if there is no such offer. With a `key` taken
+    by `preflight`, a code made is stored with its `response`.
     """
     values = [offer_id, user_id, code, now, ewkt(lat, lng), accuracy_m, app_id, cell]
     if key is None:
-        row = await conn.fetchrow(_TAKE, *values)
+        row = await conn.fetchrow(_TAKE, *values, share)
     else:
-        row = await conn.fetchrow(_TAKE_KEYED, *values, key, response)
-    return Taken(row[0], row[1], ClaimGate(*row[2:])) if row else None
+        row = await conn.fetchrow(_TAKE_KEYED, *values, key, response, share)
+    return Taken(row[0], row[1], row[2], ClaimGate(*row[3:])) if row else None
 
 
 async def claim_gate(

@@ -20,6 +20,7 @@ from app.routes import (
     offers,
     operations,
     search,
+    shares,
     stats,
     webhooks,
 )
@@ -28,6 +29,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     search.router,
     offers.router,
     claims.router,
+    shares.router,
     merchants.router,
     apps.router,
     imports.router,

@@ -2,14 +2,14 @@
 claims and redemptions per offer (app/stats.py, docs/design.md "Statistics").
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-05
 """
 
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
