@@ -12,6 +12,9 @@ Where the numbers come from (docs/design.md "Statistics"):
   are counted, exactly, from the claims; their cost grows with the claims of the viewed offers
   in the range, not with the owner's.
 - a cell (resolution 9, about 0.1 km^2) is shown only with at least K_ANONYMITY distinct users.
+- sharers and kol: the claims of the range made through a share, counted per share in SQL and
+  credited up the chains by app/attribution.py (the one attribution algorithm), over the whole
+  share trees of the viewed offers. A sharer is (app, user_id).
 """
 
 from __future__ import annotations
@@ -19,14 +22,16 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app import attribution
 from app.auth import Principal
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.queries import stats as stats_sql
@@ -34,6 +39,7 @@ from app.queries.stats import Scope, Subject
 from spatial.h3cells import cell_to_hex
 
 K_ANONYMITY = 5  # a cell with fewer distinct users is left out
+TOP_SHARERS = 100  # sharers listed, most chain redemptions first (kol counts them all)
 DEFAULT_SPAN = timedelta(days=30)
 MAX_SPAN = {"hour": timedelta(days=31), "day": timedelta(days=366)}
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -62,6 +68,23 @@ class Cell:
 
 
 @dataclass(frozen=True)
+class Sharer:
+    app_id: UUID
+    user_id: str
+    credit: attribution.Credit
+    kol: bool  # one of the smallest set holding 80% of attributed redemptions
+
+
+@dataclass(frozen=True)
+class Kol:
+    sharers: int
+    of: int  # every sharer of the viewed offers
+    covered: int  # attributed redemptions in the kol's chains
+    total: int  # attributed redemptions of the range
+    exact: bool  # the smallest set (one offer's tree), or greedy's (across offers)
+
+
+@dataclass(frozen=True)
 class Stats:
     start: datetime
     end: datetime
@@ -75,7 +98,8 @@ class Stats:
     series: list[Point]
     cells: list[Cell]
     cells_withheld: int  # claims in cells left out for k-anonymity (or kept without a cell)
-    sharers: list[object] = field(default_factory=list)
+    sharers: list[Sharer]
+    kol: Kol
 
 
 @dataclass(frozen=True)
@@ -229,6 +253,9 @@ async def _stats(
     ]
     cells.sort(key=lambda c: (-c.claims, c.h3))
     claimed = total.claims if total else 0
+    shares = await stats_sql.shares(conn, scope=scope, id=id)
+    attributed = await stats_sql.attributed(conn, scope=scope, id=id, start=first, end=last)
+    sharers, kol = _credit(shares, attributed)
     return Stats(
         start=first.astimezone(tz),
         end=last.astimezone(tz),
@@ -237,12 +264,45 @@ async def _stats(
         claims=sum(p.claims for p in series),
         redemptions=sum(p.redemptions for p in series),
         users=total.users if total else 0,
-        shares=0,
+        shares=sum(first <= s.created_at < last for s in shares),
         redemption_rate=(total.redeemed / claimed) if total and claimed else None,
         series=series,
         cells=cells,
         cells_withheld=claimed - sum(c.claims for c in cells),
+        sharers=sharers,
+        kol=kol,
     )
+
+
+def _credit(
+    shares: list[stats_sql.SharePoint], attributed: list[tuple[str, int, int]]
+) -> tuple[list[Sharer], Kol]:
+    """The top sharers and the kol, from the shares and the per-share counts of attributed
+    claims (expanded into the claims app/attribution.py credits)."""
+    nodes = [attribution.Share(s.code, s.parent, (s.app_id, s.user_id)) for s in shares]
+    claims: list[attribution.Claim] = []
+    for code, plain, redeemed in attributed:
+        claims += [attribution.Claim(code, False)] * plain + [
+            attribution.Claim(code, True)
+        ] * redeemed
+    credits = attribution.credit(nodes, claims)
+    sets, total = attribution.chain_redemptions(nodes, claims)
+    chosen = attribution.kol(sets, total)
+    in_kol = set(chosen.sharers)
+    ranked = sorted(
+        (u for u, c in credits.items() if c.chain_claims),
+        key=lambda u: (
+            -credits[u].chain_redemptions,
+            -credits[u].chain_claims,
+            -credits[u].redemptions,
+            repr(u),
+        ),
+    )
+    sharers = []
+    for u in ranked[:TOP_SHARERS]:
+        app_id, user_id = cast(tuple[UUID, str], u)
+        sharers.append(Sharer(app_id, user_id, credits[u], u in in_kol))
+    return sharers, Kol(len(chosen.sharers), len(credits), chosen.covered, total, chosen.exact)
 
 
 def _allow(principal: Principal, subject: Subject, what: str) -> None:
@@ -283,7 +343,7 @@ async def claims_csv(conn: AsyncConnection, *, offer_id: UUID) -> AsyncIterator[
                 else "",
                 csv_safe(r.user_id),
                 str(r.app_id),
-                "",
+                r.share or "",
                 cell_to_hex(r.cell) if r.cell else "",
             )
             for r in page

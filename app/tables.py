@@ -190,12 +190,12 @@ claim = Table(
     # foreign key (see migration 0007): shares go only with their offer.
     Column("share", Text),
 )
-# An offer's claims in a time range, from the index alone (statistics, the CSV export).
+# An offer's claims in a time range, from the index alone (statistics).
 Index(
     "ix_claim_offer_id_claimed_at",
     claim.c.offer_id,
     claim.c.claimed_at,
-    postgresql_include=["app_id", "user_id", "cell", "redeemed_at"],
+    postgresql_include=["app_id", "user_id", "cell", "redeemed_at", "share"],
 )
 Index("ix_claim_share", claim.c.share, postgresql_where=text("share IS NOT NULL"))
 # A user's codes, newest first.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import random
 import uuid
 from collections import Counter, defaultdict
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import claims, stats
 from app.queries import claims as claims_sql
+from app.queries import shares as shares_sql
 from app.stats import Bucket
 from spatial import circle_fence
 from spatial.h3cells import cell_of, cell_to_hex
@@ -117,9 +119,7 @@ async def test_the_rollup_agrees_with_a_recount_after_random_traffic(
         )  # fmt: skip
     rolled = {
         tuple(r)
-        for r in await driver.fetch(
-            "SELECT offer_id, t, claims, redemptions FROM offer_stats"
-        )
+        for r in await driver.fetch("SELECT offer_id, t, claims, redemptions FROM offer_stats")
     }
     assert rolled == await recount(driver)
 
@@ -397,3 +397,103 @@ async def test_the_csv_export_lists_every_claim_with_hostile_strings_defused(
 def test_csv_safe_prefixes_formula_starters(value: str) -> None:
     safe = stats.csv_safe(value)
     assert safe == ("'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value)
+
+
+async def test_sharers_and_kol_equal_a_brute_force_over_a_random_share_tree(
+    client: httpx.AsyncClient, conn: AsyncConnection, driver: asyncpg.Connection, owner: Any
+) -> None:
+    rng = random.Random(14)
+    app = await create_app(conn)
+    shop, offer = await shop_and_offer(conn, owner[0], "Asia/Shanghai")
+    parent_of: dict[str, str | None] = {}
+    sharer_of: dict[str, str] = {}
+    for n in range(8):
+        parent = rng.choice([None, *parent_of])
+        made = await shares_sql.insert_share(
+            conn, code=f"S{n}x", offer_id=offer.id, app_id=app.row.id, user_id=f"s{n}",
+            parent=parent,
+        )  # fmt: skip
+        assert made is not None
+        parent_of[made.code], sharer_of[made.code] = parent, f"s{n}"
+    first = datetime(2026, 6, 1, tzinfo=UTC)
+    for _ in range(60):
+        at = first + timedelta(minutes=rng.randrange(5 * 24 * 60))
+        lat, lng = point_near(rng)
+        code = claims.new_code()
+        taken = await claims_sql.take_code(
+            driver, offer_id=offer.id, user_id=f"u{rng.randrange(10)}", lat=lat, lng=lng,
+            accuracy_m=0, app_id=app.row.id, code=code, now=at, cell=cell_of(lat, lng, 9),
+            share=rng.choice([None, *parent_of]),
+        )  # fmt: skip
+        assert taken is not None and taken.claimed_at is not None
+        if rng.random() < 0.6:
+            assert await claims_sql.redeem_target(conn, code=code) is not None
+            assert await claims_sql.redeem(conn, code=code, now=at + timedelta(hours=1))
+    window = {"from": "2026-06-02T00:00:00+08:00", "to": "2026-06-05T00:00:00+08:00"}
+    body = (
+        await client.get(f"/v1/offers/{offer.id}/stats", params=window, headers=owner[1])
+    ).json()
+    start, end = datetime.fromisoformat(body["from"]), datetime.fromisoformat(body["to"])
+    attributed = [
+        (r["share"], r["redeemed_at"] is not None)
+        for r in await driver.fetch(
+            "SELECT share, redeemed_at FROM claim WHERE offer_id = $1 AND share IS NOT NULL"
+            " AND claimed_at >= $2 AND claimed_at < $3", offer.id, start, end,
+        )
+    ]  # fmt: skip
+
+    def chain(code: str) -> set[str]:
+        up: str | None = code
+        found = set()
+        while up is not None:
+            found.add(sharer_of[up])
+            up = parent_of[up]
+        return found
+
+    want: dict[str, list[int]] = {u: [0, 0, 0, 0] for u in sharer_of.values()}
+    chains: dict[str, set[int]] = {u: set() for u in sharer_of.values()}
+    for n, (code, redeemed) in enumerate(attributed):
+        want[sharer_of[code]][0] += 1
+        want[sharer_of[code]][1] += redeemed
+        for u in chain(code):
+            want[u][2] += 1
+            want[u][3] += redeemed
+            if redeemed:
+                chains[u].add(n)
+    got = {
+        s["user_id"]: [s["claims"], s["redemptions"], s["chain_claims"], s["chain_redemptions"]]
+        for s in body["sharers"]
+    }
+    assert got == {u: v for u, v in want.items() if v[2]}
+    depth = {sharer_of[c]: len(chain(c)) - 1 for c in sharer_of}
+    assert all(s["depth"] == depth[s["user_id"]] for s in body["sharers"])
+    total = sum(redeemed for _, redeemed in attributed)
+    smallest = next(
+        k
+        for k in range(len(chains) + 1)
+        if any(
+            5 * len(set().union(*(chains[u] for u in pick))) >= 4 * total
+            for pick in itertools.combinations(chains, k)
+        )
+    )
+    kol = body["kol"]
+    assert len(got) >= 4 and total >= 10 and smallest >= 2  # the seed makes a real case
+    assert (kol["sharers"], kol["of"], kol["attributed"], kol["exact"]) == (
+        smallest,
+        8,
+        total,
+        True,
+    )
+    assert kol["redemptions_share"] == 0.8 and 5 * kol["covered"] >= 4 * total
+    assert sum(s["kol"] for s in body["sharers"]) == smallest
+    csv_rows = list(csv.DictReader(io.StringIO(
+        (await client.get(f"/v1/offers/{offer.id}/claims.csv", headers=owner[1])).text
+    )))  # fmt: skip
+    assert Counter(r["share"] for r in csv_rows if r["share"]) == Counter(
+        r["share"] for r in await driver.fetch(
+            "SELECT share FROM claim WHERE offer_id = $1 AND share IS NOT NULL", offer.id
+        )
+    )  # fmt: skip
+    everything = (await client.get(f"/v1/offers/{offer.id}/stats", headers=owner[1])).json()
+    assert everything["totals"]["shares"] == 8  # made now, inside the last 30 days
+    assert body["totals"]["shares"] == 0

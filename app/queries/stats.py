@@ -45,6 +45,17 @@ class CellCount:
 
 
 @dataclass(slots=True)
+class SharePoint:
+    """A share of the viewed offers, as the attribution needs it."""
+
+    code: str
+    parent: str | None
+    app_id: UUID
+    user_id: str
+    created_at: datetime
+
+
+@dataclass(slots=True)
 class ExportRow:
     code: str
     claimed_at: datetime
@@ -52,6 +63,7 @@ class ExportRow:
     user_id: str
     app_id: UUID
     cell: int | None
+    share: str | None
 
 
 async def offer_subject(conn: AsyncConnection, *, offer_id: UUID) -> Subject | None:
@@ -136,6 +148,36 @@ async def by_cell(
     return [CellCount(r[0], r[1], r[2], r[3]) for r in rows]
 
 
+async def shares(conn: AsyncConnection, *, scope: Scope, id: UUID) -> list[SharePoint]:
+    """Every share of the scope's offers (whole trees)."""
+    rows = await conn.execute(
+        text(
+            f"""SELECT s.code, s.parent, s.app_id, s.user_id, s.created_at FROM share s
+                WHERE s.offer_id IN ({SCOPES[scope]})"""
+        ),
+        {"id": id},
+    )
+    return [SharePoint(*r) for r in rows]
+
+
+async def attributed(
+    conn: AsyncConnection, *, scope: Scope, id: UUID, start: datetime, end: datetime
+) -> list[tuple[str, int, int]]:
+    """(share, claims not redeemed, claims redeemed) of the codes claimed in [start, end)
+    through a share (claim.share is already the attributed share: see queries/claims.py)."""
+    rows = await conn.execute(
+        text(
+            f"""SELECT c.share, count(*) - count(c.redeemed_at), count(c.redeemed_at)
+                FROM claim c
+                WHERE c.offer_id IN ({SCOPES[scope]})
+                  AND c.claimed_at >= :start AND c.claimed_at < :end AND c.share IS NOT NULL
+                GROUP BY c.share"""
+        ),
+        {"id": id, "start": start, "end": end},
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
 async def offer_claims(
     conn: AsyncConnection, *, offer_id: UUID, page: int = 2000
 ) -> AsyncIterator[list[ExportRow]]:
@@ -143,7 +185,7 @@ async def offer_claims(
     flat whatever the count)."""
     result = await conn.stream(
         text(
-            """SELECT code, claimed_at, redeemed_at, user_id, app_id, cell FROM claim
+            """SELECT code, claimed_at, redeemed_at, user_id, app_id, cell, share FROM claim
                WHERE offer_id = :id ORDER BY claimed_at, code"""
         ),
         {"id": offer_id},

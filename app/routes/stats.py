@@ -11,13 +11,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import stats, timezones
+from app import attribution, stats, timezones
 from app.db import Conn, get_read_conn
 from app.errors import InvalidInput
 from app.routes import params
 from app.routes.callers import Caller
 from app.routes.responses import problems
-from app.schemas.stats import CellOut, Kol, SeriesPoint, StatsOut, Totals
+from app.schemas.stats import CellOut, Kol, SeriesPoint, SharerOut, StatsOut, Totals
 from app.stats import Asked, Bucket, Stats
 
 From = Annotated[
@@ -153,8 +153,27 @@ def _out(view: Stats) -> StatsOut:
             SeriesPoint(t=p.t, claims=p.claims, redemptions=p.redemptions) for p in view.series
         ],
         cells=[CellOut(h3=c.h3, claims=c.claims, redemptions=c.redemptions) for c in view.cells],
-        sharers=[],
-        kol=Kol(sharers=0, of=0, redemptions_share=0.8),
+        sharers=[
+            SharerOut(
+                user_id=u.user_id,
+                app_id=u.app_id,
+                depth=u.credit.depth,
+                claims=u.credit.claims,
+                redemptions=u.credit.redemptions,
+                chain_claims=u.credit.chain_claims,
+                chain_redemptions=u.credit.chain_redemptions,
+                kol=u.kol,
+            )
+            for u in view.sharers
+        ],
+        kol=Kol(
+            sharers=view.kol.sharers,
+            of=view.kol.of,
+            redemptions_share=float(attribution.KOL_SHARE),
+            covered=view.kol.covered,
+            attributed=view.kol.total,
+            exact=view.kol.exact,
+        ),
         from_=view.start,
         to=view.end,
         bucket=view.bucket,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 from pydantic import BaseModel, Field
 
@@ -42,11 +43,13 @@ class CellOut(BaseModel):
 
 class SharerOut(BaseModel):
     user_id: str = Field(description="The sharer.")
+    app_id: UUID = Field(description="The sharer's app (extension).")
     depth: int = Field(description="The depth of the sharer's share in its chain (0: first).")
     claims: int = Field(description="Claims made through the sharer's own shares.")
     redemptions: int = Field(description="Redemptions of those claims.")
     chain_claims: int = Field(description="Claims through the sharer's shares and all below.")
     chain_redemptions: int = Field(description="Redemptions through the whole chain below.")
+    kol: bool = Field(description="One of the `kol` set (extension).")
 
 
 class Kol(BaseModel):
@@ -55,14 +58,24 @@ class Kol(BaseModel):
         " at least `redemptions_share` of the attributed redemptions."
     )
     of: int = Field(description="How many sharers there are.")
-    redemptions_share: float = Field(description="The share of redemptions covered (0.8).")
+    redemptions_share: float = Field(
+        description="The share of attributed redemptions the set must cover: 0.8."
+    )
+    covered: int = Field(description="Attributed redemptions the set's chains cover (extension).")
+    attributed: int = Field(description="Attributed redemptions of the range (extension).")
+    exact: bool = Field(
+        description="The smallest set (one offer's share tree); false: the greedy set over"
+        " several offers' trees, within ln(n)+1 of the smallest (extension)."
+    )
 
 
 class StatsOut(BaseModel):
     totals: Totals
     series: list[SeriesPoint] = Field(description="One point per bucket, empty buckets too.")
     cells: list[CellOut] = Field(description="Claim cells, most claims first (k-anonymous).")
-    sharers: list[SharerOut] = Field(description="Sharers, most chain redemptions first.")
+    sharers: list[SharerOut] = Field(
+        description="The top 100 sharers with claims in the range, most chain redemptions first."
+    )
     kol: Kol
     from_: datetime = Field(
         alias="from",

@@ -47,11 +47,11 @@ def upgrade() -> None:
         ) AS each GROUP BY offer_id, t
         """
     )
-    # An offer's claims in a time range, read from the index alone for users, cells and the
-    # CSV export; it replaces the plain index on offer_id.
+    # An offer's claims in a time range, read from the index alone for users, cells and
+    # sharers; it replaces the plain index on offer_id.
     op.execute(
         """CREATE INDEX ix_claim_offer_id_claimed_at ON claim (offer_id, claimed_at)
-           INCLUDE (app_id, user_id, cell, redeemed_at)"""
+           INCLUDE (app_id, user_id, cell, redeemed_at, share)"""
     )
     op.execute("DROP INDEX ix_claim_offer_id")
 
