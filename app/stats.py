@@ -12,6 +12,10 @@ Where the numbers come from (docs/design.md "Statistics"):
   are counted, exactly, from the claims; their cost grows with the claims of the viewed offers
   in the range, not with the owner's.
 - a cell (resolution 9, about 0.1 km^2) is shown only with at least K_ANONYMITY distinct users.
+- an answer is kept `NEARBY_STATS_CACHE_S` (30 s) per process (`ViewCache`) and shared by
+  the requests for the same view, range and bucket meanwhile (one computation however many
+  ask at once): statistics lag the claims by at most that long. The range is widened to whole
+  buckets first, so "the last 30 days" asked again and again within a day is one view.
 - sharers and kol: the claims of the range made through a share, counted per share in SQL and
   credited up the chains by app/attribution.py (the one attribution algorithm), over the whole
   share trees of the viewed offers. A sharer is (app, user_id).
@@ -19,9 +23,11 @@ Where the numbers come from (docs/design.md "Statistics"):
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator
+import time as clock
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -112,6 +118,42 @@ class Asked:
     now: datetime | None = None  # tests pin it; else the clock
 
 
+class ViewCache:
+    """Answers kept `ttl_s` seconds, at most `size` of them, each computed once however many
+    requests ask for it at the same time (they await the one computation). A failed or
+    cancelled computation is not kept: whoever waited on it computes again."""
+
+    def __init__(self, ttl_s: float, size: int = 2048) -> None:
+        self.ttl_s = ttl_s
+        self.size = size
+        self._kept: dict[Hashable, tuple[float, asyncio.Future[Stats]]] = {}
+
+    async def get(self, key: Hashable, compute: Callable[[], Awaitable[Stats]]) -> Stats:
+        if self.ttl_s <= 0:
+            return await compute()
+        now = clock.monotonic()
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] > now:
+            await asyncio.wait([kept[1]])  # raises only when this request is cancelled
+            if not kept[1].cancelled():
+                return kept[1].result()
+            return await compute()  # the computation failed: try again for this request
+        if len(self._kept) >= self.size:
+            self._kept = {k: v for k, v in self._kept.items() if v[0] > now}
+            while len(self._kept) >= self.size:
+                self._kept.pop(next(iter(self._kept)))
+        future: asyncio.Future[Stats] = asyncio.get_running_loop().create_future()
+        self._kept[key] = (now + self.ttl_s, future)
+        try:
+            future.set_result(await compute())
+        except BaseException:
+            if self._kept.get(key, (0.0, None))[1] is future:
+                del self._kept[key]
+            future.cancel()  # its waiters compute for themselves
+            raise
+        return future.result()
+
+
 # ---- buckets (pure) ----
 
 
@@ -163,7 +205,7 @@ def window(
 ) -> tuple[datetime, datetime]:
     """The asked range [start, end), defaulted (the 30 days before `end`, `end` now) and
     checked: 422 when reversed, outside 2000..2100, or longer than the bucket allows."""
-    end = end if end is not None else (start + DEFAULT_SPAN if start is not None else now)
+    end = end if end is not None else now
     start = start if start is not None else end - DEFAULT_SPAN
     for name, value in (("from", start), ("to", end)):
         if not EARLIEST <= value < LATEST:
@@ -182,23 +224,28 @@ def window(
 
 
 async def of_offer(
-    conn: AsyncConnection, *, principal: Principal, offer_id: UUID, asked: Asked
+    conn: AsyncConnection, *, principal: Principal, offer_id: UUID, asked: Asked, cache: ViewCache
 ) -> Stats:
     subject = await stats_sql.offer_subject(conn, offer_id=offer_id)
     if subject is None:
         raise NotFound(f"There is no offer {offer_id}")
     _allow(principal, subject, "offer")
-    return await _stats(conn, "offer", offer_id, subject.timezone, asked)
+    return await _stats(conn, "offer", offer_id, subject.timezone, asked, cache)
 
 
 async def of_merchant(
-    conn: AsyncConnection, *, principal: Principal, merchant_id: UUID, asked: Asked
+    conn: AsyncConnection,
+    *,
+    principal: Principal,
+    merchant_id: UUID,
+    asked: Asked,
+    cache: ViewCache,
 ) -> Stats:
     subject = await stats_sql.merchant_subject(conn, merchant_id=merchant_id)
     if subject is None:
         raise NotFound(f"There is no merchant {merchant_id}")
     _allow(principal, subject, "merchant")
-    return await _stats(conn, "merchant", merchant_id, subject.timezone, asked)
+    return await _stats(conn, "merchant", merchant_id, subject.timezone, asked, cache)
 
 
 async def of_owner(
@@ -208,6 +255,7 @@ async def of_owner(
     owner_id: UUID | None,
     tz: str,
     asked: Asked,
+    cache: ViewCache,
 ) -> Stats:
     """Every offer of an owner: the caller's own, or for the admin the `owner_id` given."""
     if principal.owner_id is not None:
@@ -218,7 +266,7 @@ async def of_owner(
         raise InvalidInput.at(["query", "owner_id"], "is required with the admin key")
     elif not await stats_sql.owner_exists(conn, owner_id=owner_id):
         raise NotFound(f"There is no owner {owner_id}")
-    return await _stats(conn, "owner", owner_id, tz, asked)
+    return await _stats(conn, "owner", owner_id, tz, asked, cache)
 
 
 async def _stats(
@@ -227,10 +275,26 @@ async def _stats(
     id: UUID,
     tz_name: str,
     asked: Asked,
+    cache: ViewCache,
 ) -> Stats:
     tz, bucket = ZoneInfo(tz_name), asked.bucket
     start, end = window(asked.start, asked.end, bucket, now=asked.now or datetime.now(UTC))
     starts = buckets(start, end, bucket, tz)
+    return await cache.get(
+        (scope, id, tz_name, bucket, starts[0], starts[-1]),
+        lambda: _compute(conn, scope, id, tz_name, bucket, starts),
+    )
+
+
+async def _compute(
+    conn: AsyncConnection,
+    scope: Scope,
+    id: UUID,
+    tz_name: str,
+    bucket: Bucket,
+    starts: list[datetime],
+) -> Stats:
+    tz = ZoneInfo(tz_name)
     first, last = starts[0], starts[-1]
     counts: dict[datetime, tuple[int, int]] = {}
     if bucket is Bucket.hour:

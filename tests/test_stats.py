@@ -5,6 +5,7 @@ k-anonymity, who may see what, bad input, and the CSV export."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import itertools
@@ -497,3 +498,58 @@ async def test_sharers_and_kol_equal_a_brute_force_over_a_random_share_tree(
     everything = (await client.get(f"/v1/offers/{offer.id}/stats", headers=owner[1])).json()
     assert everything["totals"]["shares"] == 8  # made now, inside the last 30 days
     assert body["totals"]["shares"] == 0
+
+
+async def get(cache: stats.ViewCache, key: str, compute: Any) -> Any:
+    return await cache.get(key, compute)
+
+
+async def test_an_answer_is_reused_for_the_cache_time_and_computed_once() -> None:
+    calls = 0
+
+    async def compute() -> Any:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return calls
+
+    cache = stats.ViewCache(0.3)
+    assert await asyncio.gather(*(get(cache, "k", compute) for _ in range(10))) == [1] * 10
+    assert await get(cache, "k", compute) == 1 and await get(cache, "other", compute) == 2
+    await asyncio.sleep(0.35)
+    assert await get(cache, "k", compute) == 3  # expired: computed again
+    assert [await get(stats.ViewCache(0), "k", compute) for _ in range(2)] == [4, 5]
+
+    async def failing() -> Any:
+        await asyncio.sleep(0.05)
+        raise RuntimeError("database gone")
+
+    first = asyncio.ensure_future(get(cache, "bad", failing))
+    await asyncio.sleep(0.01)
+    second = get(cache, "bad", compute)  # waits for the first, which fails: computes itself
+    assert await second == 6
+    with pytest.raises(RuntimeError):
+        await first
+    assert await get(cache, "bad", compute) == 7  # the failure was not kept
+
+
+async def test_statistics_lag_claims_by_at_most_the_cache_time(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner: Any
+) -> None:
+    shop, offer = await shop_and_offer(conn, owner[0], "Asia/Shanghai")
+    made = await create_app(conn)
+    path = f"/v1/offers/{offer.id}/stats"
+    assert (await client.get(path, headers=owner[1])).json()["totals"]["claims"] == 0
+    response = await client.post(
+        f"/v1/offers/{offer.id}/claims",
+        json={"user_id": "u"} | INSIDE,
+        headers={"Authorization": f"Bearer {made.app_key}"},
+    )
+    assert response.status_code == 201
+    assert (await client.get(path, headers=owner[1])).json()["totals"]["claims"] == 0  # kept
+    hourly = (await client.get(path, params={"bucket": "hour"}, headers=owner[1])).json()
+    assert hourly["totals"]["claims"] == 1  # another view: computed now
+    since = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    only_from = (await client.get(path, params={"from": since}, headers=owner[1])).json()
+    assert datetime.fromisoformat(only_from["to"]) > datetime.now(UTC)  # `to` defaults to now
+    assert only_from["totals"]["claims"] == 1 and len(only_from["series"]) == 3

@@ -35,6 +35,9 @@ VENDOR_FILES = {
         WEB / "node_modules/topojson-client/dist/topojson-client.min.js"
     ),
     "/vendor/world-atlas/countries-10m.json": WEB / "node_modules/world-atlas/countries-10m.json",
+    "/vendor/uplot/uPlot.iife.min.js": WEB / "node_modules/uplot/dist/uPlot.iife.min.js",
+    "/vendor/uplot/uPlot.min.css": WEB / "node_modules/uplot/dist/uPlot.min.css",
+    "/vendor/h3-js/h3-js.umd.js": WEB / "node_modules/h3-js/dist/h3-js.umd.js",
 }
 Installed = tuple[Path, dict[str, str]]  # the venv's bin/, the environment to run it in
 

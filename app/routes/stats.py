@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -32,8 +32,8 @@ From = Annotated[
 To = Annotated[
     AwareDatetime | None,
     Query(
-        description="The range's end, exclusive, with its offset (default: now, or 30 days after"
-        " `from`); widened to the end of its bucket. At most 31 days of hour buckets, 366 of day"
+        description="The range's end, exclusive, with its offset (default: now); widened to the"
+        " end of its bucket. At most 31 days of hour buckets, 366 of day"
         " buckets.",
         examples=["2026-12-01T00:00:00+08:00"],
     ),
@@ -50,6 +50,7 @@ router = APIRouter(route_class=params.KnownQueryRoute)
     "/v1/offers/{offer_id}/stats", responses=problems(401, 403, 404, 422), tags=["statistics"]
 )
 async def offer_stats(
+    request: Request,
     conn: Conn,
     caller: Caller,
     offer_id: UUID,
@@ -59,7 +60,11 @@ async def offer_stats(
 ) -> StatsOut:
     """An offer's statistics for its owner (or the admin), bucketed in its store's timezone."""
     view = await stats.of_offer(
-        conn, principal=caller, offer_id=offer_id, asked=Asked(from_, to, bucket)
+        conn,
+        principal=caller,
+        offer_id=offer_id,
+        asked=Asked(from_, to, bucket),
+        cache=request.app.state.stats_cache,
     )
     return _out(view)
 
@@ -70,6 +75,7 @@ async def offer_stats(
     tags=["statistics"],
 )
 async def merchant_stats(
+    request: Request,
     conn: Conn,
     caller: Caller,
     merchant_id: UUID,
@@ -80,13 +86,18 @@ async def merchant_stats(
     """A store's statistics over all its offers, for its owner (or the admin), bucketed in the
     store's timezone."""
     view = await stats.of_merchant(
-        conn, principal=caller, merchant_id=merchant_id, asked=Asked(from_, to, bucket)
+        conn,
+        principal=caller,
+        merchant_id=merchant_id,
+        asked=Asked(from_, to, bucket),
+        cache=request.app.state.stats_cache,
     )
     return _out(view)
 
 
 @router.get("/v1/stats", responses=problems(401, 403, 404, 422), tags=["statistics"])
 async def owner_stats(
+    request: Request,
     conn: Conn,
     caller: Caller,
     from_: From = None,
@@ -110,7 +121,12 @@ async def owner_stats(
     except ValueError as exc:
         raise InvalidInput.at(["query", "tz"], str(exc)) from None
     view = await stats.of_owner(
-        conn, principal=caller, owner_id=owner_id, tz=tz, asked=Asked(from_, to, bucket)
+        conn,
+        principal=caller,
+        owner_id=owner_id,
+        tz=tz,
+        asked=Asked(from_, to, bucket),
+        cache=request.app.state.stats_cache,
     )
     return _out(view)
 
