@@ -32,6 +32,7 @@ from tests.factories import create_app, insert_merchant, insert_offer, owner_wit
 SHOP = (22.5431, 114.0579)
 INSIDE = {"lat": 22.5440, "lng": 114.0579}
 START = datetime(2026, 1, 1, tzinfo=UTC)
+NO_LIMITS: dict[str, Any] = {"hits": [], "window_no": 0, "fraction": 0.0}  # the real statement
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ async def traffic(
         at = first + timedelta(seconds=rng.randrange(seconds), microseconds=rng.randrange(10**6))
         lat, lng = point_near(rng)
         code = claims.new_code()
-        taken = await claims_sql.take_code(
+        claimed = await claims_sql.claim_counted(
             driver,
             offer_id=offer_id,
             user_id=f"u{rng.randrange(users)}",
@@ -81,8 +82,10 @@ async def traffic(
             code=code,
             now=at,
             cell=cell_of(lat, lng, claims.CLAIM_CELL_RES),
+            share=None,
+            **NO_LIMITS,
         )
-        assert taken is not None and taken.claimed_at == at
+        assert claimed.taken is not None and claimed.taken.claimed_at == at
         made.append((code, at))
     for code, at in made:
         if rng.random() < 0.5:
@@ -421,12 +424,12 @@ async def test_sharers_and_kol_equal_a_brute_force_over_a_random_share_tree(
         at = first + timedelta(minutes=rng.randrange(5 * 24 * 60))
         lat, lng = point_near(rng)
         code = claims.new_code()
-        taken = await claims_sql.take_code(
+        claimed = await claims_sql.claim_counted(
             driver, offer_id=offer.id, user_id=f"u{rng.randrange(10)}", lat=lat, lng=lng,
             accuracy_m=0, app_id=app.row.id, code=code, now=at, cell=cell_of(lat, lng, 9),
-            share=rng.choice([None, *parent_of]),
+            share=rng.choice([None, *parent_of]), **NO_LIMITS,
         )  # fmt: skip
-        assert taken is not None and taken.claimed_at is not None
+        assert claimed.taken is not None and claimed.taken.claimed_at is not None
         if rng.random() < 0.6:
             assert await claims_sql.redeem_target(conn, code=code) is not None
             assert await claims_sql.redeem(conn, code=code, now=at + timedelta(hours=1))
