@@ -70,13 +70,13 @@ class Kol(BaseModel):
 
 
 class StatsOut(BaseModel):
-    totals: Totals
+    totals: Totals = Field(description="The range's totals.")
     series: list[SeriesPoint] = Field(description="One point per bucket, empty buckets too.")
     cells: list[CellOut] = Field(description="Claim cells, most claims first (k-anonymous).")
     sharers: list[SharerOut] = Field(
         description="The top 100 sharers with claims in the range, most chain redemptions first."
     )
-    kol: Kol
+    kol: Kol = Field(description="The smallest set of sharers holding 80% of redemptions.")
     from_: datetime = Field(
         alias="from",
         description="The range's start, widened to the start of its bucket (extension).",
