@@ -64,8 +64,10 @@ from app.queries.offers import OfferRow
 from app.queries.ratelimit import Hit
 from app.ratelimit import Clock, Limits
 from spatial import CoordSystem, from_wgs84, to_wgs84
+from spatial.h3cells import cell_of
 
 IDEMPOTENCY_TTL_S = 24 * 3600.0
+CLAIM_CELL_RES = 9  # the H3 resolution of where a claim was made, kept for statistics
 PURGE_EVERY, PURGE_BATCH = 16, 100  # every 16th keyed claim deletes up to 100 expired keys
 _JSON = orjson.OPT_UTC_Z
 _keyed_claims = itertools.count(1)
@@ -97,6 +99,7 @@ class Attempt:
     coord: CoordSystem
     accuracy_m: float  # 0 when the app did not say
     key: str | None
+    share: str | None = None  # the share code the user came through
 
 
 async def claim(conn: asyncpg.Connection, attempt: Attempt, *, limits: Limits) -> Outcome:
@@ -265,6 +268,8 @@ async def _claim_counted(
         app_id=attempt.app_id,
         code=code,
         now=now,
+        cell=cell_of(lat, lng, CLAIM_CELL_RES),
+        share=attempt.share,
         hits=hits,
         window_no=clock.window_no,
         fraction=clock.fraction,
@@ -275,6 +280,8 @@ async def _claim_counted(
         raise _no_offer(attempt.offer_id)
     if claimed.taken.claimed_at is not None:
         return _response(attempt, claimed.offer, code, now)
+    if not claimed.taken.share_known:
+        raise _unknown_share()
     raise await _refusal(conn, attempt, claimed.taken, lat, lng, now)
 
 
@@ -297,14 +304,22 @@ async def _take(
             app_id=attempt.app_id,
             code=code,
             now=now,
+            cell=cell_of(lat, lng, CLAIM_CELL_RES),
             key=key,
             response=response.decode(),
+            share=attempt.share,
         )
     if taken is None:
         raise _no_offer(attempt.offer_id)
     if taken.claimed_at is not None:
         return response
+    if not taken.share_known:
+        raise _unknown_share()
     raise await _refusal(conn, attempt, taken, lat, lng, now)
+
+
+def _unknown_share() -> InvalidInput:
+    return InvalidInput.at(["body", "share"], "is not a share of this offer")
 
 
 async def _refusal(

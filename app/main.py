@@ -24,6 +24,7 @@ from app.metrics import Metrics, MetricsMiddleware
 from app.ratelimit import Limits
 from app.routes import console, reference
 from app.settings import Settings
+from app.stats import ViewCache
 
 log = logging.getLogger("nearby")
 
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.apps = Directory(box_of(settings))
     app.state.limits = Limits.of(settings)
+    app.state.stats_cache = ViewCache(settings.stats_cache_s)
     errors.install(app)
     for router in routes.ROUTERS:
         app.include_router(router)

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    # The service as the world reaches it, e.g. https://nearby.example.com: the base of the deep
+    # links in QR codes (/m/<store>, /o/<offer>). Default http://<host>:<port>.
+    public_url: str | None = Field(None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     pool_size: int = 20
     pool_overflow: int = 20
     # An unreachable database answers 503 after this, not after asyncpg's default 60 s.
@@ -48,6 +51,8 @@ class Settings(BaseSettings):
     claims_per_minute: int = Field(10, ge=1)
     track_per_minute: int = Field(60, ge=1)
     app_claims_per_minute: int = Field(6000, ge=1)
+    # Statistics (app/stats.py): an answer is reused this long (0: never), per process.
+    stats_cache_s: float = Field(30.0, ge=0)
     # Operations: `nearby serve` logs JSON unless told `text`; other commands log text for people.
     log_format: Literal["json", "text"] | None = None
     access_log: bool = False
@@ -97,3 +102,10 @@ class Settings(BaseSettings):
         from app.postgres import Target  # asyncpg: not for every importer of the settings
 
         return Target.parse(self.database_url)
+
+    @property
+    def public_base(self) -> str:
+        """NEARBY_PUBLIC_URL without a trailing slash, or this process's own address."""
+        if self.public_url is not None:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Double,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -183,8 +184,20 @@ claim = Table(
     Column("claimed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("redeemed_at", DateTime(timezone=True)),
     Column("app_id", UUID(as_uuid=True), ForeignKey("app.id"), nullable=False),
+    # The resolution-9 H3 cell of where the code was claimed (NULL before revision 0008).
+    Column("cell", BigInteger),
+    # The share the claim came through (app/shares.py), if any: a share of the same offer. No
+    # foreign key (see migration 0007): shares go only with their offer.
+    Column("share", Text),
 )
-Index("ix_claim_offer_id", claim.c.offer_id)
+# An offer's claims in a time range, from the index alone (statistics).
+Index(
+    "ix_claim_offer_id_claimed_at",
+    claim.c.offer_id,
+    claim.c.claimed_at,
+    postgresql_include=["app_id", "user_id", "cell", "redeemed_at", "share"],
+)
+Index("ix_claim_share", claim.c.share, postgresql_where=text("share IS NOT NULL"))
 # A user's codes, newest first.
 Index(
     "ix_claim_app_id_user_id_claimed_at_code",
@@ -192,6 +205,46 @@ Index(
     claim.c.user_id,
     claim.c.claimed_at,
     claim.c.code,
+)
+
+# Shares of offers: the attribution chains (app/shares.py, app/attribution.py). `path` is the codes
+# from the chain's root down to the share itself, written when it is made; `parent` is a share
+# of the same offer (a composite foreign key), so a chain never leaves its offer nor loops.
+SHARE_MAX_DEPTH = 31
+share = Table(
+    "share",
+    metadata,
+    Column("code", Text, primary_key=True),
+    _belongs_to("offer"),
+    Column("app_id", UUID(as_uuid=True), ForeignKey("app.id"), nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("parent", Text),
+    Column("depth", SmallInteger, nullable=False),
+    Column("path", ARRAY(Text), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("offer_id", "code"),
+    # One share per user of an app and offer (first touch): a sharer is one node of the tree.
+    UniqueConstraint("offer_id", "app_id", "user_id"),
+    ForeignKeyConstraint(
+        ["offer_id", "parent"], ["share.offer_id", "share.code"], ondelete="CASCADE"
+    ),
+    CheckConstraint("code ~ '^[0-9A-Za-z]{1,32}$'", name="code"),
+    CheckConstraint(f"depth BETWEEN 0 AND {SHARE_MAX_DEPTH}", name="depth"),
+    CheckConstraint("(parent IS NULL) = (depth = 0)", name="root"),
+    CheckConstraint("cardinality(path) = depth + 1 AND path[depth + 1] = code", name="path"),
+)
+
+# Claims and redemptions per offer and quarter-hour (UTC), kept by the claim and redeem
+# statements (app/stats.py): every timezone is whole quarter-hours from UTC.
+offer_stats = Table(
+    "offer_stats",
+    metadata,
+    _belongs_to("offer"),
+    Column("t", DateTime(timezone=True), nullable=False),
+    Column("claims", Integer, nullable=False, server_default=text("0")),
+    Column("redemptions", Integer, nullable=False, server_default=text("0")),
+    PrimaryKeyConstraint("offer_id", "t"),
+    CheckConstraint("0 <= claims AND 0 <= redemptions", name="counts"),
 )
 
 # How many codes each user (of an app) holds of each offer: the per-user limit is a conditional

@@ -811,6 +811,8 @@ async def test_hostile_text_shows_as_text_in_every_view(
     assert state["scripts"] == [
         "/vendor/leaflet/leaflet.js",
         "/vendor/topojson-client/topojson-client.min.js",
+        "/vendor/uplot/uPlot.iife.min.js",
+        "/vendor/h3-js/h3-js.umd.js",
         "/console/main.js",
     ]
     assert not [link for link in state["links"] if not re.match(r"^(https://|#)", link)]

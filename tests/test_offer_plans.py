@@ -109,7 +109,8 @@ COUNTING: list[Any] = [29000000, 0.5, "claims", "app/user", 10, "app-claims", "a
 async def test_a_claim_reads_by_keys_and_scans_no_table(seeded: Any, keyed: bool) -> None:
     offer_id = await seeded.fetchval("SELECT id FROM offer LIMIT 1")
     point, app_id = "SRID=4326;POINT(121.5 31.2)", uuid.uuid4()
-    values: list[Any] = [offer_id, "user", "CODE", AT, point, 120.0, app_id]
+    cell, share = 0x8931AA42803FFFF, "S1"  # the claim's H3 cell; a share's code
+    values: list[Any] = [offer_id, "user", "CODE", AT, point, 120.0, app_id, cell, share]
     if keyed:  # the key's row, taken by the preflight, gets the response by its key
         values += [f"key-{uuid.uuid4()}", '{"code": "CODE"}']
         statement = _take_statement(keyed=True)
@@ -118,11 +119,13 @@ async def test_a_claim_reads_by_keys_and_scans_no_table(seeded: Any, keyed: bool
         statement = _take_statement(keyed=False, limits=2)
     explained = await plan(seeded, statement, values)
     assert "Seq Scan" not in explained
-    # The offer by its key (and the key's row, or the counters); for the events of a code
-    # taken, its store's owner and that owner's webhooks by their indexes too.
-    events = {"pk_offer", "pk_merchant", "ix_webhook_owner_id"}
+    # The offer by its key (and the key's row, or the counters), the share named by its key;
+    # for the events of a code taken, its store's owner and that owner's webhooks by their
+    # indexes too. (The rollup's upsert finds its row by pk_offer_stats, its conflict arbiter.)
+    events = {"pk_offer", "pk_merchant", "ix_webhook_owner_id", "uq_share_offer_id_code"}
     extra = {"pk_claim_request"} if keyed else {"pk_rate_counter"}
     assert _indexes(explained) == events | extra
+    assert '"Conflict Arbiter Indexes": ["pk_offer_stats"]' in explained
 
 
 async def test_a_keyed_claims_preflight_reads_its_counters_and_the_offer_by_their_keys(

@@ -43,6 +43,9 @@ VENDOR_FILES = {
     "/vendor/redoc/redoc.standalone.js": WEB / "node_modules/redoc/bundles/redoc.standalone.js",
     "/reference/swagger.js": WEB / "reference/swagger.js",
     "/reference/redoc.js": WEB / "reference/redoc.js",
+    "/vendor/uplot/uPlot.iife.min.js": WEB / "node_modules/uplot/dist/uPlot.iife.min.js",
+    "/vendor/uplot/uPlot.min.css": WEB / "node_modules/uplot/dist/uPlot.min.css",
+    "/vendor/h3-js/h3-js.umd.js": WEB / "node_modules/h3-js/dist/h3-js.umd.js",
 }
 Installed = tuple[Path, dict[str, str]]  # the venv's bin/, the environment to run it in
 

@@ -70,6 +70,7 @@ class Taken:
 
     claimed_at: datetime | None
     open: bool  # inside, active and with a code left when locked: a refusal was the user's limit
+    share_known: bool  # no share named, or a share of this offer
     gate: ClaimGate
 
 
@@ -138,6 +139,8 @@ _SEAMS = (
 )
 EDGE_PIECE_DEG = 0.0005
 PRESENCE_SLACK_M = 50.0
+# The quarter-hour (UTC) of offer_stats an instant counts in.
+QUARTER_OF = "date_bin('15 minutes', {}, timestamptz '2000-01-01 00:00+00')"
 
 
 def _gate_columns(now: str, point: str, accuracy: str) -> str:
@@ -217,33 +220,40 @@ _CLAIM_EVENTS = events_sql.emit_ctes(
 @cache
 def _take_statement(*, keyed: bool, limits: int = 0) -> str:
     """All or nothing, in one statement ($1 offer, $2 user, $3 code, $4 now, $5 point, $6 its
-    accuracy in metres, $7 app).
+    accuracy in metres, $7 app, $8 the point's resolution-9 H3 cell).
 
     The gate reads the offer as the statement found it, for the caller's messages. Then: lock
     the offer if the point is inside and it is active with a code left (after waiting for a
     concurrent claim, PostgreSQL re-checks that on the newest row), count the user if under
     their limit (ON CONFLICT re-checks the newest count), then the offer, then the code. A
     refusal writes nothing but the lock, so without a key no transaction is needed. A code
-    taken writes its events in the same statement (events_sql.emit_ctes).
+    taken writes its events in the same statement (events_sql.emit_ctes) and counts itself in
+    its offer's quarter-hour of offer_stats (under the offer's lock: no extra waiting).
 
     Without a key, the statement also counts the attempt against `limits` rate limits first
-    (counters from $8, see ratelimit_sql.counting_sql), tries the claim only if every one
+    (counters from $10, see ratelimit_sql.counting_sql), tries the claim only if every one
     counted, and returns the offer's summary for the response: a claim is one round trip. The
     counter rows stay locked until the claim commits, so the per-app limit is spread over
     shards (app/ratelimit.py) that no two claims of an app are likely to share at once.
 
-    Keyed ($8 key, $9 the success response): a code made is stored as the key's response (the
-    key was taken, and the limits counted, by `preflight` in the same transaction; a refusal
-    is stored by store_response).
+    Keyed ($10 key, $11 the success response): a code made is stored as the key's response
+    (the key was taken, and the limits counted, by `preflight` in the same transaction; a
+    refusal is stored by store_response).
+
+    $9 is the share the claim came through, or NULL: it must be a share of this offer (else
+    nothing is locked or written, and `share_known` is false). The claim is stored with it, or
+    with its parent when it is the claimant's own share (app/attribution.py: no credit for
+    one's own claim at one's own share).
     """
     assert not (keyed and limits), "a keyed claim counts its limits in its preflight"
+    share = "$9::text"
     stored = ""
     if keyed:
         stored = """, stored AS (
-            UPDATE claim_request SET status = 201, body = $9::json
-            WHERE offer_id = $1 AND app_id = $7 AND key = $8 AND EXISTS (SELECT FROM made)
+            UPDATE claim_request SET status = 201, body = $11::json
+            WHERE offer_id = $1 AND app_id = $7 AND key = $10 AND EXISTS (SELECT FROM made)
         )"""
-    counting, counted = ratelimit_sql.counting_sql(8, limits, gate="true")
+    counting, counted = ratelimit_sql.counting_sql(10, limits, gate="true")
     allowed = f"AND EXISTS (SELECT FROM counted{limits - 1})" if limits else ""
     summary = ""
     if not keyed:
@@ -255,11 +265,16 @@ def _take_statement(*, keyed: bool, limits: int = 0) -> str:
     else:
         summary = " FROM gate"
     return f"""
-        WITH {"".join(cte + ", " for cte in counting)}gate AS (
+        WITH {"".join(cte + ", " for cte in counting)}via AS (
+            SELECT CASE WHEN s.app_id = $7 AND s.user_id = $2 THEN s.parent ELSE s.code END
+                AS share
+            FROM share s WHERE s.code = {share} AND s.offer_id = $1
+        ), gate AS (
             SELECT {_gate_columns("$4", "$5", "$6::float8")} FROM offer o WHERE o.id = $1
         ), locked AS (
             SELECT o.id, o.per_user_limit FROM offer o, gate
             WHERE o.id = $1 AND gate.inside {allowed}
+              AND ({share} IS NULL OR EXISTS (SELECT FROM via))
               AND o.starts_at <= $4 AND (o.ends_at IS NULL OR $4 < o.ends_at)
               AND (o.quantity IS NULL OR o.claimed < o.quantity)
             FOR NO KEY UPDATE OF o
@@ -275,11 +290,16 @@ def _take_statement(*, keyed: bool, limits: int = 0) -> str:
               AND (o.quantity IS NULL OR o.claimed < o.quantity)
             RETURNING o.id, o.merchant_id, o.claimed, o.quantity
         ), made AS (
-            INSERT INTO claim (code, offer_id, app_id, user_id, claimed_at)
-            SELECT $3, id, $7, $2, $4 FROM counted
+            INSERT INTO claim (code, offer_id, app_id, user_id, claimed_at, cell, share)
+            SELECT $3, id, $7, $2, $4, $8, (SELECT share FROM via) FROM counted
             RETURNING claimed_at
+        ), tallied AS (
+            INSERT INTO offer_stats AS s (offer_id, t, claims)
+            SELECT $1, {QUARTER_OF.format("$4::timestamptz")}, 1 FROM made
+            ON CONFLICT (offer_id, t) DO UPDATE SET claims = s.claims + 1
         ){stored}, {_CLAIM_EVENTS}
-        SELECT (SELECT claimed_at FROM made), EXISTS (SELECT FROM locked), gate.*{summary}"""
+        SELECT (SELECT claimed_at FROM made), EXISTS (SELECT FROM locked),
+               {share} IS NULL OR EXISTS (SELECT FROM via), gate.*{summary}"""
 
 
 _TAKE_KEYED = _take_statement(keyed=True)
@@ -339,12 +359,15 @@ async def claim_counted(
     app_id: UUID,
     code: str,
     now: datetime,
+    cell: int,
+    share: str | None,
     hits: list[Hit],
     window_no: int,
     fraction: float,
 ) -> Claimed:
     """Count the attempt against `hits` and, if every one counted, claim `code` at `now` for
-    the app's user at the WGS-84 point: one statement (see _take_statement)."""
+    the app's user at the WGS-84 point (in H3 `cell`), through the `share` if any: one
+    statement (see _take_statement)."""
     row = await conn.fetchrow(
         _take_statement(keyed=False, limits=len(hits)),
         offer_id,
@@ -354,13 +377,16 @@ async def claim_counted(
         ewkt(lat, lng),
         accuracy_m,
         app_id,
+        cell,
+        share,
         *ratelimit_sql.counting_values(hits, window_no=window_no, fraction=fraction),
     )
     assert row is not None
-    counted = ratelimit_sql.counted(row, 19, len(hits))
-    if row[2] is None:  # the offer's starts_at: no offer
+    counted = ratelimit_sql.counted(row, 20, len(hits))
+    if row[3] is None:  # the offer's starts_at: no offer
         return Claimed(counted, None, None)
-    return Claimed(counted, Taken(row[0], row[1], ClaimGate(*row[2:10])), OfferSummary(*row[10:19]))
+    taken = Taken(row[0], row[1], row[2], ClaimGate(*row[3:11]))
+    return Claimed(counted, taken, OfferSummary(*row[11:20]))
 
 
 async def take_code(
@@ -374,16 +400,18 @@ async def take_code(
     app_id: UUID,
     code: str,
     now: datetime,
+    cell: int,
     key: str,
     response: str,
+    share: str | None = None,
 ) -> Taken | None:
-    """Claim `code` at `now` for the app's user at the WGS-84 point, or nothing at all; None if
-    there is no such offer. The `key` was taken by `preflight`: a code made is stored with its
-    `response`.
+    """Claim `code` at `now` for the app's user at the WGS-84 point (in H3 `cell`), through
+    the `share` if any, or nothing at all; None if there is no such offer. The `key` was taken
+    by `preflight`: a code made is stored with its `response`.
     """
-    values = [offer_id, user_id, code, now, ewkt(lat, lng), accuracy_m, app_id]
+    values = [offer_id, user_id, code, now, ewkt(lat, lng), accuracy_m, app_id, cell, share]
     row = await conn.fetchrow(_TAKE_KEYED, *values, key, response)
-    return Taken(row[0], row[1], ClaimGate(*row[2:])) if row else None
+    return Taken(row[0], row[1], row[2], ClaimGate(*row[3:])) if row else None
 
 
 async def claim_gate(
@@ -463,17 +491,22 @@ async def redeem_target(conn: AsyncConnection, *, code: str) -> RedeemTarget | N
 
 
 async def redeem(conn: AsyncConnection, *, code: str, now: datetime) -> ClaimRow | None:
-    """Mark the code redeemed at `now` and count it on its offer; None if it already was."""
+    """Mark the code redeemed at `now` and count it on its offer and in offer_stats (the
+    caller holds the offer's lock: redeem_target); None if it already was."""
     row = (
         await conn.execute(
             text(
-                """WITH done AS (
+                f"""WITH done AS (
                        UPDATE claim SET redeemed_at = :now
                        WHERE code = :code AND redeemed_at IS NULL
                        RETURNING code, offer_id, user_id, claimed_at, redeemed_at
                    ), counted AS (
                        UPDATE offer o SET redeemed = o.redeemed + 1
                        FROM done WHERE o.id = done.offer_id
+                   ), tallied AS (
+                       INSERT INTO offer_stats AS s (offer_id, t, redemptions)
+                       SELECT offer_id, {QUARTER_OF.format("redeemed_at")}, 1 FROM done
+                       ON CONFLICT (offer_id, t) DO UPDATE SET redemptions = s.redemptions + 1
                    )
                    SELECT code, offer_id, user_id, claimed_at, redeemed_at FROM done"""
             ),

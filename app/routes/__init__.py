@@ -21,6 +21,8 @@ from app.routes import (
     operations,
     reference,
     search,
+    shares,
+    stats,
     webhooks,
 )
 
@@ -28,11 +30,13 @@ ROUTERS: tuple[APIRouter, ...] = (
     search.router,
     offers.router,
     claims.router,
+    shares.router,
     merchants.router,
     apps.router,
     imports.router,
     webhooks.router,
     events.router,
+    stats.router,
     operations.router,
     console.router,
     reference.router,

@@ -1,9 +1,9 @@
 """GET /: the web console, a static page over the public HTTP API (app/web/console/).
 
-Its libraries (Leaflet, topojson-client, Natural Earth outlines from world-atlas), and those of
-the API reference (routes/reference.py), come from the npm registry at set-up time into
-app/web/node_modules and are served from /vendor/; the wheel carries the files of VENDOR that
-the pages load (pyproject.toml's artifacts). Nothing here talks
+Its libraries (Leaflet, topojson-client, Natural Earth outlines from world-atlas, uPlot and
+h3-js for the statistics view), and those of the API reference (routes/reference.py), come from
+the npm registry at set-up time into app/web/node_modules and are served from /vendor/; the
+wheel carries the files of VENDOR that the pages load (pyproject.toml's artifacts). Nothing here talks
 to the database: the page itself calls /v1/... like any other client.
 """
 
@@ -27,6 +27,8 @@ VENDOR = {
     # The API reference's (routes/reference.py: /docs and /redoc).
     "swagger-ui-dist": LIBRARIES / "swagger-ui-dist",
     "redoc": LIBRARIES / "redoc" / "bundles",
+    "uplot": LIBRARIES / "uplot" / "dist",  # the statistics view's chart (console/stats.js)
+    "h3-js": LIBRARIES / "h3-js" / "dist",  # the outlines of the heat map's H3 cells
 }
 
 # Sent with the page and every file under it (app/headers.py adds nosniff and no-referrer to every

@@ -157,6 +157,7 @@ async def claim_offer(
             coord=body.coord,
             accuracy_m=body.accuracy_m,
             key=idempotency_key,
+            share=body.share,
         )
         outcome = await claims.claim(conn, attempt, limits=request.app.state.limits)
     return Response(

@@ -27,6 +27,8 @@ MAX_TAGS = 50
 MAX_ATTRIBUTES_BYTES = 16 * 1024
 MAX_ATTRIBUTES_DEPTH = 8
 _INT64 = range(-(2**63), 2**63)
+# A share's code (app/shares.py): it fits a mini program QR code's 32-character `scene`.
+SHARE_CODE_PATTERN = "^[0-9A-Za-z]{1,32}$"
 
 
 def _no_nul(value: str) -> str:

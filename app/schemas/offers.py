@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from app.schemas.common import (
     COORD_HELP,
     CURSOR_HELP,
+    SHARE_CODE_PATTERN,
     HintsSwappedLatLng,
     Instant,
     Lat,
@@ -238,6 +239,14 @@ class ClaimIn(Strict, HintsSwappedLatLng):
         allow_inf_nan=False,
         description="Radius of the position's uncertainty, metres (default 0). The claim counts "
         "only if this circle reaches at most 50 m past the fence's edge.",
+    )
+    share: str | None = Field(
+        None,
+        pattern=SHARE_CODE_PATTERN,
+        description="The code of the share of this offer the user came through: the claim is "
+        "attributed to it (to its parent when it is the user's own share), and its redemption "
+        "credited up the share's chain. A code that is not a share of this offer is a 422.",
+        examples=["4kQ9ZtWb1xR7mN2pL8sV0c"],
     )
 
     model_config = {

@@ -7,6 +7,7 @@ import { el } from "./dom.js";
 import { FenceDrawer } from "./draw.js";
 import { fenceLayer, formatPoint, toLatLng } from "./geo.js";
 import { clearMessage, showError, showOk } from "./message.js";
+import { StatsView } from "./stats.js";
 import { storeDetails } from "./store.js";
 
 const KEY = "nearby.ownerKey";
@@ -23,6 +24,10 @@ export class Merchant {
     this.selected = null;
     this.drawer = new FenceDrawer(map, (drawer) => this.drawingChanged(drawer));
     this.onClick = (event) => this.drawer.click(event.latlng);
+    this.stats = new StatsView(map, () => this.key, coord);
+    $("store-stats").addEventListener("click", () => {
+      if (this.selected) this.stats.show("merchant", this.selected.id, this.selected.name, this.selected);
+    });
 
     $("key-form").addEventListener("submit", (event) => {
       event.preventDefault();
@@ -61,6 +66,7 @@ export class Merchant {
   }
 
   deactivate() {
+    this.stats.close();
     this.storeLayer.remove();
     this.fenceLayer.remove();
     this.drawer.detach();
@@ -86,6 +92,7 @@ export class Merchant {
     this.fenceLayer.clearLayers();
     this.drawer.clear();
     this.renderStoreList();
+    this.stats.close();
     $("store-detail").hidden = true;
     $("stores-summary").hidden = true;
     showOk("The key is forgotten.");
@@ -181,6 +188,11 @@ export class Merchant {
         const fence = fenceLayer(offer.geofence, reference, {
           color: "#d9480f", weight: 1.5, dashArray: "6 4", fillOpacity: 0.06, interactive: false,
         }).addTo(this.fenceLayer);
+        const statistics = el("button", { type: "button", className: "statistics" }, "Statistics");
+        statistics.addEventListener("click", (event) => {
+          event.stopPropagation();
+          this.stats.show("offer", offer.id, offer.title, store);
+        });
         const remove = el("button", { type: "button", className: "delete" }, "Delete");
         remove.addEventListener("click", (event) => {
           event.stopPropagation();
@@ -194,6 +206,7 @@ export class Merchant {
           el("div", { className: "meta description" }, offer.description),
           el("div", { className: "meta window" }, describeWindow(offer)),
           el("div", { className: "meta counts" }, describeCounts(offer)),
+          statistics,
           remove,
         );
         item.addEventListener("click", () => this.map.fitBounds(fence.getBounds(), { maxZoom: 17 }));

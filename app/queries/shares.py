@@ -1,0 +1,95 @@
+"""SQL of shares: making one (its chain's path copied from its parent's in the same
+statement), finding a user's share of an offer, and reading one by its code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+_COLUMNS = "code, offer_id, app_id, user_id, parent, depth, path, created_at"
+
+
+@dataclass(slots=True)
+class ShareRow:
+    code: str
+    offer_id: UUID
+    app_id: UUID
+    user_id: str
+    parent: str | None
+    depth: int
+    path: list[str]  # codes from the chain's root down to this share
+    created_at: datetime
+
+
+async def share_by_code(conn: AsyncConnection, *, code: str) -> ShareRow | None:
+    row = (
+        await conn.execute(text(f"SELECT {_COLUMNS} FROM share WHERE code = :code"), {"code": code})
+    ).one_or_none()
+    return ShareRow(*row) if row else None
+
+
+async def share_of_user(
+    conn: AsyncConnection, *, offer_id: UUID, app_id: UUID, user_id: str
+) -> ShareRow | None:
+    row = (
+        await conn.execute(
+            text(
+                f"""SELECT {_COLUMNS} FROM share
+                    WHERE offer_id = :offer_id AND app_id = :app_id AND user_id = :user_id"""
+            ),
+            {"offer_id": offer_id, "app_id": app_id, "user_id": user_id},
+        )
+    ).one_or_none()
+    return ShareRow(*row) if row else None
+
+
+async def insert_share(
+    conn: AsyncConnection,
+    *,
+    code: str,
+    offer_id: UUID,
+    app_id: UUID,
+    user_id: str,
+    parent: str | None,
+) -> ShareRow | None:
+    """A new share under `parent` (a share of the same offer, or None for a root), its depth
+    and path one below the parent's; None if the user already has a share of the offer.
+    Breaks fk_share_offer_id_offer when the offer is gone."""
+    row = (
+        await conn.execute(
+            text(
+                f"""INSERT INTO share (code, offer_id, app_id, user_id, parent, depth, path)
+                    SELECT :code, :offer_id, :app_id, :user_id, p.code,
+                           coalesce(p.depth + 1, 0),
+                           coalesce(p.path, '{{}}'::text[]) || CAST(:code AS text)
+                    FROM (SELECT) AS one
+                    LEFT JOIN share p ON p.code = :parent AND p.offer_id = :offer_id
+                    ON CONFLICT (offer_id, app_id, user_id) DO NOTHING
+                    RETURNING {_COLUMNS}"""
+            ),
+            {
+                "code": code,
+                "offer_id": offer_id,
+                "app_id": app_id,
+                "user_id": user_id,
+                "parent": parent,
+            },
+        )
+    ).one_or_none()
+    return ShareRow(*row) if row else None
+
+
+async def shares_of_offer(conn: AsyncConnection, *, offer_id: UUID) -> list[ShareRow]:
+    """Every share of an offer, roots first (by depth, then age)."""
+    rows = await conn.execute(
+        text(
+            f"""SELECT {_COLUMNS} FROM share WHERE offer_id = :offer_id
+                ORDER BY depth, created_at, code"""
+        ),
+        {"offer_id": offer_id},
+    )
+    return [ShareRow(*row) for row in rows]
