@@ -1,6 +1,6 @@
 """Least privilege, as the README deploys it: the SQL of its "Deployment on your own PostgreSQL"
-section, run as written on a cluster of the test's own (port 27510); `nearby migrate` by the
-schema's owner, not a superuser; `nearby serve --no-migrate` by a role with row privileges only,
+section, run as written on a cluster of the test's own (ports 27510-27549); `nearby migrate` by
+the schema's owner, not a superuser; `nearby serve --no-migrate` by a role with row privileges only,
 through the whole loop over HTTP (owner, webhook, store, offer, app, claim, redemption,
 searches, an import, events, deliveries), so that any statement needing more than rows
 fails here. And on the way, the one-line errors of a role that may not do what it tries.
@@ -26,12 +26,15 @@ import pytest
 from app.schemas.imports import ImportFormat
 from tests.cluster import Cluster, own_cluster
 from tests.imports_helpers import render, store
-from tests.service import nearby_serve
+from tests.service import free_port, nearby_serve
 from tests.webhook_receiver import Receiver
 
-PG_PORT = 27510
-SERVICE_PORT = 27511
-RECEIVER_PORT = 27512
+# Each server on the first free port of its own range (other test runs share the machine).
+PG_PORTS, SERVICE_PORTS, RECEIVER_PORTS = (
+    range(27510, 27530),
+    range(27530, 27540),
+    range(27540, 27550),
+)
 README = Path(__file__).resolve().parent.parent / "README.md"
 NEARBY = Path(sys.executable).with_name("nearby")
 ADMIN_KEY = "least-privilege-admin"
@@ -60,7 +63,7 @@ def run_sql(cluster: Cluster, block: str, **where: str) -> None:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    with own_cluster(PG_PORT, prefix="roles", database=None) as cluster:
+    with own_cluster(free_port(PG_PORTS), prefix="roles", database=None) as cluster:
         yield cluster
 
 
@@ -88,6 +91,7 @@ def test_the_readme_roles_migrate_and_serve_the_whole_loop(
     roles_and_database, extensions, grants = readme_sql()
     run_sql(cluster, roles_and_database)
     owner_url, app_url = _url(cluster, "nearby_owner"), _url(cluster, "nearby_app")
+    service_port = free_port(SERVICE_PORTS)
 
     # The owner is no superuser: PostGIS must come from one, and the error says so.
     _fails_saying(
@@ -98,16 +102,16 @@ def test_the_readme_roles_migrate_and_serve_the_whole_loop(
     )
     run_sql(cluster, extensions, database="nearby")
     _fails_saying(
-        _nearby("serve", "--no-migrate", "--port", str(SERVICE_PORT), url=app_url),
+        _nearby("serve", "--no-migrate", "--port", str(service_port), url=app_url),
         "serve",
-        f"database nearby on 127.0.0.1:{PG_PORT} is not migrated: run nearby migrate",
+        f"database nearby on 127.0.0.1:{cluster.port} is not migrated: run nearby migrate",
     )
     migrated = _nearby("migrate", url=owner_url)
     assert migrated.returncode == 0, migrated.stderr
 
     # Before the grants, the service's role may not even read the schema's revision.
     _fails_saying(
-        _nearby("serve", "--no-migrate", "--port", str(SERVICE_PORT), url=app_url),
+        _nearby("serve", "--no-migrate", "--port", str(service_port), url=app_url),
         "serve",
         'role nearby_app lacks a privilege in database "nearby" '
         "(permission denied for table alembic_version)",
@@ -123,16 +127,16 @@ def test_the_readme_roles_migrate_and_serve_the_whole_loop(
     log = tmp_path / "serve.log"
     env = {"NEARBY_ADMIN_KEY": ADMIN_KEY, "NEARBY_WEBHOOK_ALLOW_PRIVATE": "true"}
     with nearby_serve(
-        database_url=app_url, port=SERVICE_PORT, log=log, env=env, args=["--no-migrate"]
+        database_url=app_url, port=service_port, log=log, env=env, args=["--no-migrate"]
     ):
-        asyncio.run(_the_whole_loop(f"http://127.0.0.1:{SERVICE_PORT}", tmp_path))
+        asyncio.run(_the_whole_loop(f"http://127.0.0.1:{service_port}", free_port(RECEIVER_PORTS)))
     served = log.read_text()
     assert "permission denied" not in served, served
     assert "Traceback" not in served, served
 
 
-async def _the_whole_loop(base: str, tmp_path: Path) -> None:
-    receiver = Receiver(RECEIVER_PORT)
+async def _the_whole_loop(base: str, receiver_port: int) -> None:
+    receiver = Receiver(receiver_port)
     await receiver.start()
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30) as api:
@@ -143,7 +147,7 @@ async def _the_whole_loop(base: str, tmp_path: Path) -> None:
                 api,
                 "/v1/webhooks",
                 {
-                    "url": f"http://127.0.0.1:{RECEIVER_PORT}/hook",
+                    "url": f"http://127.0.0.1:{receiver_port}/hook",
                     "events": ["offer.claimed", "claim.redeemed", "import.finished"],
                 },
                 owner,

@@ -39,6 +39,13 @@ SECRET = quote(PASSWORD, safe="")
 NEARBY = Path(sys.executable).with_name("nearby")
 
 
+@pytest.fixture(autouse=True)
+def no_home_pgpass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection without a password reads ~/.pgpass, which other runs on this machine may
+    write (asyncpg warns about its permissions, and warnings fail tests): not here."""
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
+
+
 @dataclass(frozen=True)
 class Tls:
     cluster: Cluster

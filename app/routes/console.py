@@ -3,8 +3,8 @@
 Its libraries (Leaflet, topojson-client, Natural Earth outlines from world-atlas, uPlot and
 h3-js for the statistics view), and those of the API reference (routes/reference.py), come from
 the npm registry at set-up time into app/web/node_modules and are served from /vendor/; the
-wheel carries the files of VENDOR that the pages load (pyproject.toml's artifacts). Nothing here talks
-to the database: the page itself calls /v1/... like any other client.
+wheel carries the files of VENDOR that the pages load (pyproject.toml's artifacts). Nothing
+here talks to the database: the page itself calls /v1/... like any other client.
 """
 
 from __future__ import annotations
