@@ -11,11 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import attribution
 from app.queries import shares as shares_sql
+from app.settings import Settings
 from app.shares import MAX_DEPTH
 from spatial import circle_fence
 from tests.factories import create_app, insert_merchant, insert_offer, owner_with_headers
@@ -279,3 +281,26 @@ async def test_redemptions_are_credited_up_the_chain(
     want = attribution.credit(tree.values(), expected)
     got = await shares_sql.chain_credit(conn, offer_id=offer)
     assert {row.user_id: row.credit for row in got} == want
+
+
+def test_the_public_url_defaults_to_the_services_own_address(database_url: str) -> None:
+    assert Settings(database_url=database_url, host="10.0.0.5", port=9000).public_base == (
+        "http://10.0.0.5:9000"
+    )
+    behind = Settings(database_url=database_url, public_url="https://nearby.example.com/app/")
+    assert behind.public_base == "https://nearby.example.com/app"
+    for bad in ("ftp://x", "https://x/?q=1", "nearby.example.com", "https://"):
+        with pytest.raises(ValidationError):
+            Settings(database_url=database_url, public_url=bad)
+
+
+async def test_qr_codes_are_svg_of_the_services_links(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner: Any, offer: uuid.UUID
+) -> None:
+    """The links themselves are read back from the images in tests/test_deeplinks.py."""
+    code = await made(client, offer, "alice")
+    response = await client.get(f"/v1/offers/{offer}/qr.svg", params={"share": code})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/svg+xml"
+    assert f"<title>http://127.0.0.1:8000/o/{offer}?s={code}</title>" in response.text
+    assert (await client.get(f"/v1/offers/{offer}/qr.svg", params={"x": "1"})).status_code == 422
