@@ -4,6 +4,7 @@ against app/attribution.py as the oracle."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import uuid
@@ -304,3 +305,41 @@ async def test_qr_codes_are_svg_of_the_services_links(
     assert response.headers["content-type"] == "image/svg+xml"
     assert f"<title>http://127.0.0.1:8000/o/{offer}?s={code}</title>" in response.text
     assert (await client.get(f"/v1/offers/{offer}/qr.svg", params={"x": "1"})).status_code == 422
+
+
+async def test_one_user_sharing_at_once_many_times_gets_one_share(
+    live: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """Committed, on the app's own pool: concurrent shares of one user race on the unique key,
+    and every one of them answers with the same share."""
+    owner = (await live.post("/v1/owners", json={"name": "Race"}, headers=admin)).json()
+    store = {"name": "Race", "category": "tea", "location": {"lat": SHOP[0], "lng": SHOP[1]}}
+    merchant = (
+        await live.post("/v1/merchants", json=store | {"owner_id": owner["id"]}, headers=admin)
+    ).json()
+    app = (await live.post("/v1/apps", json={"name": "Race app"}, headers=admin)).json()
+    try:
+        offer = (
+            await live.post(
+                f"/v1/merchants/{merchant['id']}/offers", json={"title": "Race"}, headers=admin
+            )
+        ).json()
+        key = bearer_of(app["app_key"])
+        root = await live.post(
+            f"/v1/offers/{offer['id']}/shares", json={"user_id": "root"}, headers=key
+        )
+        answers = await asyncio.gather(
+            *(
+                live.post(
+                    f"/v1/offers/{offer['id']}/shares",
+                    json={"user_id": "racer", "parent": root.json()["code"]},
+                    headers=key,
+                )
+                for _ in range(12)
+            )
+        )
+        assert sorted(a.status_code for a in answers) == [200] * 11 + [201]
+        assert len({a.json()["code"] for a in answers}) == 1
+    finally:
+        await live.delete(f"/v1/merchants/{merchant['id']}", headers=admin)
+        await live.delete(f"/v1/apps/{app['id']}", headers=admin)
