@@ -195,3 +195,23 @@ def kol(sets: Mapping[K, frozenset[int]], total: int, share: Fraction = KOL_SHAR
         covered |= sets[best]
         left.remove(best)
     return Kol(tuple(chosen), len(covered), total, False)
+
+
+def kol_of_offer(credits: Mapping[K, Credit], share: Fraction = KOL_SHARE) -> Kol:
+    """`kol` for one offer's sharers from their counts alone (one share per sharer, as Nearby
+    keeps them): the maximal chains are the roots', each attributed redemption lies under
+    exactly one root, so the set is the roots with the most chain redemptions, largest first,
+    until `share` of their sum. Same answer as `kol` on the sets, without them."""
+    roots = sorted(
+        (u for u, c in credits.items() if c.depth == 0 and c.chain_redemptions),
+        key=lambda u: (-credits[u].chain_redemptions, repr(u)),
+    )
+    total = sum(credits[u].chain_redemptions for u in roots)
+    chosen: list[K] = []
+    covered = 0
+    for u in roots:
+        if covered >= share * total:
+            break
+        chosen.append(u)
+        covered += credits[u].chain_redemptions
+    return Kol(tuple(chosen), covered, total, True)

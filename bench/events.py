@@ -166,6 +166,7 @@ async def _claims(
                     point,
                     0.0,  # accuracy_m
                     app_id,
+                    None,  # through no share
                 )
                 taken += row[0] is not None
                 i += 1

@@ -20,7 +20,9 @@ codes/s over HTTP, and not one code more than an offer's quantity.
   limit is raised in SERVICE_ENV so that the storm measures the limits' cost, not their
   refusals: at the default 6,000 a minute, 1,000 claims/s would take 10 apps at their
   limit): over 2,000 offers of 20 codes (stock to spare),
-  once without and once with an Idempotency-Key per request (codes/s), then on 20 "hot" offers
+  once without and once with an Idempotency-Key per request (codes/s), once naming a share of
+  the offer (the deepest of a chain of SHARE_CHAIN shares made for the storm: attribution is
+  stored on the claim in the same statement), then on 20 "hot" offers
   of 50 codes until well past sold out (then 409s). Afterwards the database is checked: codes
   stored == the offers' counters == 201s counted by wrk (give or take the requests in flight
   when wrk stops), every hot offer holds exactly its quantity, none more.
@@ -62,7 +64,8 @@ H3_RES = 9
 ACTIVE_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 CLAIMS_LUA = Path(__file__).with_name("claims.lua")
 HOT_OFFERS, HOT_QUANTITY = 20, 50
-COLD_OFFERS, COLD_QUANTITY = 2_000, 20
+COLD_OFFERS, COLD_QUANTITY = 2_000, 30  # three runs of ~10 s at ~1,500 codes/s leave stock
+SHARE_CHAIN = 3  # shares per cold offer, each below the one before
 ADMIN_KEY = "bench-admin-key"
 STORM_APPS = 16
 # The service as the storms need it: an admin key to make their apps, and the apps' limit far
@@ -267,9 +270,10 @@ def claim_storm(port: int, url: str, *, seconds: float, rounds: int, connections
     apps = [_new_app(port) for _ in range(STORM_APPS)]
     keys = ",".join(key for _, key in apps)
     try:
-        _storm_round(port, url, keys, seconds=min(3.0, seconds), connections=connections)
+        sharer = apps[0][0]
+        _storm_round(port, url, keys, sharer, seconds=min(3.0, seconds), connections=connections)
         runs = [
-            _storm_round(port, url, keys, seconds=seconds, connections=connections)
+            _storm_round(port, url, keys, sharer, seconds=seconds, connections=connections)
             for _ in range(rounds)
         ]
     finally:
@@ -296,6 +300,25 @@ def claim_storm(port: int, url: str, *, seconds: float, rounds: int, connections
         _row("claims, no key", "p99 ms", mid("plain_p99"), None, "", None, digits=2),
         _row("claims, Idempotency-Key", "codes/s", mid("keyed_per_s"), None, "", None),
         _row("claims, Idempotency-Key", "p99 ms", mid("keyed_p99"), None, "", None, digits=2),
+        _row(
+            "claims, through a share",
+            "codes/s",
+            mid("shared_per_s"),
+            mid("plain_per_s"),
+            ">= 1,000",
+            mid("shared_per_s") >= 1000,
+        ),
+        _row("claims, through a share", "p99 ms", mid("shared_p99"), None, "", None, digits=2),
+        Row(
+            "offers",
+            "claims, through a share",
+            "attributed",
+            f"{mid('attributed'):,.0f}",
+            "",
+            "",
+            "= codes",
+            all(r["attributed_ok"] for r in runs),
+        ),
         Row(
             "offers",
             f"sell-out, {HOT_OFFERS} x {HOT_QUANTITY} codes",
@@ -338,12 +361,13 @@ def _revoke_app(port: int, app_id: str) -> None:
 
 
 def _storm_round(
-    port: int, url: str, app_keys: str, *, seconds: float, connections: int
+    port: int, url: str, app_keys: str, sharer: str, *, seconds: float, connections: int
 ) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     offers = asyncio.run(_storm_offers(url, run_id))
     hot, cold = offers[:HOT_OFFERS], offers[HOT_OFFERS:]
     ids = [o for o, _, _ in offers]
+    shares = asyncio.run(_storm_shares(url, [o for o, _, _ in cold], uuid.UUID(sharer)))
     try:
         plain = _wrk_claims(
             port,
@@ -357,6 +381,16 @@ def _storm_round(
         keyed = _wrk_claims(
             port, cold, f"{run_id}k", app_keys, keyed=True, seconds=seconds, connections=connections
         )
+        shared = _wrk_claims(
+            port,
+            cold,
+            f"{run_id}s",
+            app_keys,
+            keyed=False,
+            seconds=seconds,
+            connections=connections,
+            shares=shares,
+        )
         sell = _wrk_claims(
             port,
             hot,
@@ -369,7 +403,7 @@ def _storm_round(
         checked = asyncio.run(_check_storm(url, ids))
     finally:
         asyncio.run(_drop_storm(url, ids))
-    answered = plain["created"] + keyed["created"] + sell["created"]
+    answered = plain["created"] + keyed["created"] + shared["created"] + sell["created"]
     # wrk stops counting with requests in flight: those may still have claimed a code.
     consistent = (
         checked["codes"] == checked["counted"]
@@ -381,6 +415,10 @@ def _storm_round(
         "plain_p99": plain["p99_ms"],
         "keyed_per_s": keyed["created"] / keyed["seconds"],
         "keyed_p99": keyed["p99_ms"],
+        "shared_per_s": shared["created"] / shared["seconds"],
+        "shared_p99": shared["p99_ms"],
+        "attributed": checked["attributed"],
+        "attributed_ok": 0 <= checked["attributed"] - shared["created"] <= connections,
         "hot_codes": checked["hot_codes"],
         "hot_refused": sell["refused"],
         "oversold": checked["oversold"],
@@ -397,10 +435,15 @@ def _wrk_claims(
     keyed: bool,
     seconds: float,
     connections: int,
+    shares: dict[uuid.UUID, str] | None = None,
 ) -> dict[str, float]:
+    """With `shares` (offer -> share code), every claim names its offer's share."""
     path = f"/tmp/bench-claims-{run_id}.txt"
     with open(path, "w") as f:
-        f.writelines(f"{o},{lat!r},{lng!r}\n" for o, lat, lng in offers)
+        f.writelines(
+            f"{o},{lat!r},{lng!r}" + (f",{shares[o]}" if shares else "") + "\n"
+            for o, lat, lng in offers
+        )
     env = {
         "BENCH_OFFERS": path,
         "BENCH_RUN": run_id,
@@ -458,19 +501,58 @@ async def _storm_offers(url: str, run_id: str) -> list[tuple[uuid.UUID, float, f
         await conn.close()
 
 
+async def _storm_shares(
+    url: str, offer_ids: list[uuid.UUID], app_id: uuid.UUID
+) -> dict[uuid.UUID, str]:
+    """A chain of SHARE_CHAIN shares on each offer (by users of `app_id`); the deepest's code."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            """WITH RECURSIVE chain AS (
+                   SELECT o AS offer_id, 0 AS depth, NULL::text AS parent,
+                          ARRAY[replace(gen_random_uuid()::text, '-', '')] AS path
+                   FROM unnest($1::uuid[]) AS o
+                   UNION ALL
+                   SELECT offer_id, depth + 1, path[depth + 1],
+                          path || replace(gen_random_uuid()::text, '-', '')
+                   FROM chain WHERE depth + 1 < $3
+               ), made AS (
+                   INSERT INTO share (code, offer_id, app_id, user_id, parent, depth, path)
+                   SELECT path[depth + 1], offer_id, $2, 'sharer-' || depth, parent, depth, path
+                   FROM chain
+                   RETURNING offer_id, code, depth
+               )
+               SELECT offer_id, code FROM made WHERE depth = $3 - 1""",
+            offer_ids,
+            app_id,
+            SHARE_CHAIN,
+        )
+        return {row[0]: row[1] for row in rows}
+    finally:
+        await conn.close()
+
+
 async def _check_storm(url: str, offer_ids: list[uuid.UUID]) -> dict[str, int]:
     conn = await asyncpg.connect(url)
     try:
         row = await conn.fetchrow(
             """SELECT (SELECT count(*) FROM claim WHERE offer_id = ANY($1)),
                       sum(claimed), sum(greatest(claimed - quantity, 0)),
-                      sum(claimed) FILTER (WHERE quantity = $2)
+                      sum(claimed) FILTER (WHERE quantity = $2),
+                      (SELECT count(*) FROM claim
+                       WHERE offer_id = ANY($1) AND share IS NOT NULL)
                FROM offer WHERE id = ANY($1)""",
             offer_ids,
             HOT_QUANTITY,
         )
-        codes, counted, oversold, hot = row
-        return {"codes": codes, "counted": counted, "oversold": oversold, "hot_codes": hot}
+        codes, counted, oversold, hot, attributed = row
+        return {
+            "codes": codes,
+            "counted": counted,
+            "oversold": oversold,
+            "hot_codes": hot,
+            "attributed": attributed,
+        }
     finally:
         await conn.close()
 

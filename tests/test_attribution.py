@@ -20,6 +20,7 @@ from app.attribution import (
     credit,
     is_laminar,
     kol,
+    kol_of_offer,
     paths,
 )
 
@@ -105,9 +106,12 @@ def test_one_share_per_sharer_gives_the_smallest_80_percent_set(
     assert len(got.sharers) == smallest_cover(sets, total)
     union = frozenset().union(*(sets[u] for u in got.sharers))
     assert got.covered == len(union) >= KOL_SHARE * total
-    # within one offer the set is made of root shares' sharers
+    # within one offer the set is made of root shares' sharers, found from the counts alone
     roots = {s.sharer for s in shares if s.parent is None}
     assert set(got.sharers) <= roots
+    from_counts = kol_of_offer(credit(shares, claims))
+    assert (from_counts.covered, from_counts.total) == (got.covered, got.total)
+    assert len(from_counts.sharers) == len(got.sharers)
 
 
 @given(forests(one_share_each=False))

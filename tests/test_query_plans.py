@@ -58,6 +58,8 @@ async def plan(driver: Any, statement: str, values: list[Any]) -> str:
 
 
 def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, list):

@@ -10,6 +10,8 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.attribution import Credit
+
 _COLUMNS = "code, offer_id, app_id, user_id, parent, depth, path, created_at"
 
 
@@ -93,3 +95,37 @@ async def shares_of_offer(conn: AsyncConnection, *, offer_id: UUID) -> list[Shar
         {"offer_id": offer_id},
     )
     return [ShareRow(*row) for row in rows]
+
+
+@dataclass(slots=True)
+class ChainCreditRow:
+    code: str
+    app_id: UUID
+    user_id: str
+    credit: Credit
+
+
+async def chain_credit(conn: AsyncConnection, *, offer_id: UUID) -> list[ChainCreditRow]:
+    """Every share of an offer (one per sharer) with its own and chain claims and redemptions:
+    a claim counts for its share and every share on that share's path (app/attribution.py)."""
+    rows = await conn.execute(
+        text(
+            """WITH credited AS (
+                   SELECT c.share, c.redeemed_at IS NOT NULL AS redeemed, up.code AS up
+                   FROM claim c JOIN share s ON s.code = c.share
+                   CROSS JOIN LATERAL unnest(s.path) AS up (code)
+                   WHERE c.offer_id = :offer_id AND c.share IS NOT NULL
+               )
+               SELECT sh.code, sh.app_id, sh.user_id, sh.depth,
+                      count(*) FILTER (WHERE cr.share = sh.code),
+                      count(*) FILTER (WHERE cr.share = sh.code AND cr.redeemed),
+                      count(cr.up),
+                      count(*) FILTER (WHERE cr.redeemed)
+               FROM share sh LEFT JOIN credited cr ON cr.up = sh.code
+               WHERE sh.offer_id = :offer_id
+               GROUP BY sh.code
+               ORDER BY sh.code"""
+        ),
+        {"offer_id": offer_id},
+    )
+    return [ChainCreditRow(row[0], row[1], row[2], Credit(*row[3:])) for row in rows]

@@ -59,6 +59,22 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/")
 async def console() -> FileResponse:
+    return _page()
+
+
+# The pages of deep links (QR codes, shared links): the same console, which reads the path and
+# shows the store or the offer (console/deeplink.js). Any id: the page says when there is none.
+@router.get("/m/{merchant_id}")
+async def merchant_page(merchant_id: str) -> FileResponse:
+    return _page()
+
+
+@router.get("/o/{offer_id}")
+async def offer_page(offer_id: str) -> FileResponse:
+    return _page()
+
+
+def _page() -> FileResponse:
     missing = [name for name, folder in VENDOR.items() if not folder.is_dir()]
     if missing:
         raise NotReady(

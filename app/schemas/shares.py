@@ -34,16 +34,16 @@ class ShareOut(BaseModel):
         "deep link's `s`.",
         examples=[CODE_EXAMPLE],
     )
-    offer_id: UUID
+    offer_id: UUID = Field(description="The offer shared.")
     user_id: str = Field(description="The app's user who shared.")
     parent: str | None = Field(description="The share this one sits below; null for a root.")
     depth: int = Field(description="0 for a root, the parent's depth + 1 below it (at most 31).")
-    created_at: datetime
+    created_at: datetime = Field(description="When the share was made.")
 
 
 class ShareView(BaseModel):
     """What anyone holding a share's code sees: never who shared it."""
 
-    code: str = Field(examples=[CODE_EXAMPLE])
+    code: str = Field(description="The share's code.", examples=[CODE_EXAMPLE])
     depth: int = Field(description="How far down its chain the share sits (0: a root).")
-    offer: OfferOut
+    offer: OfferOut = Field(description="The offer shared, as GET /v1/offers/{id} shows it.")

@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { addLand, createMap } from "./basemap.js";
+import { linkOfAddress, showLink } from "./deeplink.js";
 import { Explore } from "./explore.js";
 import { Merchant } from "./merchant.js";
 import { showError } from "./message.js";
@@ -43,6 +44,7 @@ function viewFromAddress() {
 }
 
 map.on("moveend", () => {
+  if (linkOfAddress(window.location)) return; // a link's page keeps its address
   const { lat, lng } = map.getCenter();
   history.replaceState(null, "", `#map=${map.getZoom()}/${lat.toFixed(5)}/${lng.toFixed(5)}`);
 });
@@ -61,11 +63,17 @@ async function firstView() {
   return { zoom: 2, centre: [20, 0] };
 }
 
-const { zoom, centre } = await firstView();
-map.setView(centre, zoom);
-setMode("explore");
-addLand(map).catch((error) => showError("The map background is missing", error));
-
 // For the end-to-end tests and for poking around in the browser's console.
-window.nearby = { map, modes, ready: true };
+window.nearby = { map, modes, ready: false };
+const link = linkOfAddress(window.location); // a QR code's or a shared link's page: /m/<id>, /o/<id>
+if (link) {
+  map.setView([20, 0], 2);
+  await showLink(map, link);
+} else {
+  const { zoom, centre } = await firstView();
+  map.setView(centre, zoom);
+  setMode("explore");
+}
+addLand(map).catch((error) => showError("The map background is missing", error));
+window.nearby.ready = true;
 document.body.dataset.ready = "true";
