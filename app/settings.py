@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     delivery_poll_s: float = Field(0.25, gt=0)  # how often an idle process looks for work
     delivery: bool = True  # run the delivery loop in this process
     event_keep_s: float = Field(7 * 24 * 3600.0, gt=0)  # then events are pruned
+    # A tracked user not seen for this long is forgotten, with their open visits (app/tracking.py).
+    track_keep_s: float = Field(7 * 24 * 3600.0, gt=0)
 
     @model_validator(mode="after")
     def _lease_outlasts_an_attempt(self) -> Settings:

@@ -20,6 +20,7 @@ from app.routes import (
     offers,
     operations,
     search,
+    tracking,
     webhooks,
 )
 
@@ -27,6 +28,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     search.router,
     offers.router,
     claims.router,
+    tracking.router,
     merchants.router,
     apps.router,
     imports.router,

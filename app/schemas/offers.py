@@ -80,6 +80,8 @@ class MultiPolygonFence(Strict):
 Geofence = Annotated[CircleFence | PolygonFence | MultiPolygonFence, Field(discriminator="type")]
 Quantity = Annotated[int, Field(ge=1, le=1_000_000_000)]
 PerUserLimit = Annotated[int, Field(ge=1, le=1_000_000)]
+DwellSeconds = Annotated[int, Field(ge=60, le=86_400)]
+DWELL_HELP = "Seconds a tracked user stays inside the fence before fence.dwelled (60..86400)."
 
 
 class OfferIn(Strict):
@@ -91,6 +93,7 @@ class OfferIn(Strict):
     ends_at: Instant | None = Field(None, description="Default: never. Exclusive.")
     quantity: Quantity | None = Field(None, description="Codes to hand out; null: unlimited.")
     per_user_limit: PerUserLimit | None = Field(1, description="Codes per user; null: unlimited.")
+    dwell_s: DwellSeconds = Field(300, description=DWELL_HELP)
 
 
 class OfferPatch(Strict):
@@ -105,6 +108,7 @@ class OfferPatch(Strict):
     ends_at: Instant | None = None
     quantity: Quantity | None = None
     per_user_limit: PerUserLimit | None = None
+    dwell_s: DwellSeconds | None = Field(None, description=DWELL_HELP + " null: not changed.")
 
 
 class CircleOut(BaseModel):
@@ -137,6 +141,7 @@ class OfferOut(BaseModel):
     ends_at: datetime | None
     quantity: int | None
     per_user_limit: int | None
+    dwell_s: int = Field(description=DWELL_HELP)
     status: OfferStatus = Field(
         description="At the request's time (offers/here: at `at`): scheduled before starts_at, "
         "ended from ends_at on, else sold_out when no code is left, else active."
