@@ -57,9 +57,13 @@ def make_engine(settings: Settings) -> AsyncEngine:
         json_serializer=lambda value: orjson.dumps(value).decode(),
         json_deserializer=orjson.loads,
         # One plan per statement, made once: the search statements rely on the generic plan's
-        # index choice (see the first migration), and no request pays for planning.
+        # index choice (see the first migration), and no request pays for planning. No JIT:
+        # it compiles at every execution of a plan whose estimate passes jit_above_cost, and
+        # the generic plan of tracking's read (a polygon's edge cut into pieces per candidate
+        # fence, estimated at thousands of rows) passed it: 2.8 s of compiling for a 20 ms
+        # statement. Requests here are short; JIT pays off only for long analytical queries.
         connect_args={
-            "server_settings": {"plan_cache_mode": "force_generic_plan"},
+            "server_settings": {"plan_cache_mode": "force_generic_plan", "jit": "off"},
             "timeout": settings.db_connect_timeout_s,
         },
     )

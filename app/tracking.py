@@ -34,6 +34,7 @@ every fence) and the visits of offers that ended a day ago.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -231,7 +232,10 @@ def _timed(point: Point, index: int, received: datetime) -> Point:
 def _fix(point: Point, coord: CoordSystem) -> Fix:
     assert point.at is not None
     lat, lng = to_wgs84(point.lat, point.lng, coord)
-    return Fix(lat, lng, point.at, point.accuracy_m, circle_box(lat, lng, point.accuracy_m).wkt)
+    box = circle_box(lat, lng, point.accuracy_m)
+    min_x, min_y, max_x, max_y = box.bounds
+    reach = math.hypot(max(max_x - lng, lng - min_x), max(max_y - lat, lat - min_y))
+    return Fix(lat, lng, point.at, point.accuracy_m, box.wkt, reach)
 
 
 def _event(

@@ -13,7 +13,7 @@ import asyncio
 import os
 import time
 
-from bench import data, events, harness, home, imports, nearby, offers
+from bench import data, events, harness, home, imports, nearby, offers, track
 
 CASES = {
     "nearby": nearby.run,
@@ -21,6 +21,7 @@ CASES = {
     "home": home.run,
     "imports": imports.run,
     "events": events.run,
+    "track": track.run,
 }
 
 

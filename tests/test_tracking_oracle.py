@@ -113,7 +113,7 @@ def service_fence(shape: CircleShape | PolygonShape) -> Fence:
 
 
 @settings(
-    max_examples=40,
+    max_examples=80,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(walk=walks(), seed=st.randoms(use_true_random=False))

@@ -41,13 +41,16 @@ INSIDE, EDGE, OUTSIDE = "in", "edge", "out"
 @dataclass(frozen=True, slots=True)
 class Fix:
     """A point as the read statement measures it: WGS-84, with the WKT of its accuracy
-    circle's box (spatial.circle_box)."""
+    circle's box (spatial.circle_box) and the half diagonal of that box in degrees: no point
+    farther than that in lng/lat from the point is within its accuracy (a cheap planar test
+    before a polygon's edge is measured piece by piece)."""
 
     lat: float
     lng: float
     at: datetime
     accuracy_m: float
     box_wkt: str
+    reach_deg: float
 
 
 @dataclass(slots=True)
@@ -95,7 +98,7 @@ def _standing() -> str:
                  THEN '{INSIDE}'
                  WHEN ST_DWithin(o.center, p.g::geography, o.radius_m + p.acc) THEN '{EDGE}'
                  ELSE '{OUTSIDE}' END
-        WHEN p.acc > 0 AND EXISTS (
+        WHEN p.acc > 0 AND ST_DWithin(ST_Boundary(o.fence), p.g, p.reach) AND EXISTS (
             SELECT FROM {pieces} AS piece
             WHERE ST_DWithin(piece.geom::geography, p.g::geography, p.acc)) THEN '{EDGE}'
         WHEN ST_Covers(o.fence, p.g) THEN '{INSIDE}'
@@ -104,24 +107,25 @@ def _standing() -> str:
 
 @cache
 def _read_statement(limits: int) -> str:
-    """$1 app, $2 user, $3..$7 the points (lat, lng, at, accuracy, box WKT), counters from $8."""
-    counting, counted = ratelimit_sql.counting_sql(8, limits, gate="true") if limits else ([], [])
+    """$1 app, $2 user, $3..$8 the points (lat, lng, at, accuracy, box WKT, reach), counters
+    from $9."""
+    counting, counted = ratelimit_sql.counting_sql(9, limits, gate="true") if limits else ([], [])
     ctes = [
         *counting,
         """pts AS (
             SELECT p.n::int - 1 AS n, ST_SetSRID(ST_MakePoint(p.lng, p.lat), 4326) AS g, p.at,
-                   p.acc, ST_GeomFromText(p.box, 4326) AS box
-            FROM unnest($3::float8[], $4::float8[], $5::timestamptz[], $6::float8[], $7::text[])
-                 WITH ORDINALITY AS p (lat, lng, at, acc, box, n)
+                   p.acc, ST_GeomFromText(p.box, 4326) AS box, p.reach
+            FROM unnest($3::float8[], $4::float8[], $5::timestamptz[], $6::float8[], $7::text[],
+                        $8::float8[])
+                 WITH ORDINALITY AS p (lat, lng, at, acc, box, reach, n)
         )""",
-        f"""near AS (
-            SELECT * FROM (
-                SELECT o.id AS offer_id, p.n, {_standing()} AS standing
-                FROM pts p JOIN offer o ON o.fence && p.box
-                WHERE o.starts_at <= p.at AND (o.ends_at IS NULL OR p.at < o.ends_at)
-            ) AS measured
-            WHERE standing <> '{OUTSIDE}'
+        # measured once (MATERIALIZED: not again for the filter), each pair only once
+        f"""measured AS MATERIALIZED (
+            SELECT o.id AS offer_id, p.n, {_standing()} AS standing
+            FROM pts p JOIN offer o ON o.fence && p.box
+            WHERE o.starts_at <= p.at AND (o.ends_at IS NULL OR p.at < o.ends_at)
         )""",
+        f"""near AS (SELECT * FROM measured WHERE standing <> '{OUTSIDE}')""",
         """involved AS (
             SELECT offer_id FROM near
             UNION SELECT offer_id FROM fence_visit WHERE app_id = $1 AND user_id = $2
@@ -166,6 +170,7 @@ async def read(
         [f.at for f in fixes],
         [f.accuracy_m for f in fixes],
         [f.box_wkt for f in fixes],
+        [f.reach_deg for f in fixes],
         *ratelimit_sql.counting_values(hits, window_no=window_no, fraction=fraction),
     )
     first = 2 * len(hits)
