@@ -4,7 +4,7 @@ newest point, the events), plus pruning.
 
 Where a point stands towards a fence, given its accuracy circle (radius `acc`):
 - a circle fence (centre c, radius R, geodesic on the spheroid): inside when d(c, p) <= R - acc,
-  outside when d(c, p) > R + acc, else on the edge;
+  outside when d(c, p) > R + acc, else on the edge (d measured once, ST_Distance);
 - a polygon fence: on the edge when acc > 0 and some piece of its edge (queries/claims.py
   `fence_edge_pieces`, the claims' own measure) lies within acc of the point; else inside when
   the polygon covers the point (planar in lng/lat, edges included), else outside.
@@ -90,17 +90,18 @@ class Visit:
 
 
 def _standing() -> str:
+    """Where point `p` stands towards fence `o`; `d` is the geodesic distance from a circle's
+    centre (one measure for both of its thresholds)."""
     pieces = fence_edge_pieces("o.fence")
     return f"""CASE
         WHEN o.radius_m IS NOT NULL THEN
-            CASE WHEN o.radius_m >= p.acc
-                      AND ST_DWithin(o.center, p.g::geography, greatest(o.radius_m - p.acc, 0))
-                 THEN '{INSIDE}'
-                 WHEN ST_DWithin(o.center, p.g::geography, o.radius_m + p.acc) THEN '{EDGE}'
+            CASE WHEN d <= o.radius_m - p.acc THEN '{INSIDE}'
+                 WHEN d <= o.radius_m + p.acc THEN '{EDGE}'
                  ELSE '{OUTSIDE}' END
         WHEN p.acc > 0 AND ST_DWithin(ST_Boundary(o.fence), p.g, p.reach) AND EXISTS (
             SELECT FROM {pieces} AS piece
-            WHERE ST_DWithin(piece.geom::geography, p.g::geography, p.acc)) THEN '{EDGE}'
+            WHERE ST_DWithin(piece.geom, p.g, p.reach)
+              AND ST_DWithin(piece.geom::geography, p.gg, p.acc)) THEN '{EDGE}'
         WHEN ST_Covers(o.fence, p.g) THEN '{INSIDE}'
         ELSE '{OUTSIDE}' END"""
 
@@ -113,16 +114,19 @@ def _read_statement(limits: int) -> str:
     ctes = [
         *counting,
         """pts AS (
-            SELECT p.n::int - 1 AS n, ST_SetSRID(ST_MakePoint(p.lng, p.lat), 4326) AS g, p.at,
-                   p.acc, ST_GeomFromText(p.box, 4326) AS box, p.reach
-            FROM unnest($3::float8[], $4::float8[], $5::timestamptz[], $6::float8[], $7::text[],
-                        $8::float8[])
-                 WITH ORDINALITY AS p (lat, lng, at, acc, box, reach, n)
+            SELECT n, g, g::geography AS gg, at, acc, box, reach FROM (
+                SELECT p.n::int - 1 AS n, ST_SetSRID(ST_MakePoint(p.lng, p.lat), 4326) AS g,
+                       p.at, p.acc, ST_GeomFromText(p.box, 4326) AS box, p.reach
+                FROM unnest($3::float8[], $4::float8[], $5::timestamptz[], $6::float8[],
+                            $7::text[], $8::float8[])
+                     WITH ORDINALITY AS p (lat, lng, at, acc, box, reach, n)
+            ) AS given
         )""",
         # measured once (MATERIALIZED: not again for the filter), each pair only once
         f"""measured AS MATERIALIZED (
             SELECT o.id AS offer_id, p.n, {_standing()} AS standing
             FROM pts p JOIN offer o ON o.fence && p.box
+            CROSS JOIN LATERAL (SELECT ST_Distance(o.center, p.gg) AS d) AS circle
             WHERE o.starts_at <= p.at AND (o.ends_at IS NULL OR p.at < o.ends_at)
         )""",
         f"""near AS (SELECT * FROM measured WHERE standing <> '{OUTSIDE}')""",
