@@ -365,7 +365,7 @@ Index("ix_delivery_next_at", delivery.c.next_at, postgresql_where=text("status =
 
 # Location tracking (app/tracking.py). A tracked user of an app: the newest point seen (an older
 # one causes no event) and a version each tracking call bumps, so two calls of one user at once
-# cannot both write from the same state; `seen_at` drives pruning.
+# cannot both write from the same state; `seen_at` drives pruning. Unlogged: see the migration.
 track_user = Table(
     "track_user",
     metadata,
@@ -375,6 +375,7 @@ track_user = Table(
     Column("version", BigInteger, nullable=False, server_default=text("1")),
     Column("seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("app_id", "user_id"),
+    prefixes=["UNLOGGED"],
 )
 Index("ix_track_user_seen_at", track_user.c.seen_at)
 

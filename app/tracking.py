@@ -29,7 +29,12 @@ the newest point (`offers/here`, now): a third.
 
 Pruning: the delivery loop of every process (app/delivery.py), with event pruning, deletes
 users not seen for NEARBY_TRACK_KEEP_S (7 days; a user back after that starts afresh, outside
-every fence) and the visits of offers that ended a day ago.
+every fence) with their visits, and the visits of offers that ended a day ago.
+
+The user's row (newest point, version) is in an unlogged table: most calls change nothing else,
+and a logged write would make each wait for a WAL flush. A crash of PostgreSQL (not a clean
+restart) empties it; the visits are logged and survive, so no event is lost or repeated, but
+the newest point is forgotten: one point older than it may then count once.
 """
 
 from __future__ import annotations
@@ -262,8 +267,8 @@ def _visit_data(visit: Visit, fix: Fix) -> dict[str, object]:
 
 
 async def prune(conn: asyncpg.Connection, *, keep_s: float) -> tuple[int, int]:
-    """Delete users not seen for `keep_s` and visits of offers ended ENDED_KEEP_S ago, in
-    batches; how many of each went."""
+    """Delete users not seen for `keep_s`, their visits, and visits of offers that ended
+    ENDED_KEEP_S ago, in batches; how many users and visits went."""
     users = visits = 0
     while True:
         u, v = await tracking_sql.prune(

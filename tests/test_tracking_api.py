@@ -306,10 +306,12 @@ async def test_pruning_forgets_users_not_seen_and_visits_of_offers_long_ended(
     for user in ("gone", "here"):
         entered = (await track(client, [away(10) | {"at": old}], user=user)).json()["events"]
         assert {e["offer_id"] for e in entered} == {str(ended.id), str(lasting.id)}
-    await conn.execute(
-        text("UPDATE track_user SET seen_at = now() - interval '8 days' WHERE user_id = 'gone'")
-    )
-    assert await tracking.prune(driver, keep_s=7 * 86400) == (1, 1)
+    for table, column in (("track_user", "seen_at"), ("fence_visit", "entered_at")):
+        await conn.execute(
+            text(f"UPDATE {table} SET {column} = now() - interval '8 days' WHERE user_id = 'gone'")
+        )
+    # "gone" and its two visits; the visit of "here" to the offer that ended two days ago
+    assert await tracking.prune(driver, keep_s=7 * 86400) == (1, 3)
     rows = await conn.execute(text("SELECT user_id, offer_id FROM fence_visit"))
     assert {(r.user_id, r.offer_id) for r in rows} == {("here", lasting.id)}
     users = await conn.execute(text("SELECT user_id FROM track_user"))

@@ -264,20 +264,14 @@ async def write(
 async def prune(
     conn: asyncpg.Connection, *, keep_s: float, ended_s: float, batch: int
 ) -> tuple[int, int]:
-    """Delete up to `batch` users not seen for `keep_s` (with their visits), and up to `batch`
-    visits of offers that ended more than `ended_s` ago; how many of each went."""
-    users = await conn.fetchval(
-        """WITH gone AS (
-               DELETE FROM track_user WHERE ctid = ANY (ARRAY(
-                   SELECT ctid FROM track_user
-                   WHERE seen_at < now() - make_interval(secs => $1)
-                   LIMIT $2 FOR UPDATE SKIP LOCKED))
-               RETURNING app_id, user_id
-           ), visits AS (
-               DELETE FROM fence_visit v USING gone
-               WHERE v.app_id = gone.app_id AND v.user_id = gone.user_id
-           )
-           SELECT count(*) FROM gone""",
+    """Delete up to `batch` users not seen for `keep_s`, and up to `batch` visits that are
+    either of offers that ended more than `ended_s` ago or older than `keep_s` with no user
+    seen since (pruned, or lost with the unlogged table in a crash); how many of each went."""
+    users = await conn.execute(
+        """DELETE FROM track_user WHERE ctid = ANY (ARRAY(
+               SELECT ctid FROM track_user
+               WHERE seen_at < now() - make_interval(secs => $1)
+               LIMIT $2 FOR UPDATE SKIP LOCKED))""",
         keep_s,
         batch,
     )
@@ -285,8 +279,14 @@ async def prune(
         """DELETE FROM fence_visit WHERE ctid = ANY (ARRAY(
                SELECT v.ctid FROM fence_visit v JOIN offer o ON o.id = v.offer_id
                WHERE o.ends_at < now() - make_interval(secs => $1)
+                  OR (v.entered_at < now() - make_interval(secs => $3)
+                      AND NOT EXISTS (
+                          SELECT FROM track_user u
+                          WHERE u.app_id = v.app_id AND u.user_id = v.user_id
+                            AND u.seen_at >= now() - make_interval(secs => $3)))
                LIMIT $2 FOR UPDATE OF v SKIP LOCKED))""",
         ended_s,
         batch,
+        keep_s,
     )
-    return int(users), int(visits.split()[-1])
+    return int(users.split()[-1]), int(visits.split()[-1])

@@ -24,9 +24,12 @@ def upgrade() -> None:
     # One row per tracked user of an app (app/tracking.py): the newest point seen (older points
     # cause no event) and a version that every tracking call of the user bumps, so two calls of
     # one user at once cannot both write from the same state. `seen_at` drives pruning.
+    # Unlogged: most calls change nothing but this row, and a logged write would make each of
+    # them wait for a WAL flush (19 of 34 ms a call, measured). A crash of PostgreSQL (not a
+    # restart) empties it: the visits are logged and stay, only the newest point is forgotten.
     op.execute(
         """
-        CREATE TABLE track_user (
+        CREATE UNLOGGED TABLE track_user (
             app_id uuid NOT NULL,
             user_id text NOT NULL,
             newest_at timestamptz NOT NULL,
