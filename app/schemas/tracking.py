@@ -14,8 +14,8 @@ MAX_REPORTED_ACCURACY_M = 1_000_000.0
 
 
 class TrackPoint(Strict, HintsSwappedLatLng):
-    lat: Lat = Field(examples=[60.1699])
-    lng: Lng = Field(examples=[24.9384])
+    lat: Lat = Field(description="Latitude, in the body's `coord`.", examples=[60.1699])
+    lng: Lng = Field(description="Longitude, in the body's `coord`.", examples=[24.9384])
     at: Instant | None = Field(
         None,
         description="When the user was there (RFC 3339); default now. At most 5 minutes ahead"
