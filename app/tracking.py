@@ -58,6 +58,7 @@ from spatial import CoordSystem, circle_box, to_wgs84
 
 MAX_ACCURACY_M = 500.0  # points less accurate than this are ignored
 MAX_AHEAD_S = 300  # a point's `at` may be this far ahead of the server's clock, no further
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # and no earlier than this
 ENDED_KEEP_S = 24 * 3600.0  # visits of an offer that ended this long ago are pruned
 PRUNE_BATCH = 1000
 _RETRIES = 8  # reads again after losing a race with another call of the same user
@@ -222,7 +223,8 @@ def run(
 
 
 def _timed(point: Point, index: int, received: datetime) -> Point:
-    """The point with its time (now when not given); 422 for a time ahead of the clock."""
+    """The point with its time (now when not given); 422 for a time ahead of the clock or
+    before EARLIEST (the calendar's edge would otherwise reach the database)."""
     if point.at is None:
         return Point(point.lat, point.lng, received, point.accuracy_m)
     if point.at > received + timedelta(seconds=MAX_AHEAD_S):
@@ -231,6 +233,8 @@ def _timed(point: Point, index: int, received: datetime) -> Point:
             f"is more than {MAX_AHEAD_S // 60} minutes ahead of the server's clock"
             f" ({received.isoformat()})",
         )
+    if point.at < EARLIEST:
+        raise InvalidInput.at(["body", "points", index, "at"], f"is before {EARLIEST.isoformat()}")
     return point
 
 

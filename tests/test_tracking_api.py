@@ -12,6 +12,8 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pyproj import Geod
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,6 +24,7 @@ from app.ratelimit import Limits
 from app.schemas.tracking import TrackOut
 from spatial import CoordSystem, circle_fence, from_wgs84
 from tests.factories import create_app, insert_merchant, insert_offer, owner_with_headers
+from tests.test_bad_input import json_values
 
 SHOP = (60.1699, 24.9384)
 GEOD = Geod(ellps="WGS84")
@@ -316,3 +319,52 @@ async def test_pruning_forgets_users_not_seen_and_visits_of_offers_long_ended(
     assert {(r.user_id, r.offer_id) for r in rows} == {("here", lasting.id)}
     users = await conn.execute(text("SELECT user_id FROM track_user"))
     assert [r.user_id for r in users] == ["here"]
+
+
+points_fuzz = st.lists(
+    st.dictionaries(
+        st.sampled_from(["lat", "lng", "at", "accuracy_m", "extra"]),
+        st.one_of(
+            json_values,
+            st.sampled_from(
+                [
+                    "0001-01-01T00:00:00+01:00",
+                    "9999-12-31T23:59:59-01:00",
+                    "2026-12-05T10:00:00Z",
+                    90,
+                    -180,
+                    180.0,
+                    500.0000001,
+                    1e6,
+                ]
+            ),
+        ),
+        max_size=5,
+    ),
+    max_size=3,
+)
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    points=st.one_of(points_fuzz, json_values),
+    fields=st.dictionaries(st.sampled_from(["user_id", "coord"]), json_values, max_size=2),
+)
+async def test_no_tracking_body_causes_a_server_error(
+    client: httpx.AsyncClient, points: Any, fields: dict[str, Any]
+) -> None:
+    body = {"user_id": "fuzz", "points": points} | fields
+    response = await client.post("/v1/track", json=body)
+    assert response.status_code in (200, 403, 422), response.text
+    if response.status_code != 200:
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_time_at_the_edge_of_the_calendar_is_a_422_or_counts(
+    client: httpx.AsyncClient,
+) -> None:
+    for at in ("0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00Z"):
+        response = await track(client, [away(10) | {"at": at}])
+        assert response.status_code in (200, 422), response.text
