@@ -111,7 +111,12 @@ async def test_the_events_are_in_the_outbox(
     """Written by the call's statement (replay reads only ended transactions: the test's is
     still open, so the table is read directly)."""
     entered = (await track(client, [away(10) | {"at": at(0)}])).json()["events"]
-    rows = (await conn.execute(text("SELECT id, type, data FROM event ORDER BY id"))).all()
+    rows = (
+        await conn.execute(
+            text("SELECT id, type, data FROM event WHERE offer_id = :o ORDER BY id"),
+            {"o": offer.id},
+        )
+    ).all()
     assert [(str(r.id), r.type) for r in rows] == [(entered[0]["id"], "fence.entered")]
     assert rows[0].data == entered[0]["data"]
 
@@ -286,15 +291,19 @@ async def test_an_offer_deleted_takes_its_visits_and_an_ended_one_says_nothing(
     entered = (await track(client, [away(10) | {"at": at(0)}])).json()["events"]
     assert {e["offer_id"] for e in entered} == {str(ending.id), str(going.id)}
     assert (await client.delete(f"/v1/offers/{going.id}", headers=owner[1])).status_code == 204
-    visits = await conn.execute(text("SELECT offer_id FROM fence_visit"))
+    visits = await conn.execute(
+        text("SELECT offer_id FROM fence_visit WHERE offer_id IN (:a, :b)"),
+        {"a": ending.id, "b": going.id},
+    )
     assert [row.offer_id for row in visits] == [ending.id]
     # past its end the offer takes no part: leaving its fence then is no event
     assert (await track(client, [away(900) | {"at": at(200)}])).json()["events"] == []
 
 
 async def test_pruning_forgets_users_not_seen_and_visits_of_offers_long_ended(
-    client: httpx.AsyncClient, conn: AsyncConnection, driver: Any, shop: MerchantRow
+    client: httpx.AsyncClient, conn: AsyncConnection, driver: Any, shop: MerchantRow, made: Any
 ) -> None:
+    """(Other tests' rows are never committed: nothing else here is old enough to prune.)"""
     ended = await insert_offer(
         conn,
         shop.id,
@@ -315,9 +324,12 @@ async def test_pruning_forgets_users_not_seen_and_visits_of_offers_long_ended(
         )
     # "gone" and its two visits; the visit of "here" to the offer that ended two days ago
     assert await tracking.prune(driver, keep_s=7 * 86400) == (1, 3)
-    rows = await conn.execute(text("SELECT user_id, offer_id FROM fence_visit"))
+    mine = {"app": made.row.id}
+    rows = await conn.execute(
+        text("SELECT user_id, offer_id FROM fence_visit WHERE app_id = :app"), mine
+    )
     assert {(r.user_id, r.offer_id) for r in rows} == {("here", lasting.id)}
-    users = await conn.execute(text("SELECT user_id FROM track_user"))
+    users = await conn.execute(text("SELECT user_id FROM track_user WHERE app_id = :app"), mine)
     assert [r.user_id for r in users] == ["here"]
 
 
