@@ -1,4 +1,5 @@
-"""The `nearby` command: serve the API, migrate, create owners, load the demo data, import."""
+"""The `nearby` command: serve the API, migrate, create owners, load the demo data, import, and
+walk a demo user past the demo offers (simulate-walk)."""
 
 from __future__ import annotations
 
@@ -82,7 +83,43 @@ def main(argv: list[str] | None = None) -> int:
             help="do not migrate: check that the database is migrated and leave it (a role "
             "with only row privileges can run it; `nearby migrate` as the schema's owner first)",
         )
+    walk = commands.add_parser(
+        "simulate-walk",
+        help="walk a demo user past the demo offers' fences and print the fence events"
+        " (exit 1 if entered, dwelled or exited, or a delivery, was missing)",
+    )
+    walk.add_argument("--url", default="http://127.0.0.1:8000", help="the running service")
+    walk.add_argument("--app-key", help="default: the demo app's, from the state directory")
+    walk.add_argument("--owner-key", help="default: the demo owner's, from the state directory")
+    walk.add_argument(
+        "--state-dir", type=Path, help="default NEARBY_STATE_DIR or .state (what make run keeps)"
+    )
+    walk.add_argument(
+        "--through",
+        action="append",
+        metavar="NAME",
+        help="a demo fence to stop in, repeatable (default: Forum, then Stockmann)",
+    )
+    walk.add_argument(
+        "--dwell", type=int, help="first set the visited offers' dwell_s (60..86400, owner key)"
+    )
+    walk.add_argument(
+        "--interval", type=float, default=10.0, help="seconds between points, walker's time"
+    )
+    walk.add_argument("--pace", type=float, default=0.5, help="seconds between calls, real time")
+    walk.add_argument(
+        "--webhook",
+        action="store_true",
+        help="start a receiver on 127.0.0.1, register a webhook to it and print its deliveries"
+        " (the service needs NEARBY_WEBHOOK_ALLOW_PRIVATE=true)",
+    )
+    walk.add_argument("--receiver-port", type=int, default=0, help="default: any free port")
+    walk.add_argument(
+        "--wait", type=float, default=30.0, help="seconds to wait for the deliveries at the end"
+    )
     args = parser.parse_args(argv)
+    if args.command == "simulate-walk":  # a client of a running service: no database here
+        return _simulate_walk(args)
 
     settings = Settings()
     log_format: logs.LogFormat = settings.log_format or (
@@ -222,7 +259,35 @@ def _load_demo(settings: Settings) -> demo.DemoLoad:
 
     key = demo.kept_key(settings.state_dir) if settings.state_dir else None
     box = apps.box_of(settings)
-    return _run(settings, lambda conn: demo.load(conn, api_key=key, box=box))
+    loaded = _run(settings, lambda conn: demo.load(conn, api_key=key, box=box))
+    if settings.state_dir and loaded.app is not None:
+        demo.keep_app_key(settings.state_dir, loaded.app.app_key)
+    return loaded
+
+
+def _simulate_walk(args: argparse.Namespace) -> int:
+    import httpx
+
+    from app import walk
+
+    options = walk.WalkOptions(
+        url=args.url.rstrip("/"),
+        app_key=args.app_key,
+        owner_key=args.owner_key,
+        state_dir=args.state_dir or Path(os.environ.get("NEARBY_STATE_DIR") or ".state"),
+        through=tuple(args.through or walk.DEFAULT_THROUGH),
+        dwell_s=args.dwell,
+        interval_s=args.interval,
+        pace_s=args.pace,
+        webhook=args.webhook,
+        receiver_port=args.receiver_port,
+        wait_s=args.wait,
+    )
+    try:
+        return walk.run(options, _say)
+    except (walk.WalkError, httpx.HTTPError) as exc:
+        sys.stderr.write(f"simulate-walk: {exc}\n")
+        return 2
 
 
 def _report_demo(loaded: demo.DemoLoad) -> None:

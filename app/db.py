@@ -50,8 +50,11 @@ T = TypeVar("T")
 
 # Every connection of the service's: one plan per statement, made once. The search statements
 # rely on the generic plan's index choice (see the first migration), and no request pays for
-# planning.
-SERVER_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
+# planning. No JIT: it compiles at every execution of a plan whose estimate passes
+# jit_above_cost, and the generic plan of tracking's read (a polygon's edge cut into pieces per
+# candidate fence, estimated at thousands of rows) passed it: 2.8 s of compiling for a 20 ms
+# statement. Requests here are short; JIT pays off only for long analytical queries.
+SERVER_SETTINGS = {"plan_cache_mode": "force_generic_plan", "jit": "off"}
 
 
 def make_engine(settings: Settings, target: Target | None = None) -> AsyncEngine:

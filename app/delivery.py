@@ -1,4 +1,5 @@
-"""The delivery loop: sends pending webhook deliveries, retries them, and prunes old events.
+"""The delivery loop: sends pending webhook deliveries, retries them, and prunes old events
+(and old tracking state, app/tracking.py).
 
 Every process of the service runs one `Deliverer` (started in the app's lifespan). They share
 the work through the database (queries/webhooks.py): a process takes due deliveries with a
@@ -41,7 +42,7 @@ import asyncpg
 from aiohttp.abc import AbstractResolver, ResolveResult
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import events, webhooks
+from app import events, tracking, webhooks
 from app.apps import box_of
 from app.db import DriverConnector
 from app.queries import webhooks as webhooks_sql
@@ -214,8 +215,17 @@ class Deliverer:
                     prune_at = time.monotonic() + PRUNE_EVERY_S
                     async with self._connect() as conn:
                         pruned = await events.prune(conn, keep_s=self._settings.event_keep_s)
+                        users, visits = await tracking.prune(
+                            conn, keep_s=self._settings.track_keep_s
+                        )
                     if pruned:
                         log.info("pruned %d events older than the retention", pruned)
+                    if users or visits:
+                        log.info(
+                            "pruned %d tracked users not seen lately and %d visits of ended offers",
+                            users,
+                            visits,
+                        )
             except (OSError, asyncpg.PostgresError, SQLAlchemyError) as exc:
                 if not paused:
                     paused = True

@@ -13,7 +13,8 @@ an offer fenced by its outline, from the store inside it nearest its middle; an 
 (same store, same title) is left as it is, so its claims survive a reload.
 
 The demo owner's key can be kept in a file (`kept_key`, under NEARBY_STATE_DIR; `make run` uses
-.state/), so a restart of `make run` leaves the console signed in. A random key in a file only
+.state/), so a restart of `make run` leaves the console signed in; the demo app's key of the last
+load is kept there too (`keep_app_key`), for `nearby simulate-walk`. A random key in a file only
 its owner may read, like any credentials file: a key derived from something (the admin key, a
 constant) would be as public as that is. The database still stores only its hash.
 """
@@ -25,7 +26,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -52,6 +53,7 @@ HELSINKI_CSV = DEMO_DATA / "helsinki_osm.csv"
 HELSINKI_FENCES = DEMO_DATA / "helsinki_osm_geofences.geojson"
 OFFER_FENCES = ("shop=mall", "shop=department_store", "amenity=marketplace")
 KEY_FILE = "demo-owner-key"
+APP_KEY_FILE = "demo-app-key"  # the demo app's key of the last load (`nearby simulate-walk`)
 _KEY = re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_-]{43}")
 
 
@@ -112,6 +114,17 @@ def kept_key(state_dir: Path) -> str:
         f.write(api_key + "\n")
     fresh.replace(path)
     return api_key
+
+
+def keep_app_key(state_dir: Path, app_key: str) -> None:
+    """Keep the demo app's new key in `state_dir` (for its owner's eyes only), where
+    `nearby simulate-walk` finds it."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / APP_KEY_FILE
+    fresh = path.with_suffix(".new")
+    with os.fdopen(os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(app_key + "\n")
+    fresh.replace(path)
 
 
 def stores_from_osm(path: Path) -> tuple[list[Record], dict[str, int]]:
@@ -190,7 +203,8 @@ async def _load_offers(conn: AsyncConnection, owner_id: UUID, stores: list[Recor
             title=title,
             description="Show the code at the till. Demo data: © OpenStreetMap contributors.",
             fence=fence,
-            starts_at=datetime.now(UTC),
+            # an hour back: `nearby simulate-walk` walks in the last half hour (app/walk.py)
+            starts_at=datetime.now(UTC) - timedelta(hours=1),
             ends_at=None,
             quantity=100,
             per_user_limit=1,

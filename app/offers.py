@@ -75,6 +75,7 @@ async def create(
         ends_at=_checked_end(starts_at, body.ends_at),
         quantity=body.quantity,
         per_user_limit=body.per_user_limit,
+        dwell_s=body.dwell_s,
     )
     return await offers_sql.insert_offer(conn, merchant_id=merchant_id, values=values)
 
@@ -120,6 +121,7 @@ async def edit(
         per_user_limit=(
             patch.per_user_limit if "per_user_limit" in given else current.per_user_limit
         ),
+        dwell_s=patch.dwell_s if patch.dwell_s is not None else current.dwell_s,
     )
     return await offers_sql.update_offer(conn, offer_id=offer_id, values=values)
 

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
             raise ValueError("NEARBY_CORS_ORIGINS is either * or a list of origins, not both")
         return origins
 
+    # A tracked user not seen for this long is forgotten, with their open visits (app/tracking.py).
+    track_keep_s: float = Field(7 * 24 * 3600.0, gt=0)
+
     @model_validator(mode="after")
     def _lease_outlasts_an_attempt(self) -> Settings:
         if self.webhook_lease_s <= self.webhook_timeout_s:

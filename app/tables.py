@@ -12,6 +12,7 @@ from geoalchemy2 import Geography
 from geoalchemy2 import Geometry as GeometryColumn
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -165,10 +166,13 @@ offer = Table(
     Column("redeemed", Integer, nullable=False, server_default=text("0")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Seconds inside the fence before fence.dwelled (app/tracking.py).
+    Column("dwell_s", Integer, nullable=False, server_default=text("300")),
     CheckConstraint("(center IS NULL) = (radius_m IS NULL)", name="circle"),
     CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="window"),
     CheckConstraint("quantity IS NULL OR claimed <= quantity", name="not_oversold"),
     CheckConstraint("0 <= redeemed AND redeemed <= claimed", name="counts"),
+    CheckConstraint("dwell_s BETWEEN 60 AND 86400", name="dwell"),
 )
 Index("ix_offer_fence", offer.c.fence, postgresql_using="gist")
 # A merchant's offers, newest first (and the cascade from merchant).
@@ -412,3 +416,32 @@ delivery = Table(
 )
 Index("ix_delivery_webhook_id_event_id", delivery.c.webhook_id, delivery.c.event_id)
 Index("ix_delivery_next_at", delivery.c.next_at, postgresql_where=text("status = 'pending'"))
+
+# Location tracking (app/tracking.py). A tracked user of an app: the newest point seen (an older
+# one causes no event) and a version each tracking call bumps, so two calls of one user at once
+# cannot both write from the same state; `seen_at` drives pruning. Unlogged: see the migration.
+track_user = Table(
+    "track_user",
+    metadata,
+    Column("app_id", UUID(as_uuid=True), nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("newest_at", DateTime(timezone=True), nullable=False),
+    Column("version", BigInteger, nullable=False, server_default=text("1")),
+    Column("seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("app_id", "user_id"),
+    prefixes=["UNLOGGED"],
+)
+Index("ix_track_user_seen_at", track_user.c.seen_at)
+
+# A user inside an offer's fence: one row per open visit; outside is no row.
+fence_visit = Table(
+    "fence_visit",
+    metadata,
+    Column("app_id", UUID(as_uuid=True), nullable=False),
+    Column("user_id", Text, nullable=False),
+    _belongs_to("offer"),
+    Column("entered_at", DateTime(timezone=True), nullable=False),
+    Column("dwelled", Boolean, nullable=False, server_default=text("false")),
+    PrimaryKeyConstraint("app_id", "user_id", "offer_id"),
+)
+Index("ix_fence_visit_offer_id", fence_visit.c.offer_id)

@@ -13,7 +13,7 @@ import asyncio
 import os
 import time
 
-from bench import data, events, harness, home, imports, nearby, offers, stats
+from bench import data, events, harness, home, imports, nearby, offers, stats, track
 
 CASES = {
     "nearby": nearby.run,
@@ -22,6 +22,7 @@ CASES = {
     "imports": imports.run,
     "events": events.run,
     "stats": stats.run,
+    "track": track.run,
 }
 
 

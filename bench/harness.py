@@ -252,6 +252,13 @@ def run_wrk(
     ).stdout
 
 
+def wrk_script(
+    port: int, script: Path, env: dict[str, str], *, seconds: float, connections: int
+) -> Load:
+    """One wrk run of `script` (which makes its own requests) against the port."""
+    return _parse_wrk(run_wrk(port, script, env, seconds=seconds, connections=connections))
+
+
 def alternate(
     ports: dict[str, int],
     path: dict[str, str],

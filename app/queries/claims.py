@@ -143,14 +143,23 @@ PRESENCE_SLACK_M = 50.0
 QUARTER_OF = "date_bin('15 minutes', {}, timestamptz '2000-01-01 00:00+00')"
 
 
+def fence_edge_pieces(fence: str) -> str:
+    """The set-returning SQL of the edge of the polygon fence `fence` (a geometry) in pieces
+    whose `geom` to measure as geography (see the module docstring): the one way presence
+    measures a point's distance to a polygon's edge, for claims and tracking alike."""
+    # The overlay with the seams (a GEOS difference, milliseconds) only where there can be one.
+    edge = f"""CASE WHEN ST_XMin({fence}) > -180 AND ST_XMax({fence}) < 180
+                      AND ST_YMin({fence}) > -90 AND ST_YMax({fence}) < 90
+                 THEN ST_Boundary({fence})
+                 ELSE ST_Difference(ST_Boundary({fence}), {_SEAMS}) END"""
+    return f"ST_DumpSegments(ST_Segmentize({edge}, {EDGE_PIECE_DEG}))"
+
+
 def _gate_columns(now: str, point: str, accuracy: str) -> str:
     """ClaimGate's columns of offer `o` at the instant `now`, for the geography `point` reported
     with `accuracy` metres (see the module docstring)."""
     slack = PRESENCE_SLACK_M
-    pieces = (
-        f"ST_DumpSegments(ST_Segmentize(ST_Difference(ST_Boundary(o.fence), {_SEAMS}),"
-        f" {EDGE_PIECE_DEG}))"
-    )
+    pieces = fence_edge_pieces("o.fence")
     return f"""o.starts_at, o.ends_at, o.starts_at <= {now} AS started,
         o.starts_at <= {now} AND (o.ends_at IS NULL OR {now} < o.ends_at) AS active,
         CASE WHEN o.radius_m IS NULL THEN

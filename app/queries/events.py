@@ -59,11 +59,12 @@ def emit_ctes(source: str) -> str:
     """The data-modifying CTEs `emitted` and `fanned_out` that write the events `source` (a
     SELECT of NEW_EVENT_COLUMNS, `data` as jsonb) yields, and one pending delivery per event
     and webhook of its owner that subscribes to its type. Put them in a WITH of the statement
-    that makes the change, so the events commit exactly when it does; `emitted` returns id."""
+    that makes the change, so the events commit exactly when it does; `emitted` returns the
+    events' rows (EventRow's columns)."""
     return f"""emitted AS (
             INSERT INTO event ({NEW_EVENT_COLUMNS})
             {source}
-            RETURNING id, type, owner_id
+            RETURNING {_EVENT_COLUMNS}
         ), fanned_out AS (
             INSERT INTO delivery (event_id, webhook_id)
             SELECT e.id, w.id FROM emitted e

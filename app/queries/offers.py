@@ -43,6 +43,7 @@ class OfferValues:
     ends_at: datetime | None  # None: never ends
     quantity: int | None  # None: unlimited
     per_user_limit: int | None  # None: unlimited
+    dwell_s: int = 300  # seconds inside the fence before fence.dwelled
 
 
 # Slots, not frozen: see MerchantRow.
@@ -62,6 +63,7 @@ class OfferRow:
     redeemed: int
     created_at: datetime
     updated_at: datetime
+    dwell_s: int
 
 
 @dataclass(slots=True)
@@ -232,6 +234,7 @@ def _stored(values: OfferValues) -> dict[str, Any]:
         "ends_at": values.ends_at,
         "quantity": values.quantity,
         "per_user_limit": values.per_user_limit,
+        "dwell_s": values.dwell_s,
     }
 
 

@@ -23,6 +23,7 @@ from app.routes import (
     search,
     shares,
     stats,
+    tracking,
     webhooks,
 )
 
@@ -31,6 +32,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     offers.router,
     claims.router,
     shares.router,
+    tracking.router,
     merchants.router,
     apps.router,
     imports.router,

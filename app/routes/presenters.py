@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from app import events
 from app.claims import offer_summary_body
 from app.offers import HereResult
 from app.offers import status as offers_status
@@ -22,6 +23,7 @@ from app.queries.offers import OfferHit, OfferRow
 from app.queries.search import MerchantHit
 from app.schemas.merchants import MerchantOut
 from app.schemas.offers import OfferOut, UserClaimsPage
+from app.tracking import Tracked
 from spatial import CoordSystem, cell_to_hex, from_wgs84, geojson_in
 
 JSON_OPTIONS = orjson.OPT_UTC_Z  # "2026-11-22T06:00:00Z", as pydantic writes it
@@ -152,6 +154,7 @@ def offer_body(row: OfferRow, coord: CoordSystem, at: datetime) -> dict[str, Any
         "ends_at": row.ends_at,
         "quantity": row.quantity,
         "per_user_limit": row.per_user_limit,
+        "dwell_s": row.dwell_s,
         "status": offers_status(row, at),
         "claimed": row.claimed,
         "redeemed": row.redeemed,
@@ -176,3 +179,23 @@ def user_claims(
         for row in rows
     ]
     return UserClaimsPage.model_validate({"results": results, "next_cursor": next_cursor})
+
+
+def tracked_json(tracked: Tracked, coord: CoordSystem) -> bytes:
+    """POST /v1/track's response: the events and the offers at the newest point, positions in
+    `coord` (events are stored, replayed and sent to webhooks in WGS-84)."""
+    return orjson.dumps(
+        {
+            "events": [_event_in(events.document(row), coord) for row in tracked.events],
+            "offers_here": offers_here_results(tracked.here, coord, tracked.here_at),
+        },
+        option=JSON_OPTIONS,
+    )
+
+
+def _event_in(document: dict[str, Any], coord: CoordSystem) -> dict[str, Any]:
+    """A fence event's document with the position in its `data` in `coord`."""
+    data = document["data"]
+    if coord is not CoordSystem.WGS84 and "lat" in data and "lng" in data:
+        data["lat"], data["lng"] = from_wgs84(data["lat"], data["lng"], coord)
+    return document

@@ -81,6 +81,8 @@ class MultiPolygonFence(Strict):
 Geofence = Annotated[CircleFence | PolygonFence | MultiPolygonFence, Field(discriminator="type")]
 Quantity = Annotated[int, Field(ge=1, le=1_000_000_000)]
 PerUserLimit = Annotated[int, Field(ge=1, le=1_000_000)]
+DwellSeconds = Annotated[int, Field(ge=60, le=86_400)]
+DWELL_HELP = "Seconds a tracked user stays inside the fence before fence.dwelled (60..86400)."
 
 
 class OfferIn(Strict):
@@ -92,6 +94,7 @@ class OfferIn(Strict):
     ends_at: Instant | None = Field(None, description="Default: never. Exclusive.")
     quantity: Quantity | None = Field(None, description="Codes to hand out; null: unlimited.")
     per_user_limit: PerUserLimit | None = Field(1, description="Codes per user; null: unlimited.")
+    dwell_s: DwellSeconds = Field(300, description=DWELL_HELP)
 
     model_config = {
         "json_schema_extra": {
@@ -132,6 +135,8 @@ class OfferPatch(Strict):
         None, description="Codes per user; null: unlimited."
     )
 
+    dwell_s: DwellSeconds | None = Field(None, description=DWELL_HELP + " null: not changed.")
+
     model_config = {"json_schema_extra": {"examples": [{"quantity": 200, "ends_at": None}]}}
 
 
@@ -169,6 +174,7 @@ class OfferOut(BaseModel):
     ends_at: datetime | None = Field(description="Until when (exclusive); null: never.")
     quantity: int | None = Field(description="Codes to hand out in all; null: unlimited.")
     per_user_limit: int | None = Field(description="Codes per user; null: unlimited.")
+    dwell_s: int = Field(description=DWELL_HELP)
     status: OfferStatus = Field(
         description="At the request's time (offers/here: at `at`): scheduled before starts_at, "
         "ended from ends_at on, else sold_out when no code is left, else active."

@@ -1,0 +1,292 @@
+"""SQL of location tracking: what a tracking call reads (the user, the fences near its points,
+the user's open visits) and the one statement that writes its outcome (visits, the user's
+newest point, the events), plus pruning.
+
+Where a point stands towards a fence, given its accuracy circle (radius `acc`):
+- a circle fence (centre c, radius R, geodesic on the spheroid): inside when d(c, p) <= R - acc,
+  outside when d(c, p) > R + acc, else on the edge (d measured once, ST_Distance);
+- a polygon fence: on the edge when acc > 0 and some piece of its edge (queries/claims.py
+  `fence_edge_pieces`, the claims' own measure) lies within acc of the point; else inside when
+  the polygon covers the point (planar in lng/lat, edges included), else outside.
+"On the edge" (the circle straddles it) changes nothing. Only pairs whose boxes meet are
+measured (the GiST index on `fence`, against the box of the accuracy circle); every other active
+fence is certainly outside.
+
+A call's two statements need no transaction between them: the read sees one snapshot; the
+write bumps the user's `version` only if it is still the one read, and writes everything else
+only if it did (an optimistic lock). A call that lost the race reads again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from app.queries import events as events_sql
+from app.queries import ratelimit as ratelimit_sql
+from app.queries.claims import fence_edge_pieces
+from app.queries.events import EventRow, NewEvent
+from app.queries.ratelimit import Counted, Hit
+
+# Where a point stands towards a fence.
+INSIDE, EDGE, OUTSIDE = "in", "edge", "out"
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A point as the read statement measures it: WGS-84, with the WKT of its accuracy
+    circle's box (spatial.circle_box) and the half diagonal of that box in degrees: no point
+    farther than that in lng/lat from the point is within its accuracy (a cheap planar test
+    before a polygon's edge is measured piece by piece)."""
+
+    lat: float
+    lng: float
+    at: datetime
+    accuracy_m: float
+    box_wkt: str
+    reach_deg: float
+
+
+@dataclass(slots=True)
+class Fence:
+    """An offer the call's points may have entered or left: near one of them, or holding an
+    open visit of the user; with where each point stands towards it (`standing`, by the point's
+    index among the points sent, 0-based; a point missing there is outside, or the offer was
+    not active at its time)."""
+
+    offer_id: UUID
+    merchant_id: UUID
+    owner_id: UUID
+    starts_at: datetime
+    ends_at: datetime | None
+    dwell_s: int
+    entered_at: datetime | None  # the open visit, if any
+    dwelled: bool | None
+    standing: dict[int, str]
+
+
+@dataclass(slots=True)
+class Known:
+    """What the read statement found: the rate limits' outcome, the user's newest point and
+    version (None and 0 for a user never tracked), the fences involved."""
+
+    counted: list[Counted]
+    newest_at: datetime | None
+    version: int
+    fences: list[Fence]
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    offer_id: UUID
+    entered_at: datetime
+    dwelled: bool
+
+
+def _standing() -> str:
+    """Where point `p` stands towards fence `o`; `d` is the geodesic distance from a circle's
+    centre (one measure for both of its thresholds)."""
+    pieces = fence_edge_pieces("o.fence")
+    return f"""CASE
+        WHEN o.radius_m IS NOT NULL THEN
+            CASE WHEN d <= o.radius_m - p.acc THEN '{INSIDE}'
+                 WHEN d <= o.radius_m + p.acc THEN '{EDGE}'
+                 ELSE '{OUTSIDE}' END
+        WHEN p.acc > 0 AND ST_DWithin(ST_Boundary(o.fence), p.g, p.reach) AND EXISTS (
+            SELECT FROM {pieces} AS piece
+            WHERE ST_DWithin(piece.geom, p.g, p.reach)
+              AND ST_DWithin(piece.geom::geography, p.gg, p.acc)) THEN '{EDGE}'
+        WHEN ST_Covers(o.fence, p.g) THEN '{INSIDE}'
+        ELSE '{OUTSIDE}' END"""
+
+
+@cache
+def _read_statement(limits: int) -> str:
+    """$1 app, $2 user, $3..$8 the points (lat, lng, at, accuracy, box WKT, reach), counters
+    from $9."""
+    counting, counted = ratelimit_sql.counting_sql(9, limits, gate="true") if limits else ([], [])
+    ctes = [
+        *counting,
+        """pts AS (
+            SELECT n, g, g::geography AS gg, at, acc, box, reach FROM (
+                SELECT p.n::int - 1 AS n, ST_SetSRID(ST_MakePoint(p.lng, p.lat), 4326) AS g,
+                       p.at, p.acc, ST_GeomFromText(p.box, 4326) AS box, p.reach
+                FROM unnest($3::float8[], $4::float8[], $5::timestamptz[], $6::float8[],
+                            $7::text[], $8::float8[])
+                     WITH ORDINALITY AS p (lat, lng, at, acc, box, reach, n)
+            ) AS given
+        )""",
+        # measured once (MATERIALIZED: not again for the filter), each pair only once
+        f"""measured AS MATERIALIZED (
+            SELECT o.id AS offer_id, p.n, {_standing()} AS standing
+            FROM pts p JOIN offer o ON o.fence && p.box
+            CROSS JOIN LATERAL (SELECT ST_Distance(o.center, p.gg) AS d) AS circle
+            WHERE o.starts_at <= p.at AND (o.ends_at IS NULL OR p.at < o.ends_at)
+        )""",
+        f"""near AS (SELECT * FROM measured WHERE standing <> '{OUTSIDE}')""",
+        """involved AS (
+            SELECT offer_id FROM near
+            UNION SELECT offer_id FROM fence_visit WHERE app_id = $1 AND user_id = $2
+        )""",
+    ]
+    columns = [
+        *counted,
+        "u.newest_at, coalesce(u.version, 0)",
+        "o.id, o.merchant_id, m.owner_id, o.starts_at, o.ends_at, o.dwell_s",
+        "v.entered_at, v.dwelled",
+        "(SELECT array_agg(near.n) FROM near WHERE near.offer_id = o.id)",
+        "(SELECT array_agg(near.standing) FROM near WHERE near.offer_id = o.id)",
+    ]
+    return f"""
+        WITH {", ".join(ctes)}
+        SELECT {", ".join(columns)}
+        FROM (SELECT) AS one
+        LEFT JOIN track_user u ON u.app_id = $1 AND u.user_id = $2
+        LEFT JOIN (involved i JOIN offer o ON o.id = i.offer_id
+                   JOIN merchant m ON m.id = o.merchant_id
+                   LEFT JOIN fence_visit v
+                       ON v.app_id = $1 AND v.user_id = $2 AND v.offer_id = o.id) ON true"""
+
+
+async def read(
+    conn: asyncpg.Connection,
+    *,
+    app_id: UUID,
+    user_id: str,
+    fixes: Sequence[Fix],
+    hits: list[Hit],
+    window_no: int,
+    fraction: float,
+) -> Known:
+    """Count the call against `hits` (none: a call reading again) and read what it needs."""
+    rows = await conn.fetch(
+        _read_statement(len(hits)),
+        app_id,
+        user_id,
+        [f.lat for f in fixes],
+        [f.lng for f in fixes],
+        [f.at for f in fixes],
+        [f.accuracy_m for f in fixes],
+        [f.box_wkt for f in fixes],
+        [f.reach_deg for f in fixes],
+        *ratelimit_sql.counting_values(hits, window_no=window_no, fraction=fraction),
+    )
+    first = 2 * len(hits)
+    head = rows[0]
+    fences = [_fence(row[first + 2 :]) for row in rows if row[first + 2] is not None]
+    return Known(ratelimit_sql.counted(head, 0, len(hits)), head[first], head[first + 1], fences)
+
+
+def _fence(row: Sequence[Any]) -> Fence:
+    offer_id, merchant_id, owner_id, starts_at, ends_at, dwell_s, entered_at, dwelled = row[:8]
+    standing = dict(zip(row[8] or (), row[9] or (), strict=True))
+    return Fence(
+        offer_id, merchant_id, owner_id, starts_at, ends_at, dwell_s, entered_at, dwelled, standing
+    )
+
+
+_EVENTS_SOURCE = """
+    SELECT e.type, e.at, e.owner_id, e.offer_id, e.merchant_id, $2::text, $1::uuid, e.data::jsonb
+    FROM unnest($9::text[], $10::timestamptz[], $11::uuid[], $12::uuid[], $13::uuid[], $14::text[])
+         WITH ORDINALITY AS e (type, at, owner_id, offer_id, merchant_id, data, n)
+    WHERE EXISTS (SELECT FROM bumped)
+    ORDER BY e.n"""
+
+# $1 app, $2 user, $3 newest point, $4 the version read (0: none), $5..$7 visits now open
+# (offer, entered_at, dwelled), $8 offers whose visit ended, $9..$14 the events.
+_WRITE = f"""
+    WITH bumped AS (
+        INSERT INTO track_user AS u (app_id, user_id, newest_at) VALUES ($1, $2, $3)
+        ON CONFLICT (app_id, user_id) DO UPDATE
+            SET newest_at = greatest(u.newest_at, excluded.newest_at), version = u.version + 1,
+                seen_at = now()
+            WHERE u.version = $4
+        RETURNING version
+    ), opened AS (
+        INSERT INTO fence_visit AS v (app_id, user_id, offer_id, entered_at, dwelled)
+        SELECT $1, $2, x.offer_id, x.entered_at, x.dwelled
+        FROM unnest($5::uuid[], $6::timestamptz[], $7::bool[]) AS x (offer_id, entered_at, dwelled)
+        WHERE EXISTS (SELECT FROM bumped)
+        ON CONFLICT (app_id, user_id, offer_id) DO UPDATE
+            SET entered_at = excluded.entered_at, dwelled = excluded.dwelled
+    ), closed AS (
+        DELETE FROM fence_visit
+        WHERE app_id = $1 AND user_id = $2 AND offer_id = ANY ($8::uuid[])
+          AND EXISTS (SELECT FROM bumped)
+    ), {events_sql.emit_ctes(_EVENTS_SOURCE)}
+    SELECT EXISTS (SELECT FROM bumped), e.*
+    FROM (SELECT) AS one LEFT JOIN emitted e ON true
+    ORDER BY e.id"""
+
+
+async def write(
+    conn: asyncpg.Connection,
+    *,
+    app_id: UUID,
+    user_id: str,
+    newest_at: datetime,
+    version: int,
+    opened: Sequence[Visit],
+    closed: Sequence[UUID],
+    events: Sequence[NewEvent],
+) -> list[EventRow] | None:
+    """Write a call's outcome if the user's version is still `version`, in one statement (so
+    the events commit with the visits they report); the events written, or None if another
+    call of the user wrote first."""
+    rows = await conn.fetch(
+        _WRITE,
+        app_id,
+        user_id,
+        newest_at,
+        version,
+        [v.offer_id for v in opened],
+        [v.entered_at for v in opened],
+        [v.dwelled for v in opened],
+        list(closed),
+        [e.type for e in events],
+        [e.at for e in events],
+        [e.owner_id for e in events],
+        [e.offer_id for e in events],
+        [e.merchant_id for e in events],
+        [e.data for e in events],
+    )
+    if not rows[0][0]:
+        return None
+    return [EventRow(*row[1:]) for row in rows if row[1] is not None]
+
+
+async def prune(
+    conn: asyncpg.Connection, *, keep_s: float, ended_s: float, batch: int
+) -> tuple[int, int]:
+    """Delete up to `batch` users not seen for `keep_s`, and up to `batch` visits that are
+    either of offers that ended more than `ended_s` ago or older than `keep_s` with no user
+    seen since (pruned, or lost with the unlogged table in a crash); how many of each went."""
+    users = await conn.execute(
+        """DELETE FROM track_user WHERE ctid = ANY (ARRAY(
+               SELECT ctid FROM track_user
+               WHERE seen_at < now() - make_interval(secs => $1)
+               LIMIT $2 FOR UPDATE SKIP LOCKED))""",
+        keep_s,
+        batch,
+    )
+    visits = await conn.execute(
+        """DELETE FROM fence_visit WHERE ctid = ANY (ARRAY(
+               SELECT v.ctid FROM fence_visit v JOIN offer o ON o.id = v.offer_id
+               WHERE o.ends_at < now() - make_interval(secs => $1)
+                  OR (v.entered_at < now() - make_interval(secs => $3)
+                      AND NOT EXISTS (
+                          SELECT FROM track_user u
+                          WHERE u.app_id = v.app_id AND u.user_id = v.user_id
+                            AND u.seen_at >= now() - make_interval(secs => $3)))
+               LIMIT $2 FOR UPDATE OF v SKIP LOCKED))""",
+        ended_s,
+        batch,
+        keep_s,
+    )
+    return int(users.split()[-1]), int(visits.split()[-1])

@@ -1,0 +1,382 @@
+"""POST /v1/track over HTTP: the contract's shape, who may call it, bad input as problem+json,
+the rate limit, and the state kept between calls (the state machine itself is checked against
+an oracle in test_tracking_oracle.py)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pyproj import Geod
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import tracking
+from app.queries.merchants import MerchantRow
+from app.ratelimit import Limits
+from app.schemas.tracking import TrackOut
+from spatial import CoordSystem, circle_fence, from_wgs84
+from tests.factories import create_app, insert_merchant, insert_offer, owner_with_headers
+from tests.test_bad_input import json_values
+
+SHOP = (60.1699, 24.9384)
+GEOD = Geod(ellps="WGS84")
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+
+def away(metres: float, azimuth: float = 0.0) -> dict[str, float]:
+    lng, lat, _ = GEOD.fwd(SHOP[1], SHOP[0], azimuth, metres)
+    return {"lat": lat, "lng": lng}
+
+
+def at(seconds: float) -> str:
+    return (T0 + timedelta(seconds=seconds)).isoformat()
+
+
+@pytest.fixture
+async def made(conn: AsyncConnection) -> Any:
+    return await create_app(conn, "Tracking app")
+
+
+@pytest.fixture
+async def client(client: httpx.AsyncClient, made: Any) -> httpx.AsyncClient:
+    client.headers["Authorization"] = f"Bearer {made.app_key}"
+    return client
+
+
+@pytest.fixture
+async def owner(conn: AsyncConnection) -> tuple[uuid.UUID, dict[str, str]]:
+    return await owner_with_headers(conn, "Tracking owner")
+
+
+@pytest.fixture
+async def shop(conn: AsyncConnection, owner: tuple[uuid.UUID, dict[str, str]]) -> MerchantRow:
+    return await insert_merchant(conn, owner[0], lat=SHOP[0], lng=SHOP[1])
+
+
+@pytest.fixture
+async def offer(conn: AsyncConnection, shop: MerchantRow) -> Any:
+    return await insert_offer(
+        conn, shop.id, fence=circle_fence(*SHOP, 200), starts_at=T0 - timedelta(days=1)
+    )
+
+
+async def track(
+    client: httpx.AsyncClient, points: list[dict[str, Any]], user: str | None = "u1", **body: Any
+) -> httpx.Response:
+    payload: dict[str, Any] = {"points": points} | body
+    if user is not None:
+        payload["user_id"] = user
+    return await client.post("/v1/track", json=payload)
+
+
+async def test_a_walk_in_stay_and_out_gives_entered_dwelled_exited_with_the_contract_shape(
+    client: httpx.AsyncClient, offer: Any, shop: MerchantRow, made: Any
+) -> None:
+    first = await track(client, [away(1000) | {"at": at(0)}, away(50) | {"at": at(10)}])
+    assert first.status_code == 200, first.text
+    body = TrackOut.model_validate(first.json())
+    assert [e.type for e in body.events] == ["fence.entered"]
+    event = body.events[0]
+    assert (event.offer_id, event.merchant_id, event.owner_id) == (
+        offer.id,
+        shop.id,
+        shop.owner_id,
+    )
+    assert (event.user_id, event.app_id, event.at) == ("u1", made.row.id, T0 + timedelta(0, 10))
+    assert [o.id for o in body.offers_here] == [offer.id]  # at the newest point
+    stay = await track(client, [away(20) | {"at": at(10 + 299)}])
+    assert stay.json()["events"] == []  # 299 s of the default 300
+    stay = await track(client, [away(20) | {"at": at(10 + 300)}])
+    [dwelled] = stay.json()["events"]
+    assert dwelled["type"] == "fence.dwelled"
+    assert dwelled["data"]["dwell_s"] == 300
+    out = await track(client, [away(900) | {"at": at(400)}])
+    [exited] = out.json()["events"]
+    assert exited["type"] == "fence.exited"
+    assert exited["data"]["duration_s"] == 390 and exited["data"]["dwelled"] is True
+    assert out.json()["offers_here"] == []
+
+
+async def test_the_events_are_in_the_outbox(
+    client: httpx.AsyncClient, conn: AsyncConnection, offer: Any
+) -> None:
+    """Written by the call's statement (replay reads only ended transactions: the test's is
+    still open, so the table is read directly)."""
+    entered = (await track(client, [away(10) | {"at": at(0)}])).json()["events"]
+    rows = (
+        await conn.execute(
+            text("SELECT id, type, data FROM event WHERE offer_id = :o ORDER BY id"),
+            {"o": offer.id},
+        )
+    ).all()
+    assert [(str(r.id), r.type) for r in rows] == [(entered[0]["id"], "fence.entered")]
+    assert rows[0].data == entered[0]["data"]
+
+
+async def test_points_in_any_order_are_taken_by_time_and_older_ones_cause_nothing(
+    client: httpx.AsyncClient, offer: Any
+) -> None:
+    points = [away(900) | {"at": at(30)}, away(10) | {"at": at(20)}, away(900) | {"at": at(0)}]
+    events = (await track(client, points)).json()["events"]
+    assert [e["type"] for e in events] == ["fence.entered", "fence.exited"]
+    assert [e["at"] for e in events] == [at(20).replace("+00:00", "Z")] + [
+        at(30).replace("+00:00", "Z")
+    ]
+    late = await track(client, [away(10) | {"at": at(29)}])  # older than the newest (30)
+    assert late.json()["events"] == []
+    assert (await track(client, [away(10) | {"at": at(31)}])).json()["events"][0]["type"] == (
+        "fence.entered"
+    )
+
+
+async def test_jitter_at_the_edge_and_inaccurate_points_change_nothing(
+    client: httpx.AsyncClient, offer: Any
+) -> None:
+    # 190 m from the centre of a 200 m fence, 15 m accuracy: the circle straddles the edge
+    straddling = [away(190, az) | {"at": at(i), "accuracy_m": 15} for i, az in enumerate([0, 90])]
+    assert (await track(client, straddling)).json()["events"] == []
+    vague = [away(0) | {"at": at(5), "accuracy_m": 501}]
+    assert (await track(client, vague)).json()["events"] == []
+    sure = [away(180) | {"at": at(6), "accuracy_m": 15}]
+    assert [e["type"] for e in (await track(client, sure)).json()["events"]] == ["fence.entered"]
+    jitter = [away(215, 180) | {"at": at(7 + i), "accuracy_m": 20} for i in range(5)]
+    assert (await track(client, jitter)).json()["events"] == []
+
+
+async def test_a_user_token_tracks_its_own_user_only(
+    client: httpx.AsyncClient, offer: Any, made: Any
+) -> None:
+    now = int(datetime.now(UTC).timestamp())
+    token = jwt.encode(
+        {"iss": str(made.row.id), "sub": "tok-user", "iat": now, "exp": now + 600},
+        made.signing_secret,
+        algorithm="HS256",
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"points": [away(10) | {"at": at(0)}]}
+    mine = await client.post("/v1/track", json=body, headers=headers)
+    assert mine.status_code == 200
+    assert mine.json()["events"][0]["user_id"] == "tok-user"
+    other = await client.post("/v1/track", json=body | {"user_id": "x"}, headers=headers)
+    assert other.status_code == 403
+
+
+async def test_who_may_not_track(
+    client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]]
+) -> None:
+    body = {"user_id": "u", "points": [away(10)]}
+    no_key = await client.post("/v1/track", json=body, headers={"Authorization": ""})
+    assert no_key.status_code == 401
+    bad_key = await client.post("/v1/track", json=body, headers={"Authorization": "Bearer nope"})
+    assert bad_key.status_code == 401
+    owners = await client.post("/v1/track", json=body, headers=owner[1])
+    assert owners.status_code == 403
+    assert owners.headers["content-type"] == "application/problem+json"
+    no_user = await track(client, [away(10)], user=None)
+    assert no_user.status_code == 422
+    assert no_user.json()["errors"][0]["loc"] == ["body", "user_id"]
+
+
+@pytest.mark.parametrize(
+    ("points", "loc", "says"),
+    [
+        ([{"lat": 121.47, "lng": 31.23}], ["body", "points", 0, "lat"], "swapped"),
+        ([{"lat": 60.1, "lng": 24.9}] * 101, ["body", "points"], "100"),
+        ([], ["body", "points"], "1"),
+        ([{"lat": 60.1, "lng": 24.9, "at": "yesterday"}], ["body", "points", 0, "at"], ""),
+        (
+            [{"lat": 60.1, "lng": 24.9, "at": "2026-12-05T10:00:00"}],
+            ["body", "points", 0, "at"],
+            "UTC offset",
+        ),
+        (
+            [{"lat": 60.1, "lng": 24.9, "at": "2999-01-01T00:00:00Z"}],
+            ["body", "points", 0, "at"],
+            "ahead",
+        ),
+        ([{"lat": 60.1, "lng": 24.9, "accuracy_m": -1}], ["body", "points", 0, "accuracy_m"], ""),
+        ([{"lat": 60.1, "lng": 24.9, "speed": 3}], ["body", "points", 0, "speed"], ""),
+        ([{"lat": "NaN", "lng": 24.9}], ["body", "points", 0, "lat"], ""),
+    ],
+)
+async def test_bad_input_is_a_422_that_says_where(
+    client: httpx.AsyncClient, points: list[dict[str, Any]], loc: list[Any], says: str
+) -> None:
+    response = await track(client, points)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"].endswith("/problems/invalid-input")
+    error = next(e for e in problem["errors"] if e["loc"] == loc)
+    assert says in error["msg"]
+
+
+async def test_the_track_limit_is_a_429_with_retry_after(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    app.state.limits = Limits(track_per_minute=2)
+    statuses = [(await track(client, [away(10)], user="busy")).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    refused = await track(client, [away(10)], user="busy")
+    assert refused.json()["type"].endswith("/problems/rate-limited")
+    assert 1 <= int(refused.headers["Retry-After"]) <= 120  # a sliding window
+    assert (await track(client, [away(10)], user="other")).status_code == 200
+
+
+async def test_positions_in_gcj02_are_converted_both_ways(
+    client: httpx.AsyncClient, conn: AsyncConnection, shop: MerchantRow
+) -> None:
+    beijing = (39.9087, 116.3975)
+    store = await insert_merchant(conn, shop.owner_id, lat=beijing[0], lng=beijing[1])
+    await insert_offer(
+        conn, store.id, fence=circle_fence(*beijing, 100), starts_at=T0 - timedelta(days=1)
+    )
+    lat, lng = from_wgs84(*beijing, CoordSystem.GCJ02)
+    response = await track(client, [{"lat": lat, "lng": lng, "at": at(0)}], coord="gcj02")
+    [entered] = response.json()["events"]
+    assert (entered["data"]["lat"], entered["data"]["lng"]) == pytest.approx((lat, lng), abs=1e-7)
+    location = response.json()["offers_here"][0]["merchant"]["location"]
+    assert (location["lat"], location["lng"]) == pytest.approx((lat, lng), abs=1e-7)
+
+
+async def test_dwell_s_is_the_offers_own_and_an_owner_sets_it(
+    client: httpx.AsyncClient, shop: MerchantRow, owner: tuple[uuid.UUID, dict[str, str]]
+) -> None:
+    fence = {"type": "circle", "center": {"lat": SHOP[0], "lng": SHOP[1]}, "radius_m": 100}
+    made = await client.post(
+        f"/v1/merchants/{shop.id}/offers",
+        json={"title": "Quick", "geofence": fence, "starts_at": at(-60), "dwell_s": 60},
+        headers=owner[1],
+    )
+    assert made.status_code == 201 and made.json()["dwell_s"] == 60
+    bad = await client.patch(
+        f"/v1/offers/{made.json()['id']}", json={"dwell_s": 59}, headers=owner[1]
+    )
+    assert bad.status_code == 422
+    walk = [away(0) | {"at": at(0)}, away(5) | {"at": at(60)}]
+    assert [e["type"] for e in (await track(client, walk)).json()["events"]] == [
+        "fence.entered",
+        "fence.dwelled",
+    ]
+    patched = await client.patch(
+        f"/v1/offers/{made.json()['id']}", json={"dwell_s": 900}, headers=owner[1]
+    )
+    assert patched.json()["dwell_s"] == 900
+
+
+async def test_an_offer_deleted_takes_its_visits_and_an_ended_one_says_nothing(
+    client: httpx.AsyncClient,
+    conn: AsyncConnection,
+    shop: MerchantRow,
+    owner: tuple[uuid.UUID, dict[str, str]],
+) -> None:
+    ending = await insert_offer(
+        conn,
+        shop.id,
+        fence=circle_fence(*SHOP, 200),
+        starts_at=T0 - timedelta(days=1),
+        ends_at=T0 + timedelta(seconds=100),
+    )
+    going = await insert_offer(
+        conn, shop.id, fence=circle_fence(*SHOP, 300), starts_at=T0 - timedelta(days=1)
+    )
+    entered = (await track(client, [away(10) | {"at": at(0)}])).json()["events"]
+    assert {e["offer_id"] for e in entered} == {str(ending.id), str(going.id)}
+    assert (await client.delete(f"/v1/offers/{going.id}", headers=owner[1])).status_code == 204
+    visits = await conn.execute(
+        text("SELECT offer_id FROM fence_visit WHERE offer_id IN (:a, :b)"),
+        {"a": ending.id, "b": going.id},
+    )
+    assert [row.offer_id for row in visits] == [ending.id]
+    # past its end the offer takes no part: leaving its fence then is no event
+    assert (await track(client, [away(900) | {"at": at(200)}])).json()["events"] == []
+
+
+async def test_pruning_forgets_users_not_seen_and_visits_of_offers_long_ended(
+    client: httpx.AsyncClient, conn: AsyncConnection, driver: Any, shop: MerchantRow, made: Any
+) -> None:
+    """(Other tests' rows are never committed: nothing else here is old enough to prune.)"""
+    ended = await insert_offer(
+        conn,
+        shop.id,
+        fence=circle_fence(*SHOP, 200),
+        starts_at=T0 - timedelta(days=3),
+        ends_at=T0 - timedelta(days=2) + timedelta(seconds=100),
+    )
+    lasting = await insert_offer(
+        conn, shop.id, fence=circle_fence(*SHOP, 300), starts_at=T0 - timedelta(days=3)
+    )
+    old = (T0 - timedelta(days=2)).isoformat()
+    for user in ("gone", "here"):
+        entered = (await track(client, [away(10) | {"at": old}], user=user)).json()["events"]
+        assert {e["offer_id"] for e in entered} == {str(ended.id), str(lasting.id)}
+    for table, column in (("track_user", "seen_at"), ("fence_visit", "entered_at")):
+        await conn.execute(
+            text(f"UPDATE {table} SET {column} = now() - interval '8 days' WHERE user_id = 'gone'")
+        )
+    # "gone" and its two visits; the visit of "here" to the offer that ended two days ago
+    assert await tracking.prune(driver, keep_s=7 * 86400) == (1, 3)
+    mine = {"app": made.row.id}
+    rows = await conn.execute(
+        text("SELECT user_id, offer_id FROM fence_visit WHERE app_id = :app"), mine
+    )
+    assert {(r.user_id, r.offer_id) for r in rows} == {("here", lasting.id)}
+    users = await conn.execute(text("SELECT user_id FROM track_user WHERE app_id = :app"), mine)
+    assert [r.user_id for r in users] == ["here"]
+
+
+points_fuzz = st.lists(
+    st.dictionaries(
+        st.sampled_from(["lat", "lng", "at", "accuracy_m", "extra"]),
+        st.one_of(
+            json_values,
+            st.sampled_from(
+                [
+                    "0001-01-01T00:00:00+01:00",
+                    "9999-12-31T23:59:59-01:00",
+                    "2026-12-05T10:00:00Z",
+                    90,
+                    -180,
+                    180.0,
+                    500.0000001,
+                    1e6,
+                ]
+            ),
+        ),
+        max_size=5,
+    ),
+    max_size=3,
+)
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    points=st.one_of(points_fuzz, json_values),
+    fields=st.dictionaries(st.sampled_from(["user_id", "coord"]), json_values, max_size=2),
+)
+async def test_no_tracking_body_causes_a_server_error(
+    client: httpx.AsyncClient, points: Any, fields: dict[str, Any]
+) -> None:
+    body = {"user_id": "fuzz", "points": points} | fields
+    response = await client.post("/v1/track", json=body)
+    assert response.status_code in (200, 403, 422), response.text
+    if response.status_code != 200:
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_time_at_the_edge_of_the_calendar_is_a_422_or_counts(
+    client: httpx.AsyncClient,
+) -> None:
+    for at in ("0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00Z"):
+        response = await track(client, [away(10) | {"at": at}])
+        assert response.status_code in (200, 422), response.text
