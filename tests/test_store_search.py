@@ -15,7 +15,6 @@ from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.queries import merchants as merchants_sql
-
 from tests.factories import owner_with_headers
 
 NAMES = [
@@ -170,6 +169,7 @@ async def test_the_owner_name_search_walks_the_trigram_index(
     stmt = merchants_sql.owner_stores(
         owner_id=owner_id, after=None, limit=21, external_id=None, name_contains="a1b"
     )
-    sql = str(stmt.compile(dialect=pg_asyncpg.dialect(), compile_kwargs={"literal_binds": True}))
+    dialect = pg_asyncpg.dialect()  # type: ignore[no-untyped-call]
+    sql = str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
     explained = await driver.fetchval(f"EXPLAIN (FORMAT JSON) {sql}")
     assert "ix_merchant_owner_id_name_trgm" in json.dumps(explained)
