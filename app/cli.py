@@ -54,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         help="import a store list for an owner (exit 1 if rows were rejected, 2 if it failed)",
     )
     store_list.add_argument("file", type=Path, help="a CSV, GeoJSON or NDJSON store list")
-    store_list.add_argument("--owner", required=True, help="the owner's id or exact name")
+    store_list.add_argument(
+        "--owner",
+        help="the owner's id or exact name (required with the database; over HTTP, an owner id"
+        " for the admin key)",
+    )
     store_list.add_argument(
         "--format",
         choices=[f.value for f in ImportFormat],
@@ -73,8 +77,28 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FIELD=COLUMN",
         help="read a field from a column (or key) of another name (FIELD= : not at all)",
     )
+    store_list.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="give every row this value for a field (e.g. category=tea, timezone=Asia/Shanghai)",
+    )
     store_list.add_argument("--errors", type=Path, help="write every rejected row to this CSV")
+    store_list.add_argument(
+        "--url",
+        help="import through a running service at this address (POST /v1/imports) instead of"
+        " a direct database connection",
+    )
+    store_list.add_argument(
+        "--key",
+        help="with --url: the owner's API key (default: $NEARBY_OWNER_KEY)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "import" and args.url is not None:
+        from app.imports import remote  # a client of the service: no database, no settings
+
+        return remote.run(args)
 
     settings = Settings()
     log_format: logs.LogFormat = settings.log_format or (
