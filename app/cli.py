@@ -55,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         help="import a store list for an owner (exit 1 if rows were rejected, 2 if it failed)",
     )
     store_list.add_argument("file", type=Path, help="a CSV, GeoJSON or NDJSON store list")
-    store_list.add_argument("--owner", required=True, help="the owner's id or exact name")
+    store_list.add_argument(
+        "--owner",
+        help="the owner's id or exact name (required with the database; over HTTP, an owner id"
+        " for the admin key)",
+    )
     store_list.add_argument(
         "--format",
         choices=[f.value for f in ImportFormat],
@@ -73,6 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="FIELD=COLUMN",
         help="read a field from a column (or key) of another name (FIELD= : not at all)",
+    )
+    store_list.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="give every row this value for a field (e.g. category=tea, timezone=Asia/Shanghai)",
     )
     store_list.add_argument("--errors", type=Path, help="write every rejected row to this CSV")
     for migrating in (serve, load_demo, store_list):
@@ -117,9 +128,22 @@ def main(argv: list[str] | None = None) -> int:
     walk.add_argument(
         "--wait", type=float, default=30.0, help="seconds to wait for the deliveries at the end"
     )
+    store_list.add_argument(
+        "--url",
+        help="import through a running service at this address (POST /v1/imports) instead of"
+        " a direct database connection",
+    )
+    store_list.add_argument(
+        "--key",
+        help="with --url: the owner's API key (default: $NEARBY_OWNER_KEY)",
+    )
     args = parser.parse_args(argv)
     if args.command == "simulate-walk":  # a client of a running service: no database here
         return _simulate_walk(args)
+    if args.command == "import" and args.url is not None:
+        from app.imports import remote  # a client of the service: no database, no settings
+
+        return remote.run(args)
 
     settings = Settings()
     log_format: logs.LogFormat = settings.log_format or (

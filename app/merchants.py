@@ -203,8 +203,11 @@ async def list_own(
     owner_id: UUID | None,
     after_cursor: str | None,
     limit: int,
+    external_id: str | None = None,
+    q: str | None = None,
 ) -> tuple[list[MerchantRow], str | None]:
-    """A page of an owner's merchants in id order, and the cursor of the next page."""
+    """A page of an owner's merchants in id order, and the cursor of the next page: the one
+    whose store number is `external_id` (exactly), those whose name holds `q` (ignoring case)."""
     if principal.owner_id is None:
         if owner_id is None:
             raise InvalidInput.at(["query", "owner_id"], "is required with the admin key")
@@ -212,10 +215,15 @@ async def list_own(
         raise Forbidden("An owner key lists only its own merchants")
     target = owner_id or principal.owner_id
     assert target is not None
-    query = cursor.fingerprint("merchants", str(target))
+    query = cursor.fingerprint("merchants", str(target), external_id, q)
     after = cursor.read(after_cursor, query, UUID)[0] if after_cursor is not None else None
     rows = await merchants_sql.merchants_of_owner(
-        conn, owner_id=target, after=after, limit=limit + 1
+        conn,
+        owner_id=target,
+        after=after,
+        limit=limit + 1,
+        external_id=external_id,
+        name_contains=q,
     )
     if len(rows) <= limit:
         return rows, None

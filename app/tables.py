@@ -141,6 +141,14 @@ Index(
     cast(cast(merchant.c.location, Geometry()), BareGeography()),
     postgresql_using="gist",
 )
+# An owner's name search (GET /v1/merchants?q=): trigrams of the name beside the owner (btree_gin).
+Index(
+    "ix_merchant_owner_id_name_trgm",
+    merchant.c.owner_id,
+    merchant.c.name,
+    postgresql_using="gin",
+    postgresql_ops={"name": "gin_trgm_ops"},
+)
 
 # Geofenced offers (spatial/geofence.py has the semantics). `fence` is what the GiST index holds:
 # a polygon fence exactly (cut at the antimeridian), a circle's bounding boxes; a circle is then
@@ -317,6 +325,11 @@ import_job = Table(
     Column("reason", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("started_at", DateTime(timezone=True)),
+    Column("bytes_read", BigInteger, nullable=False, server_default=text("0")),
+    # The fields every row so far failed, each once with its fix (app/imports/columns.py).
+    Column("columns_failed", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    # The `set=` constants the job gave every row.
+    Column("constants", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("finished_at", DateTime(timezone=True)),
     CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
 )
@@ -335,6 +348,7 @@ import_error = Table(
     Column("row_num", BigInteger, primary_key=True),
     Column("field", Text, primary_key=True),
     Column("msg", Text, nullable=False),
+    Column("external_id", Text),  # the rejected row's store number, when it had one
 )
 
 # The outbox: every event, written in the transaction of the change it reports (app/events.py).

@@ -90,22 +90,30 @@ async def test_an_import_runs_in_the_background_and_reports_every_rejected_row(
             "row": 1,
             "field": "external_id",
             "msg": "duplicate external_id: row 4 of the file replaces this row",
+            "external_id": "S-0001",
         },
-        {"row": 2, "field": "lat", "msg": "is required"},
+        {"row": 2, "field": "lat", "msg": "is required", "external_id": "S-0002"},
         {
             "row": 3,
             "field": "timezone",
             "msg": "'Asia/Beijing' is not an IANA timezone name (e.g. Asia/Shanghai)",
+            "external_id": "S-0003",
         },
     ]
+    assert job["columns_failed"] == []  # fewer than 10 rows: each row speaks for itself
     assert job["errors_truncated"] is False and job["started_at"] and job["finished_at"]
     listed = (await live.get("/v1/merchants", headers=auth(owner))).json()["results"]
     assert [(m["external_id"], m["name"]) for m in listed] == [("S-0001", "last")]
     errors = await live.get(job["errors_csv"], headers=auth(owner))
     assert errors.status_code == 200 and errors.headers["content-type"].startswith("text/csv")
     assert list(csv.reader(io.StringIO(errors.text)))[:2] == [
-        ["row", "field", "msg"],
-        ["1", "external_id", "duplicate external_id: row 4 of the file replaces this row"],
+        ["row", "field", "msg", "external_id"],
+        [
+            "1",
+            "external_id",
+            "duplicate external_id: row 4 of the file replaces this row",
+            "S-0001",
+        ],
     ]
 
 
@@ -130,7 +138,8 @@ async def test_the_format_comes_from_the_content_type_and_the_json_errors_are_ca
     live: httpx.AsyncClient, owners: list[uuid.UUID]
 ) -> None:
     owner = await new_owner(live, owners, "Capped")
-    rows = [store(n, lat=None) for n in range(1, 121)]
+    # Every row fails, but not every row for the same field (that would be one column_failed).
+    rows = [store(n, lat=None) if n % 2 else store(n, name=None) for n in range(1, 121)]
     response = await live.post(
         "/v1/imports",
         content=render(rows, ImportFormat.GEOJSON),
@@ -198,7 +207,12 @@ async def test_who_may_import_and_see_an_import(
         ({"map": "colour=red"}, {}, 422),
         ({"map": "lat="}, {}, 422),
         ({"map": "no-equals-sign"}, {}, 422),
-        ({}, {"content-type": "multipart/form-data; boundary=x"}, 415),
+        ({}, {"content-type": "multipart/form-data; boundary=x"}, 422),  # no form in it
+        ({}, {"content-type": "multipart/form-data"}, 422),  # no boundary
+        ({}, {"content-type": "multipart/mixed; boundary=x"}, 415),
+        ({"set": "lat=1"}, {}, 422),
+        ({"set": "timezone=Asia/Beijing"}, {}, 422),
+        ({"set": "category=tea", "map": "category=kind"}, {}, 422),
     ],
 )
 async def test_bad_import_requests_are_problems(

@@ -308,7 +308,7 @@ async def test_known_parameters_still_pass_and_the_message_lists_them(
     listed = await client.get("/v1/merchants", params={"limit": "5"}, headers=owner)
     assert listed.status_code == 200, listed.text
     body = assert_problem(await client.get("/v1/merchants", params={"owner": "x"}), 422)
-    assert "(it takes: coord, cursor, limit, owner_id)" in body["detail"], body
+    assert "(it takes: coord, cursor, external_id, limit, owner_id, q)" in body["detail"], body
     body = assert_problem(await client.get("/v1/search/nearby", params={"lat": 1, "lgn": 2}), 422)
     assert [e["loc"] for e in body["errors"]] == [["query", "lgn"]]
 

@@ -1,5 +1,6 @@
 """`nearby import FILE --owner ...`: the import job of the API, run in the foreground with a
-progress bar (rows/s, ETA) on stderr and a summary table on stdout.
+progress bar (rows/s, ETA) on stderr and a summary table on stdout. (`--url`: the same through a
+running service, app/imports/remote.py, which shares the options and the summary here.)
 
 Exit status: 0 when every row landed, 1 when rows were rejected (the rest landed), 2 when the
 import failed as a whole (nothing landed) or could not start.
@@ -11,21 +12,25 @@ import argparse
 import asyncio
 import gc
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import make_engine
 from app.imports import jobs, load
-from app.imports.formats import read_mapping
+from app.imports.formats import read_constants, read_mapping
 from app.imports.load import ImportFile
 from app.queries import imports as imports_sql
 from app.queries import owners as owners_sql
-from app.queries.imports import ImportJobRow
+from app.queries.imports import Rejected
 from app.schemas.imports import ImportFormat
 from app.settings import Settings
 from spatial import CoordSystem
@@ -40,22 +45,27 @@ _SUFFIXES = {
 }
 
 
-def run(settings: Settings, args: argparse.Namespace) -> int:
-    out, err = Console(), Console(stderr=True)
+def source_of(args: argparse.Namespace, err: Console) -> ImportFile | None:
+    """The file and options of the command line, checked; None (said on `err`) if wrong."""
     path: Path = args.file
     if not path.is_file():
         err.print(f"nearby import: {path} is not a file")
-        return 2
+        return None
     fmt = ImportFormat(args.format) if args.format else _SUFFIXES.get(path.suffix.lower())
     if fmt is None:
         err.print(f"nearby import: say --format for {path.name} (csv, geojson or ndjson)")
-        return 2
+        return None
     try:
         columns = read_mapping(args.map)
     except ValueError as exc:
         err.print(f"nearby import: --map: {exc}")
-        return 2
-    source = ImportFile(
+        return None
+    try:
+        constants = read_constants(args.set, columns)
+    except ValueError as exc:
+        err.print(f"nearby import: --set: {exc}")
+        return None
+    return ImportFile(
         path=path,
         format=fmt,
         coord=CoordSystem(args.coord),
@@ -63,7 +73,18 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         filename=path.name,
         size_bytes=path.stat().st_size,
         delete_after=False,
+        constants=constants,
     )
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    out, err = Console(), Console(stderr=True)
+    source = source_of(args, err)
+    if source is None:
+        return 2
+    if args.owner is None:
+        err.print("nearby import: say --owner (or --url and --key to import through the service)")
+        return 2
     return asyncio.run(_import(settings, args.owner, source, args.errors, out, err))
 
 
@@ -85,24 +106,34 @@ async def _import(
         # the process, so the collector's full passes need not walk it again and again.
         gc.freeze()
         started = time.monotonic()
-        bar = _Bar(err, source.size_bytes)
+        bar = Bar(err, source.size_bytes)
         with bar.progress:
             job = await jobs.ImportRunner(engine).run(
                 owner_id=owner_id, source=source, on_progress=bar.update
             )
         seconds = time.monotonic() - started
         async with engine.connect() as conn:
-            first = await imports_sql.first_rejections(conn, job_id=job.id, limit=ERRORS_PRINTED)
+            first = await imports_sql.first_rejected(
+                conn,
+                job_id=job.id,
+                limit=ERRORS_PRINTED,
+                skip_fields=[column["column"] for column in job.columns_failed],
+            )
             if errors_path is not None:
                 with errors_path.open("wb") as f:  # noqa: ASYNC230 (a command, not a server)
                     async for chunk in jobs.rejections_csv(conn, job_id=job.id):
                         f.write(chunk)
     finally:
         await engine.dispose()
-    _summary(out, job, seconds, first, errors_path)
-    if job.status != "done":
+    where = errors_path or f"GET /v1/imports/{job.id}/errors.csv"
+    summary(out, asdict(job), seconds, first, where)
+    return exit_status(job.status, job.rows_failed)
+
+
+def exit_status(status: str, rows_failed: int) -> int:
+    if status != "done":
         return 2
-    return 1 if job.rows_failed else 0
+    return 1 if rows_failed else 0
 
 
 async def _owner(engine: AsyncEngine, owner: str) -> UUID | None:
@@ -115,7 +146,7 @@ async def _owner(engine: AsyncEngine, owner: str) -> UUID | None:
         return owner_id if await owners_sql.owner_exists(conn, owner_id=owner_id) else None
 
 
-class _Bar:
+class Bar:
     """Bytes read of the file drive the bar and its ETA; rows and rows/s are shown beside."""
 
     def __init__(self, console: Console, size_bytes: int) -> None:
@@ -134,50 +165,65 @@ class _Bar:
         )
 
     async def update(self, progress: load.Progress) -> None:
+        self.show(progress)
+
+    def show(self, progress: load.Progress) -> None:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         self.progress.update(
             self.task,
             completed=progress.bytes_read,
-            description="writing to PostGIS" if progress.phase == "writing" else "reading",
+            description=_PHASES.get(progress.phase, progress.phase),
             rows=progress.rows,
             rate=progress.rows / elapsed,
         )
 
 
-def _summary(
+_PHASES = {"writing": "writing to PostGIS", "reading": "reading", "uploading": "uploading"}
+
+
+def summary(
     out: Console,
-    job: ImportJobRow,
+    job: Mapping[str, Any],
     seconds: float,
-    first: list[tuple[int, str, str]],
-    errors_path: Path | None,
+    first: Sequence[Rejected],
+    errors_where: Path | str,
 ) -> None:
+    """The job's counts, why it failed, the columns that failed as a whole with their fix, and
+    its first rejected rows (`job` has the fields of GET /v1/imports/{id})."""
     table = Table(title="import", show_header=False)
     table.add_column("measure")
     table.add_column("value", justify="right")
-    table.add_row("job", str(job.id))
-    table.add_row("status", job.status)
-    for label, value in (
-        ("rows read", job.rows_total),
-        ("rows ok", job.rows_ok),
-        ("  inserted", job.rows_inserted),
-        ("  updated", job.rows_updated),
-        ("  unchanged", job.rows_unchanged),
-        ("rows rejected", job.rows_failed),
+    table.add_row("job", str(job["id"]))
+    table.add_row("status", job["status"])
+    for label, key in (
+        ("rows read", "rows_total"),
+        ("rows ok", "rows_ok"),
+        ("  inserted", "rows_inserted"),
+        ("  updated", "rows_updated"),
+        ("  unchanged", "rows_unchanged"),
+        ("rows rejected", "rows_failed"),
     ):
-        table.add_row(label, f"{value:,}")
+        table.add_row(label, f"{job[key]:,}")
     table.add_row("time", f"{seconds:,.1f} s")
-    table.add_row("rows/s", f"{job.rows_total / max(seconds, 1e-6):,.0f}")
+    table.add_row("rows/s", f"{job['rows_total'] / max(seconds, 1e-6):,.0f}")
     out.print(table)
-    if job.reason:
-        out.print(f"[bold red]failed:[/] {job.reason}")
+    if job["reason"]:
+        out.print(f"[bold red]failed:[/] {escape(job['reason'])}")
+    for column in job["columns_failed"]:
+        out.print(f"[bold red]whole column:[/] {escape(_cli_words(column['fix']))}")
     if first:
         errors = Table(
-            title="rejected rows" + (" (the first)" if job.rows_failed > len(first) else "")
+            title="rejected rows" + (" (the first)" if job["rows_failed"] > len(first) else "")
         )
-        for column in ("row", "field", "msg"):
-            errors.add_column(column)
-        for row, field, msg in first:
-            errors.add_row(str(row), field, msg)
+        for name in ("row", "external_id", "field", "msg"):
+            errors.add_column(name)
+        for row, field, msg, external_id in first:
+            errors.add_row(str(row), escape(external_id or ""), escape(field), escape(msg))
         out.print(errors)
-        where = errors_path or f"GET /v1/imports/{job.id}/errors.csv"
-        out.print(f"every rejected row: {where}")
+    if job["rows_failed"]:
+        out.print(f"every rejected row: {errors_where}")
+
+
+def _cli_words(fix: str) -> str:
+    """A fix in the words of this command: --map FIELD=..., --set FIELD=..."""
+    return fix.replace(" map=", " --map ").replace(" set=", " --set ")

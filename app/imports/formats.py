@@ -12,6 +12,8 @@ blank NDJSON lines are counted but carry no store, so they are skipped without a
 Column names match without regard to case or surrounding blanks; `latitude`, `longitude` and
 `lon` are accepted for `lat` and `lng`, and `columns` maps a field to any other name, or to ""
 to leave an optional field unread (a `timezone` column of junk: the zones are then inferred).
+`constants` give a field one value in every record (`set=category=tea`): its column, if the
+file has one, is not read.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
+from pydantic import ValidationError
 
 from app.imports.geojson import TOO_DEEP, FeatureCollection, NotAFeatureCollection
+from app.merchants import FieldError, checked_opening_hours, checked_timezone
 from app.schemas.imports import ImportFormat, StoreRecord
 
 FIELDS = tuple(StoreRecord.model_fields)  # what a record may hold, in the schema's order
@@ -76,14 +80,71 @@ def read_mapping(pairs: Sequence[str]) -> dict[str, str]:
     return columns
 
 
+# Fields a constant may not give: a store's identity and position differ from row to row.
+NOT_CONSTANT = ("external_id", "lat", "lng", "attributes")
+
+
+def read_constants(pairs: Sequence[str], columns: Mapping[str, str]) -> dict[str, Any]:
+    """`FIELD=VALUE` pairs (HTTP `set=`, the command's `--set`) as field -> value (tags split on
+    `;`); ValueError saying what is wrong. A field may not be both mapped and set."""
+    constants: dict[str, Any] = {}
+    problems: list[str] = []
+    for pair in pairs:
+        field, sep, value = pair.partition("=")
+        field, value = field.strip(), value.strip()
+        if not sep or not field:
+            problems.append(f"{pair!r} is not FIELD=VALUE")
+        elif field not in FIELDS:
+            problems.append(f"{field} is not a field")
+        elif field in NOT_CONSTANT:
+            problems.append(f"{field} differs from store to store and cannot be set for all")
+        elif not value:
+            problems.append(f"{field} needs a value (map={field}= leaves a field unread)")
+        elif field in columns:
+            problems.append(f"{field} is both mapped (map=) and set (set=)")
+        elif field in constants:
+            problems.append(f"{field} is set twice")
+        else:
+            constants[field] = _split_tags(value) if field == "tags" else value
+    if not problems:
+        problems = _constant_problems(constants)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return constants
+
+
+def _constant_problems(constants: dict[str, Any]) -> list[str]:
+    """What a row would be told about these values: the checks of every record, up front."""
+    probe = {"external_id": "x", "name": "x", "category": "x", "lat": 0, "lng": 0} | constants
+    try:
+        StoreRecord.model_validate(probe)
+    except ValidationError as exc:
+        return [f"{e['loc'][0]}: {e['msg']}" for e in exc.errors(include_url=False) if e["loc"]]
+    try:
+        if "timezone" in constants:
+            checked_timezone(constants["timezone"], 0.0, 0.0)
+        checked_opening_hours(constants.get("opening_hours"))
+    except FieldError as exc:
+        return [f"{exc.field}: {exc.msg}"]
+    return []
+
+
 class StoreFile:
     """An open store list. Iterate it once for its records; close it (or use `with`)."""
 
-    def __init__(self, path: Path, fmt: ImportFormat, columns: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        fmt: ImportFormat,
+        columns: Mapping[str, str],
+        constants: Mapping[str, Any] | None = None,
+    ) -> None:
         self.format = fmt
         self.columns = {field: name.strip() for field, name in columns.items()}
+        self.constants = dict(constants or {})
         # The name of each field in the file, for error reports (set once the header is read).
         self.names: dict[str, str] = {field: field for field in FIELDS}
+        self.names.update({field: f"set={field}" for field in self.constants})
         self.ignored: list[str] = []  # CSV columns that are no field
         self._raw: BinaryIO = path.open("rb")
 
@@ -153,6 +214,7 @@ class StoreFile:
                 if broken is not None:
                     yield RecordError(row, self.names[broken], "is not valid UTF-8 text")
                     continue
+                values.update(self.constants)
                 yield Record(row, values)
         finally:
             text.detach()
@@ -190,7 +252,7 @@ class StoreFile:
         used: set[int] = set()
         missing: list[str] = []
         for field in FIELDS:
-            if field == "attributes":
+            if field == "attributes" or field in self.constants:
                 continue
             if self.columns.get(field) == "":
                 continue
@@ -278,8 +340,9 @@ class StoreFile:
         """The contract's fields of a JSON object (NDJSON line or GeoJSON properties)."""
         keys = {key.strip().lower(): key for key in obj if isinstance(key, str)}
         values: dict[str, Any] = {}
+        values.update(self.constants)
         for field in FIELDS:
-            if not with_position and field in ALIASES:
+            if (not with_position and field in ALIASES) or field in self.constants:
                 continue
             wanted = self.columns.get(field)
             if wanted == "":

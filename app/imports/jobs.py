@@ -23,20 +23,29 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import suppress
+from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 
-from app import events
+from app import cursor, events
 from app.auth import Principal
-from app.errors import ContentTooLarge, Forbidden, NotFound, database_unreachable, one_line
+from app.errors import (
+    ContentTooLarge,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    database_unreachable,
+    one_line,
+)
+from app.imports.columns import ColumnTally
 from app.imports.formats import FileRejected
 from app.imports.load import ImportFile, OnProgress, Progress, load
 from app.imports.rows import Batch
 from app.queries import imports as imports_sql
-from app.queries.imports import ImportJobRow
+from app.queries.imports import ImportJobRow, Rejected
 
 log = logging.getLogger("nearby.imports")
 
@@ -122,18 +131,51 @@ def too_large(limit_bytes: int) -> ContentTooLarge:
 
 async def status(
     conn: AsyncConnection, *, principal: Principal, job_id: UUID
-) -> tuple[ImportJobRow, list[tuple[int, str, str]], bool]:
-    """A job, its first rejected rows (file order) and whether there are more of them."""
+) -> tuple[ImportJobRow, list[Rejected], bool]:
+    """A job, its first rejected rows (file order) and whether there are more of them. The
+    rows of a column that failed as a whole are left out: `columns_failed` says it once."""
     row = await job(conn, principal=principal, job_id=job_id)
-    first = await imports_sql.first_rejections(conn, job_id=job_id, limit=ERRORS_SHOWN + 1)
+    first = await imports_sql.first_rejected(
+        conn,
+        job_id=job_id,
+        limit=ERRORS_SHOWN + 1,
+        skip_fields=[column["column"] for column in row.columns_failed],
+    )
     return row, first[:ERRORS_SHOWN], len(first) > ERRORS_SHOWN
 
 
+async def list_jobs(
+    conn: AsyncConnection,
+    *,
+    principal: Principal,
+    owner_id: UUID | None,
+    after_cursor: str | None,
+    limit: int,
+) -> tuple[list[ImportJobRow], str | None]:
+    """A page of an owner's jobs, newest first, and the cursor of the next page."""
+    if principal.owner_id is None:
+        if owner_id is None:
+            raise InvalidInput.at(["query", "owner_id"], "is required with the admin key")
+    elif owner_id not in (None, principal.owner_id):
+        raise Forbidden("An owner key lists only its own imports")
+    target = owner_id or principal.owner_id
+    assert target is not None
+    query = cursor.fingerprint("imports", str(target))
+    after = None
+    if after_cursor is not None:
+        after = cursor.read(after_cursor, query, datetime.fromisoformat, UUID)
+    rows = await imports_sql.jobs_of_owner(conn, owner_id=target, after=after, limit=limit + 1)
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], cursor.encode([last.created_at.isoformat(), str(last.id)], query)
+
+
 async def rejections_csv(conn: AsyncConnection, *, job_id: UUID) -> AsyncIterator[bytes]:
-    """errors.csv: every rejected row of a job as `row,field,msg`, in file order."""
+    """errors.csv: every rejected row of a job as `row,field,msg,external_id`, in file order."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(("row", "field", "msg"))
+    writer.writerow(("row", "field", "msg", "external_id"))
     async for page in imports_sql.all_rejections(conn, job_id=job_id):
         writer.writerows(page)
         yield text.getvalue().encode()
@@ -245,6 +287,7 @@ class ImportRunner:
                     rows_failed=loaded.rows_failed,
                     inserted=loaded.inserted,
                     updated=loaded.updated,
+                    columns_failed=reporter.tally.failed(),
                 )
                 await finished(conn, done)
         except FileRejected as exc:
@@ -322,8 +365,10 @@ class _Reporter:
     def __init__(self, engine: AsyncEngine, job_id: UUID, on_progress: OnProgress | None):
         self.engine, self.job_id, self.on_progress = engine, job_id, on_progress
         self.last = 0.0
+        self.tally = ColumnTally()
 
     async def batch(self, batch: Batch, progress: Progress) -> None:
+        self.tally.add(batch)
         now = time.monotonic()
         if not batch.rejections and now - self.last < _PROGRESS_EVERY_S:
             if self.on_progress is not None:
@@ -332,10 +377,18 @@ class _Reporter:
         self.last = now
         async with self.engine.begin() as conn:
             await imports_sql.insert_rejections(
-                conn, job_id=self.job_id, rejections=batch.rejections
+                conn,
+                job_id=self.job_id,
+                rejections=batch.rejections,
+                external_ids=batch.external_ids,
             )
             await imports_sql.record_progress(
-                conn, job_id=self.job_id, rows_total=progress.rows, rows_failed=progress.failed
+                conn,
+                job_id=self.job_id,
+                rows_total=progress.rows,
+                rows_failed=progress.failed,
+                bytes_read=progress.bytes_read,
+                columns_failed=self.tally.failed(),
             )
         if self.on_progress is not None:
             await self.on_progress(progress)
@@ -352,6 +405,7 @@ async def _insert_job(
         filename=source.filename,
         size_bytes=source.size_bytes,
         runner=runner,
+        constants=dict(source.constants),
     )
 
 

@@ -10,7 +10,7 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
@@ -53,6 +53,7 @@ class ImportFile:
     filename: str | None
     size_bytes: int
     delete_after: bool  # an upload's temporary file; never the CLI's own file
+    constants: Mapping[str, Any] = field(default_factory=dict)  # set=FIELD=VALUE
 
 
 OnProgress = Callable[[Progress], Awaitable[None]]
@@ -71,7 +72,7 @@ async def load(
     not a store list of its format (the caller rolls back)."""
     await imports_sql.create_staging(conn)
     total = failed = 0
-    with StoreFile(source.path, source.format, source.columns) as store:
+    with StoreFile(source.path, source.format, source.columns, source.constants) as store:
         async with _in_thread(lambda: rows.batches(store, source.coord)) as batches:
             async for batch in batches:
                 await imports_sql.stage_rows(conn, rows=batch.rows)
@@ -96,7 +97,7 @@ async def load_records(
     await imports_sql.create_staging(conn)
     rejections: list[Rejection] = []
     failed = 0
-    names = {field: field for field in FIELDS}
+    names = {name: name for name in FIELDS}
     for start in range(0, len(records), rows.BATCH_ROWS):
         batch = rows.stage(records[start : start + rows.BATCH_ROWS], names, coord)
         await imports_sql.stage_rows(conn, rows=batch.rows)

@@ -12,13 +12,13 @@ no such lock belongs to a process that is gone (`fail_orphaned_jobs`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, insert, select, text, update
+from sqlalchemy import ColumnElement, Select, and_, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 
@@ -51,6 +51,9 @@ class ImportJobRow:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    bytes_read: int
+    columns_failed: list[dict[str, Any]]
+    constants: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +74,12 @@ async def insert_job(
     filename: str | None,
     size_bytes: int,
     runner: UUID,
+    constants: dict[str, Any] | None = None,
 ) -> ImportJobRow:
     stmt = (
         insert(import_job)
         .values(
+            constants=constants or {},
             owner_id=owner_id,
             format=format,
             coord=coord,
@@ -101,13 +106,41 @@ async def mark_running(conn: AsyncConnection, *, job_id: UUID) -> None:
 
 
 async def record_progress(
-    conn: AsyncConnection, *, job_id: UUID, rows_total: int, rows_failed: int
+    conn: AsyncConnection,
+    *,
+    job_id: UUID,
+    rows_total: int,
+    rows_failed: int,
+    bytes_read: int = 0,
+    columns_failed: list[dict[str, Any]] | None = None,
 ) -> None:
     await conn.execute(
         update(import_job)
         .where(import_job.c.id == job_id, import_job.c.status == "running")
-        .values(rows_total=rows_total, rows_failed=rows_failed)
+        .values(
+            rows_total=rows_total,
+            rows_failed=rows_failed,
+            bytes_read=bytes_read,
+            columns_failed=columns_failed or [],
+        )
     )
+
+
+async def jobs_of_owner(
+    conn: AsyncConnection, *, owner_id: UUID, after: tuple[datetime, UUID] | None, limit: int
+) -> list[ImportJobRow]:
+    """An owner's jobs, newest first (ties by id, descending), `limit` of them after `after`."""
+    stmt = select(import_job).where(import_job.c.owner_id == owner_id)
+    if after is not None:
+        created_at, job_id = after
+        stmt = stmt.where(
+            or_(
+                import_job.c.created_at < created_at,
+                and_(import_job.c.created_at == created_at, import_job.c.id < job_id),
+            )
+        )
+    stmt = stmt.order_by(import_job.c.created_at.desc(), import_job.c.id.desc()).limit(limit)
+    return [ImportJobRow(**row._mapping) for row in await conn.execute(stmt)]
 
 
 async def finish_job(
@@ -118,6 +151,7 @@ async def finish_job(
     rows_failed: int,
     inserted: int,
     updated: int,
+    columns_failed: list[dict[str, Any]] | None = None,
 ) -> ImportJobRow:
     """Done: rows_ok are the records now stored, of which the rest were already as given."""
     rows_ok = rows_total - rows_failed
@@ -132,6 +166,8 @@ async def finish_job(
             rows_inserted=inserted,
             rows_updated=updated,
             rows_unchanged=rows_ok - inserted - updated,
+            columns_failed=columns_failed or [],
+            bytes_read=import_job.c.size_bytes,
             finished_at=text("clock_timestamp()"),
         )
         .returning(*import_job.c)
@@ -229,45 +265,73 @@ async def release_runner(pooled: PoolProxiedConnection, *, runner: UUID) -> None
 # -------------------------------------------------------------------------------- rejections
 
 
+class Rejected(NamedTuple):
+    """A rejected row as stored: where, which field (as the file names it), why, and the
+    row's store number when it had one."""
+
+    row: int
+    field: str
+    msg: str
+    external_id: str | None
+
+
 async def insert_rejections(
-    conn: AsyncConnection, *, job_id: UUID, rejections: Sequence[tuple[int, str, str]]
+    conn: AsyncConnection,
+    *,
+    job_id: UUID,
+    rejections: Sequence[tuple[int, str, str]],
+    external_ids: Mapping[int, str] | None = None,
 ) -> None:
-    """Store rejected rows (row, field, message) of a job."""
+    """Store rejected rows (row, field, message) of a job, each with its row's store number
+    from `external_ids` (row -> external_id) when it has one."""
     if not rejections:
         return
+    ids = external_ids or {}
     await conn.execute(text("SELECT 1"))  # make sure the transaction has begun on the driver
     driver = await driver_of(conn)
     await driver.copy_records_to_table(
         "import_error",
-        records=[(job_id, row, field, msg) for row, field, msg in rejections],
-        columns=("job_id", "row_num", "field", "msg"),
+        records=[(job_id, row, field, msg, ids.get(row)) for row, field, msg in rejections],
+        columns=("job_id", "row_num", "field", "msg", "external_id"),
     )
 
 
 async def first_rejections(
     conn: AsyncConnection, *, job_id: UUID, limit: int
 ) -> list[tuple[int, str, str]]:
-    stmt = (
-        select(import_error.c.row_num, import_error.c.field, import_error.c.msg)
-        .where(import_error.c.job_id == job_id)
-        .order_by(import_error.c.row_num, import_error.c.field)
-        .limit(limit)
-    )
-    return [(r.row_num, r.field, r.msg) for r in await conn.execute(stmt)]
+    return [(r.row, r.field, r.msg) for r in await first_rejected(conn, job_id=job_id, limit=limit)]
+
+
+async def first_rejected(
+    conn: AsyncConnection, *, job_id: UUID, limit: int, skip_fields: Sequence[str] = ()
+) -> list[Rejected]:
+    """The first rejected rows of a job in file order, but for those of `skip_fields`."""
+    stmt = _rejected(job_id).limit(limit)
+    if skip_fields:
+        stmt = stmt.where(import_error.c.field.not_in(list(skip_fields)))
+    return [Rejected(*r) for r in await conn.execute(stmt)]
 
 
 async def all_rejections(
     conn: AsyncConnection, *, job_id: UUID, page: int = 5000
-) -> AsyncIterator[list[tuple[int, str, str]]]:
+) -> AsyncIterator[list[Rejected]]:
     """Every rejected row of a job in file order, a page at a time (a server-side cursor)."""
-    stmt = (
-        select(import_error.c.row_num, import_error.c.field, import_error.c.msg)
+    result = await conn.stream(_rejected(job_id))
+    async for rows in result.partitions(page):
+        yield [Rejected(*r) for r in rows]
+
+
+def _rejected(job_id: UUID) -> Select[Any]:
+    return (
+        select(
+            import_error.c.row_num,
+            import_error.c.field,
+            import_error.c.msg,
+            import_error.c.external_id,
+        )
         .where(import_error.c.job_id == job_id)
         .order_by(import_error.c.row_num, import_error.c.field)
     )
-    result = await conn.stream(stmt)
-    async for rows in result.partitions(page):
-        yield [(r.row_num, r.field, r.msg) for r in rows]
 
 
 # ---------------------------------------------------------------------------------- staging
@@ -345,10 +409,10 @@ async def settle_duplicates(conn: AsyncConnection, *, job_id: UUID | None, field
         await conn.execute(
             text(
                 """
-                INSERT INTO import_error (job_id, row_num, field, msg)
+                INSERT INTO import_error (job_id, row_num, field, msg, external_id)
                 SELECT :job_id, s.row_num, :field,
                        'duplicate external_id: row ' || d.last_row
-                       || ' of the file replaces this row'
+                       || ' of the file replaces this row', s.external_id
                 FROM import_staging s JOIN import_last d USING (external_id)
                 WHERE s.row_num < d.last_row
                 """

@@ -16,7 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from app.queries.merchants import MerchantRow, select_list
-from app.queries.sql import Params, ewkt, fetch_isolated
+from app.queries.sql import Params, escape_like, ewkt, fetch_isolated
 from spatial.geometry import Envelope
 
 
@@ -57,6 +57,7 @@ class Filters:
     categories: Sequence[str] = ()
     q: str | None = None
     open_at: datetime | None = None
+    owner_id: UUID | None = None
 
 
 @dataclass(slots=True)
@@ -216,11 +217,13 @@ def _filter_conditions(sql: Params, filters: Filters, *, with_categories: bool =
     if with_categories and filters.categories:
         where.append(f"m.category = ANY({sql.add(list(filters.categories))}::text[])")
     if filters.q:
-        pattern = sql.add("%" + _escape_like(filters.q) + "%")
+        pattern = sql.add("%" + escape_like(filters.q) + "%")
         where.append(
             f"(m.name ILIKE {pattern} OR EXISTS "
             f"(SELECT 1 FROM unnest(m.tags) AS tag WHERE tag ILIKE {pattern}))"
         )
+    if filters.owner_id is not None:
+        where.append(f"m.owner_id = {sql.add(filters.owner_id)}::uuid")
     if filters.open_at is not None:
         at = sql.add(filters.open_at)
         local = f"timezone(m.timezone, {at}::timestamptz)"
@@ -256,8 +259,3 @@ def _intersects_envelopes(sql: Params, envelopes: Sequence[Envelope]) -> str:
             f"ST_Intersects(m.location::geometry, (SELECT ST_MakeEnvelope({corners}, 4326)))"
         )
     return "(" + " OR ".join(boxes) + ")"
-
-
-def _escape_like(value: str) -> str:
-    """LIKE's default escape character is the backslash."""
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

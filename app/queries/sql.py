@@ -20,6 +20,11 @@ class Params:
         return f"${len(self.values)}"
 
 
+def escape_like(value: str) -> str:
+    """`value` as a literal inside a LIKE pattern (LIKE's default escape is the backslash)."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def ewkt(lat: float, lng: float) -> str:
     """A point as EWKT for a geography parameter; repr keeps every bit of the float."""
     return f"SRID=4326;POINT({normalize_lng(lng)!r} {lat!r})"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,14 +14,24 @@ from app import merchants
 from app.db import Conn, get_read_conn
 from app.errors import InvalidInput, UnsupportedMediaType
 from app.imports import jobs
-from app.imports.formats import read_mapping
+from app.imports.form import FormFile, boundary_of, file_chunks
+from app.imports.formats import read_constants, read_mapping
 from app.imports.load import ImportFile
+from app.queries.imports import ImportJobRow
 from app.routes import params
 from app.routes.callers import Caller
-from app.routes.params import ImportId
+from app.routes.params import Cursor, ImportId, Limit
 from app.routes.responses import problems
 from app.schemas.common import Text200
-from app.schemas.imports import ImportAccepted, ImportFormat, ImportJobOut, RowError
+from app.schemas.imports import (
+    ColumnFailed,
+    ImportAccepted,
+    ImportFormat,
+    ImportJobList,
+    ImportJobOut,
+    ImportJobSummary,
+    RowError,
+)
 from spatial import CoordSystem
 
 # The app limits bodies to NEARBY_MAX_BODY_BYTES; an upload has its own, larger limit
@@ -52,8 +63,23 @@ StreamConn = Annotated[AsyncConnection, Depends(get_read_conn)]
         "requestBody": {
             "required": True,
             "content": {
-                t: {"schema": {"type": "string"}}
-                for t in ("text/csv", "application/geo+json", "application/x-ndjson")
+                **{
+                    t: {"schema": {"type": "string"}}
+                    for t in ("text/csv", "application/geo+json", "application/x-ndjson")
+                },
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "The store list (its only field).",
+                            }
+                        },
+                        "required": ["file"],
+                    }
+                },
             },
         }
     },
@@ -77,33 +103,90 @@ async def create_import(
             " FIELD= leaves an optional field unread.",
         ),
     ] = [],  # noqa: B006 (FastAPI copies defaults)
+    set: Annotated[
+        list[str],
+        Query(
+            max_length=20,
+            description="FIELD=VALUE: give every row this value for a field the file lacks (or"
+            " whose column is wrong), e.g. set=category=tea or set=timezone=Asia/Shanghai;"
+            " repeatable. Not for external_id, lat or lng.",
+            examples=[["category=tea"]],
+        ),
+    ] = [],  # noqa: B006 (FastAPI copies defaults)
     filename: Annotated[Text200 | None, Query(description="Shown in the job.")] = None,
 ) -> ImportAccepted:
-    """Start importing the body (the file itself, not a form) for the caller's owner: 202 at
-    once; the job runs in the background (GET /v1/imports/{id})."""
+    """Start importing a store list for the caller's owner: 202 at once; the job runs in the
+    background (GET /v1/imports/{id}). The body is the file itself, or a multipart/form-data
+    form whose one field `file` is the file (its filename and type then name the format when
+    `format` is not given)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type.startswith("multipart/"):
-        raise UnsupportedMediaType("Send the file itself as the request body, not a form")
-    fmt = format or _FORMAT_OF_TYPE.get(content_type, ImportFormat.CSV)
     columns = _columns(map)
+    constants = _constants(set, columns)
     target = await merchants.owner_for_writes(conn, caller, owner_id, loc=["query", "owner_id"])
     settings = request.app.state.settings
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > settings.max_import_bytes:
         raise jobs.too_large(settings.max_import_bytes)
-    path = await jobs.save_upload(
-        request.stream(), limit_bytes=settings.max_import_bytes, suffix=fmt.value
+    chunks: AsyncIterator[bytes] = request.stream()
+    form: FormFile | None = None
+    if content_type == "multipart/form-data":
+        form = FormFile()
+        chunks = file_chunks(chunks, boundary_of(request.headers["content-type"]), form)
+    elif content_type.startswith("multipart/"):
+        raise UnsupportedMediaType(
+            "Send the file itself as the body, or a multipart/form-data form"
+        )
+    path = await jobs.save_upload(chunks, limit_bytes=settings.max_import_bytes, suffix="upload")
+    if form is not None:
+        filename = filename or form.filename
+        fmt = format or _format_of_file(form)
+    else:
+        fmt = format or _FORMAT_OF_TYPE.get(content_type, ImportFormat.CSV)
+    source = ImportFile(
+        path,
+        fmt,
+        coord,
+        columns,
+        filename,
+        path.stat().st_size,
+        delete_after=True,
+        constants=constants,
     )
-    source = ImportFile(path, fmt, coord, columns, filename, path.stat().st_size, delete_after=True)
     job = await request.app.state.imports.submit(owner_id=target, source=source)
     return ImportAccepted(id=job.id, status=job.status)
 
 
+@router.get("/v1/imports", responses=problems(401, 403, 422), tags=["imports"])
+async def list_imports(
+    conn: Conn,
+    caller: Caller,
+    owner_id: Annotated[UUID | None, Query(description="Required with the admin key.")] = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> ImportJobList:
+    """The caller's import jobs, newest first (the admin key names an `owner_id`), without
+    their rejected rows (GET /v1/imports/{id} has those)."""
+    rows, next_cursor = await jobs.list_jobs(
+        conn, principal=caller, owner_id=owner_id, after_cursor=cursor, limit=limit
+    )
+    return ImportJobList(results=[_summary(row) for row in rows], next_cursor=next_cursor)
+
+
 @router.get("/v1/imports/{import_id}", responses=problems(401, 403, 404, 422), tags=["imports"])
 async def get_import(conn: Conn, caller: Caller, import_id: ImportId) -> ImportJobOut:
-    """An import job: its state, counts, and its first rejected rows."""
+    """A job: its progress, counts, the columns every row failed and its first rejected rows."""
     row, errors, truncated = await jobs.status(conn, principal=caller, job_id=import_id)
     return ImportJobOut(
+        **_summary(row).model_dump(),
+        errors=[
+            RowError(row=e.row, field=e.field, msg=e.msg, external_id=e.external_id) for e in errors
+        ],
+        errors_truncated=truncated,
+    )
+
+
+def _summary(row: ImportJobRow) -> ImportJobSummary:
+    return ImportJobSummary(
         id=row.id,
         owner_id=row.owner_id,
         status=row.status,
@@ -111,14 +194,15 @@ async def get_import(conn: Conn, caller: Caller, import_id: ImportId) -> ImportJ
         coord=row.coord,
         filename=row.filename,
         size_bytes=row.size_bytes,
+        bytes_read=row.bytes_read,
         rows_total=row.rows_total,
         rows_ok=row.rows_ok,
         rows_failed=row.rows_failed,
         rows_inserted=row.rows_inserted,
         rows_updated=row.rows_updated,
         rows_unchanged=row.rows_unchanged,
-        errors=[RowError(row=r, field=f, msg=m) for r, f, m in errors],
-        errors_truncated=truncated,
+        columns_failed=[ColumnFailed(**column) for column in row.columns_failed],
+        constants=row.constants,
         errors_csv=f"/v1/imports/{row.id}/errors.csv",
         reason=row.reason,
         created_at=row.created_at,
@@ -131,7 +215,7 @@ async def get_import(conn: Conn, caller: Caller, import_id: ImportId) -> ImportJ
     "/v1/imports/{import_id}/errors.csv",
     responses={
         **problems(401, 403, 404, 422),
-        200: {"content": {"text/csv": {}}, "description": "row,field,msg"},
+        200: {"content": {"text/csv": {}}, "description": "row,field,msg,external_id"},
     },
     response_class=StreamingResponse,
     tags=["imports"],
@@ -146,6 +230,32 @@ async def get_import_errors(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'},
     )
+
+
+_SUFFIXES = {
+    "csv": ImportFormat.CSV,
+    "tsv": ImportFormat.CSV,
+    "geojson": ImportFormat.GEOJSON,
+    "json": ImportFormat.GEOJSON,
+    "ndjson": ImportFormat.NDJSON,
+    "jsonl": ImportFormat.NDJSON,
+}
+
+
+def _format_of_file(form: FormFile) -> ImportFormat:
+    """A form's file's format: by its type, else its name's suffix, else CSV."""
+    by_type = _FORMAT_OF_TYPE.get((form.content_type or "").lower())
+    if by_type is not None:
+        return by_type
+    suffix = (form.filename or "").rpartition(".")[2].lower()
+    return _SUFFIXES.get(suffix, ImportFormat.CSV)
+
+
+def _constants(pairs: list[str], columns: dict[str, str]) -> dict[str, Any]:
+    try:
+        return read_constants(pairs, columns)
+    except ValueError as exc:
+        raise InvalidInput.at(["query", "set"], str(exc)) from None
 
 
 def _columns(pairs: list[str]) -> dict[str, str]:

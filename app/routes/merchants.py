@@ -13,6 +13,7 @@ from app.routes import params, presenters
 from app.routes.callers import Admin, Caller
 from app.routes.params import Coord, Cursor, Limit, MerchantId
 from app.routes.responses import problems
+from app.schemas.common import QueryText, Text200
 from app.schemas.merchants import (
     MerchantIn,
     MerchantList,
@@ -49,13 +50,35 @@ async def list_merchants(
     owner_id: Annotated[
         UUID | None, Query(description="Whose stores: required with the admin key.")
     ] = None,
+    external_id: Annotated[
+        QueryText | None,
+        Query(
+            description="Only the store with this store number (exact match).",
+            examples=["SH-0001"],
+        ),
+    ] = None,
+    q: Annotated[
+        Text200 | None,
+        Query(
+            description="Only stores whose name contains this text, ignoring case (Chinese"
+            " included); leading and trailing blanks are ignored.",
+            examples=["咖啡"],
+        ),
+    ] = None,
     limit: Limit = 20,
     cursor: Cursor = None,
     coord: Coord = CoordSystem.WGS84,
 ) -> MerchantList:
-    """The caller's own merchants in a stable order (the admin key names an `owner_id`)."""
+    """The caller's own merchants in a stable order (the admin key names an `owner_id`),
+    optionally the one of a store number (`external_id`) or those whose name holds `q`."""
     rows, next_cursor = await merchants.list_own(
-        conn, principal=caller, owner_id=owner_id, after_cursor=cursor, limit=limit
+        conn,
+        principal=caller,
+        owner_id=owner_id,
+        after_cursor=cursor,
+        limit=limit,
+        external_id=external_id,
+        q=q.strip() if q is not None else None,
     )
     return MerchantList(results=presenters.merchants(rows, coord), next_cursor=next_cursor)
 

@@ -95,7 +95,7 @@ async def search_bbox(request: Request) -> Response:
             conn,
             bbox=_bbox(query),
             coord=query.coord,
-            filters=Filters(query.category),
+            filters=Filters(query.category, owner_id=query.owner_id),
             limit=query.limit,
         ),
     )
@@ -120,7 +120,7 @@ async def search_clusters(request: Request) -> ClusterPage:
             bbox=_bbox(query),
             coord=query.coord,
             resolution=query.resolution,
-            filters=Filters(query.category),
+            filters=Filters(query.category, owner_id=query.owner_id),
             limit=query.limit,
             boundaries=query.boundaries,
         ),

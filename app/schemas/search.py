@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -85,6 +86,10 @@ class BoxQuery(BaseModel):
         [], description="Repeatable: any of these categories."
     )
     coord: CoordSystem = Field(CoordSystem.WGS84, description=COORD_HELP)
+    owner_id: UUID | None = Field(
+        None,
+        description="Only this owner's stores (a chain's console maps its own stores with it).",
+    )
 
     @model_validator(mode="after")
     def _lat_order(self) -> BoxQuery:

@@ -1,6 +1,7 @@
-// Merchant (with an owner key, kept only in this browser): the owner's stores on the map, each
-// store's offers with their claimed / redeemed / remaining counts, and new offers whose fence is
-// drawn on the map.
+// Merchant (with an owner key, kept only in this browser): the owner's stores on the map and in
+// a server-side search however many there are (stores.js), new and edited stores (storeform.js),
+// store lists uploaded (upload.js), each store's offers with their claimed / redeemed / remaining
+// counts, edited or ended (offeredit.js), and new offers whose fence is drawn on the map.
 
 import { allPages, api } from "./api.js";
 import { el } from "./dom.js";
@@ -8,7 +9,11 @@ import { FenceDrawer } from "./draw.js";
 import { fenceLayer, formatPoint, toLatLng } from "./geo.js";
 import { clearMessage, showError, showOk } from "./message.js";
 import { StatsView } from "./stats.js";
+import { OfferEditor } from "./offeredit.js";
 import { storeDetails } from "./store.js";
+import { StoreForm } from "./storeform.js";
+import { OwnerStores } from "./stores.js";
+import { Upload } from "./upload.js";
 
 const KEY = "nearby.ownerKey";
 const $ = (id) => document.getElementById(id);
@@ -17,13 +22,21 @@ export class Merchant {
   constructor(map, coord) {
     this.map = map;
     this.coord = coord;
-    this.storeLayer = L.layerGroup();
+    const key = () => this.key;
+    this.list = new OwnerStores(map, coord, key, (store, pan) => this.pick(store, pan));
+    this.storeLayer = this.list.layer;
+    this.form = new StoreForm(map, coord, key, (store, created) => this.storeSaved(store, created));
+    this.upload = new Upload(key, () => this.list.load(false));
+    this.offerEditor = new OfferEditor(key, () => this.loadOffers());
     this.fenceLayer = L.layerGroup();
-    this.stores = [];
-    this.markers = new Map();
+    this.signedIn = false;
     this.selected = null;
     this.drawer = new FenceDrawer(map, (drawer) => this.drawingChanged(drawer));
-    this.onClick = (event) => this.drawer.click(event.latlng);
+    // While the store form is open a click places the store, not a fence corner.
+    this.onClick = (event) => this.form.open || this.drawer.click(event.latlng);
+    $("new-store").addEventListener("click", () => this.form.create());
+    $("edit-store").addEventListener("click", () => this.selected && this.form.edit(this.selected));
+    $("open-upload").addEventListener("click", () => this.upload.open());
     this.stats = new StatsView(map, () => this.key, coord);
     $("store-stats").addEventListener("click", () => {
       if (this.selected) this.stats.show("merchant", this.selected.id, this.selected.name, this.selected);
@@ -37,7 +50,6 @@ export class Merchant {
       this.loadStores(true);
     });
     $("forget-key").addEventListener("click", () => this.forget());
-    $("store-filter").addEventListener("input", () => this.renderStoreList());
     for (const radio of document.querySelectorAll('input[name="fence"]')) {
       radio.addEventListener("change", () => this.drawer.setKind(radio.value));
     }
@@ -55,112 +67,87 @@ export class Merchant {
   }
 
   activate() {
-    this.storeLayer.addTo(this.map);
+    this.list.attach();
     this.fenceLayer.addTo(this.map);
     this.drawer.attach();
     this.map.on("click", this.onClick);
     if (this.key) {
       $("owner-key").value = this.key;
-      if (!this.stores.length) this.loadStores(true);
+      if (!this.signedIn) this.loadStores(true);
     }
   }
 
   deactivate() {
     this.stats.close();
-    this.storeLayer.remove();
+    this.list.detach();
     this.fenceLayer.remove();
     this.drawer.detach();
+    this.form.close();
     this.map.off("click", this.onClick);
   }
 
-  coordChanged() {
+  async coordChanged() {
     if (!this.key) return;
     const selected = this.selected?.id;
     this.drawer.clear();
-    this.loadStores(false).then(() => {
-      const store = this.stores.find((s) => s.id === selected);
-      if (store) this.select(store, false);
-    });
+    this.form.close();
+    await this.loadStores(false);
+    if (selected) {
+      const store = await api(`/v1/merchants/${selected}`, { params: { coord: this.coord() } });
+      this.select(store, false);
+    }
   }
 
   forget() {
     localStorage.removeItem(KEY);
     $("owner-key").value = "";
-    this.stores = [];
+    this.signedIn = false;
     this.selected = null;
-    this.storeLayer.clearLayers();
+    this.list.clear();
+    this.form.close();
+    this.upload.close();
     this.fenceLayer.clearLayers();
     this.drawer.clear();
-    this.renderStoreList();
     this.stats.close();
     $("store-detail").hidden = true;
     $("stores-summary").hidden = true;
+    $("store-tools").hidden = true;
     showOk("The key is forgotten.");
   }
 
   async loadStores(fit) {
-    const coord = this.coord();
-    let page;
     try {
-      page = await allPages("/v1/merchants", { key: this.key, params: { limit: 100, coord } });
+      await this.list.load(fit);
     } catch (error) {
       showError(error.status === 401 ? "That key was not accepted" : "Your stores could not be loaded", error);
       return;
     }
+    this.signedIn = true;
     clearMessage();
-    this.stores = page.results;
-    this.storeLayer.clearLayers();
-    this.markers.clear();
-    const reference = this.map.getCenter().lng;
-    for (const store of this.stores) {
-      const marker = L.circleMarker(toLatLng(store.location, reference), {
-        radius: 5, color: "#fff", weight: 1.5, fillColor: "#2b8a3e", fillOpacity: 0.95,
-      })
-        .bindTooltip(el("span", {}, store.name))
-        // While a fence is being drawn a click on a store is a corner (the map hears it too).
-        .on("click", () => this.drawer.kind === "store" && this.select(store, false))
-        .addTo(this.storeLayer);
-      this.markers.set(store.id, marker);
-    }
-    const summary = $("stores-summary");
-    summary.hidden = false;
-    summary.textContent =
-      `${this.stores.length} store${this.stores.length === 1 ? "" : "s"}` +
-      (page.complete ? "" : " (the first ones only)") + ". Pick one to see and add its offers.";
-    $("store-filter-label").hidden = this.stores.length < 10;
-    this.renderStoreList();
-    if (fit && this.stores.length) {
-      this.map.fitBounds(L.featureGroup([...this.markers.values()]).getBounds(), { maxZoom: 16, padding: [20, 20] });
-    }
   }
 
-  renderStoreList() {
-    const filter = $("store-filter").value.trim().toLowerCase();
-    const shown = this.stores.filter((s) => !filter || s.name.toLowerCase().includes(filter)).slice(0, 200);
-    $("stores").replaceChildren(
-      ...shown.map((store) => {
-        const item = el(
-          "li",
-          { dataset: { id: store.id } },
-          el("span", { className: "name" }, store.name),
-          el("div", { className: "meta" }, [store.category, store.address].filter(Boolean).join(" · ")),
-        );
-        item.classList.toggle("selected", store.id === this.selected?.id);
-        item.addEventListener("click", () => this.select(store, true));
-        return item;
-      }),
-    );
+  // A store picked in the list (pan to it) or on the map (while no fence is being drawn: then a
+  // click on a store is a corner, and the map hears it too).
+  pick(store, pan) {
+    if (!pan && this.drawer.kind !== "store") return;
+    this.select(store, pan);
+  }
+
+  async storeSaved(store, created) {
+    if (created) this.list.total += 1;
+    this.list.replace(store);
+    await this.select(store, created);
+    await this.list.refreshMap();
   }
 
   async select(store, pan) {
     this.selected = store;
-    for (const [id, marker] of this.markers) {
-      marker.setStyle({ fillColor: id === store.id ? "#d9480f" : "#2b8a3e", radius: id === store.id ? 8 : 5 });
-    }
-    this.renderStoreList();
+    this.list.select(store);
     $("store-detail").hidden = false;
+    $("store-detail").dataset.id = store.id;
     $("store-name").textContent = store.name;
     $("store-details").replaceChildren(storeDetails(store));
+    this.offerEditor.close();
     if (pan) this.map.setView(toLatLng(store.location, this.map.getCenter().lng), Math.max(this.map.getZoom(), 15));
     this.drawer.setKind(document.querySelector('input[name="fence"]:checked').value);
     await this.loadOffers();
@@ -207,6 +194,7 @@ export class Merchant {
           el("div", { className: "meta window" }, describeWindow(offer)),
           el("div", { className: "meta counts" }, describeCounts(offer)),
           statistics,
+          this.offerEditor.actions(offer),
           remove,
         );
         item.addEventListener("click", () => this.map.fitBounds(fence.getBounds(), { maxZoom: 17 }));
