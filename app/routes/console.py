@@ -59,9 +59,17 @@ async def console() -> FileResponse:
             f"The console's libraries are not installed ({', '.join(missing)}): "
             "run `make setup`, which runs `npm ci` in app/web/."
         )
-    return FileResponse(
-        PAGES / "index.html", headers={"Cache-Control": "no-cache", **SECURITY_HEADERS}
-    )
+    return _page("index.html")
+
+
+@router.get("/cashier")
+async def cashier() -> FileResponse:
+    """The cashier's page for a phone: check and redeem codes (no map, no libraries)."""
+    return _page("cashier.html")
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(PAGES / name, headers={"Cache-Control": "no-cache", **SECURITY_HEADERS})
 
 
 class ConsoleFiles(StaticFiles):
