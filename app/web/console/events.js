@@ -5,7 +5,7 @@
 
 import { api } from "./api.js";
 import { el } from "./dom.js";
-import { dateTime, t } from "./i18n.js";
+import { dateTime, has, t } from "./i18n.js";
 import { ownerKey } from "./ownerkey.js";
 
 export const EVENT_TYPES = [
@@ -152,7 +152,12 @@ export function summary(event) {
       return claimed();
     case "import.finished":
       return [
-        t("data.import", { status: data.status, total: data.rows_total, ok: data.rows_ok, failed: data.rows_failed }),
+        t("data.import", {
+          status: has(`import.${data.status}`) ? t(`import.${data.status}`) : data.status,
+          total: data.rows_total,
+          ok: data.rows_ok,
+          failed: data.rows_failed,
+        }),
         data.reason,
       ].filter(Boolean).join(" · ");
     default:

@@ -173,6 +173,8 @@ const STRINGS = {
     "data.claimed": "{claimed} claimed",
     "data.import": ({ status, total, ok, failed }) =>
       `${status}: ${ok} of ${total} ${plural(total, "row", "rows")} loaded, ${failed} rejected`,
+    "import.done": "done",
+    "import.failed": "failed",
 
     // webhooks
     "webhooks.heading": "Webhooks",
@@ -317,7 +319,7 @@ const STRINGS = {
 
     "merchant.owner-key": "商家密钥",
     "merchant.use-key": "使用密钥",
-    "merchant.forget": "清除",
+    "merchant.forget": "清除密钥",
     "merchant.key-hint": "密钥只保存在本浏览器（localStorage）中，只发送给本服务。",
     "merchant.find-store": "查找门店",
     "merchant.find-placeholder": "名称",
@@ -388,6 +390,8 @@ const STRINGS = {
     "data.claimed-of": "已领取 {claimed} / {quantity}",
     "data.claimed": "已领取 {claimed}",
     "data.import": "{status}：{total} 行中导入 {ok} 行，拒绝 {failed} 行",
+    "import.done": "完成",
+    "import.failed": "失败",
 
     "webhooks.heading": "Webhook 回调",
     "webhooks.hint": "您的门店和优惠的每个事件都会签名后 POST 到订阅该类型的每个 Webhook；投递失败会在 72 小时内重试。",
