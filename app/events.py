@@ -67,8 +67,10 @@ async def replay(
     after: str | None,
     types: Sequence[str] | None,
     limit: int,
+    tail: bool = False,
 ) -> Page:
-    """The owner's events after the event `after` (its id), in commit order."""
+    """The owner's events after the event `after` (its id), in commit order: the first `limit`
+    of them, or with `tail` the last `limit`."""
     position = None
     if after is not None:
         event_id = int(after) if after.isdigit() and len(after) < 19 else None
@@ -81,7 +83,7 @@ async def replay(
                 f" {KEEP_S / 86400:.0f} days); start again without it",
             )
     rows = await events_sql.replay(
-        conn, owner_id=owner_id, after=position, types=types, limit=limit
+        conn, owner_id=owner_id, after=position, types=types, limit=limit, tail=tail
     )
     last = str(rows[-1].id) if rows else after
     return Page(rows, last)

@@ -121,6 +121,18 @@ async def test_an_owner_replays_its_claims_and_redemptions_in_order(
     assert [e["id"] for e in tail.json()["results"]] == [e["id"] for e in seen[3:]]
     empty = await live.get("/v1/events", params={"after": seen[-1]["id"]}, headers=key)
     assert empty.json() == {"results": [], "next_cursor": seen[-1]["id"]}
+    # tail=true: the last `limit` (a live view starts there), still in commit order.
+    for params in ({}, {"after": seen[0]["id"]}, {"type": "offer.claimed"}):
+        expected = [e for e in seen if e["type"] == params.get("type", e["type"])]
+        expected = expected[1:] if "after" in params else expected
+        for limit in (1, 2, 10):
+            last = await live.get(
+                "/v1/events", params=params | {"tail": "true", "limit": limit}, headers=key
+            )
+            assert last.status_code == 200, last.text
+            ids = [e["id"] for e in last.json()["results"]]
+            assert ids == [e["id"] for e in expected[-limit:]]
+            assert last.json()["next_cursor"] == expected[-1]["id"]
 
     as_admin = await live.get("/v1/events", params={"owner_id": owner["id"]}, headers=ADMIN)
     assert [e["id"] for e in as_admin.json()["results"]] == [e["id"] for e in seen]
@@ -143,6 +155,7 @@ async def test_an_owner_replays_its_claims_and_redemptions_in_order(
         {"limit": "1001"},
         {"colour": "red"},
         {"after": "1" * 30},
+        {"tail": "maybe"},
     ],
 )
 async def test_bad_replay_parameters_are_422(

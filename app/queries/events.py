@@ -140,9 +140,12 @@ async def replay(
     after: tuple[int, int] | None,
     types: Sequence[str] | None,
     limit: int,
+    tail: bool = False,
 ) -> list[EventRow]:
-    """The owner's committed events after the position `after`, in commit order (see above)."""
+    """The owner's committed events after the position `after`, in commit order (see above):
+    the first `limit`, or with `tail` the last `limit` (the index walked backwards)."""
     txid, event_id = after if after is not None else (-1, -1)
+    direction = "DESC" if tail else "ASC"
     rows = await conn.exec_driver_sql(
         f"""WITH {_HORIZON}
             SELECT {_EVENT_COLUMNS} FROM event
@@ -150,11 +153,12 @@ async def replay(
               AND txid < (SELECT horizon FROM replay_horizon)
               AND (txid, id) > ($2, $3)
               AND ($4::text[] IS NULL OR type = ANY ($4))
-            ORDER BY txid, id
+            ORDER BY txid {direction}, id {direction}
             LIMIT $5""",
         (owner_id, txid, event_id, list(types) if types else None, limit),
     )
-    return [EventRow(*tuple(r)) for r in rows]
+    found = [EventRow(*tuple(r)) for r in rows]
+    return found[::-1] if tail else found
 
 
 async def prune(conn: asyncpg.Connection, *, keep_s: float, batch: int) -> int:

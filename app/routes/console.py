@@ -59,31 +59,40 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/")
 async def console() -> FileResponse:
-    return _page()
+    return _console()
 
 
 # The pages of deep links (QR codes, shared links): the same console, which reads the path and
 # shows the store or the offer (console/deeplink.js). Any id: the page says when there is none.
 @router.get("/m/{merchant_id}")
 async def merchant_page(merchant_id: str) -> FileResponse:
-    return _page()
+    return _console()
 
 
 @router.get("/o/{offer_id}")
 async def offer_page(offer_id: str) -> FileResponse:
-    return _page()
+    return _console()
 
 
-def _page() -> FileResponse:
+def _console() -> FileResponse:
+    """The console's page, once its libraries are there."""
     missing = [name for name, folder in VENDOR.items() if not folder.is_dir()]
     if missing:
         raise NotReady(
             f"The console's libraries are not installed ({', '.join(missing)}): "
             "run `make setup`, which runs `npm ci` in app/web/."
         )
-    return FileResponse(
-        PAGES / "index.html", headers={"Cache-Control": "no-cache", **SECURITY_HEADERS}
-    )
+    return _page("index.html")
+
+
+@router.get("/cashier")
+async def cashier() -> FileResponse:
+    """The cashier's page for a phone: check and redeem codes (no map, no libraries)."""
+    return _page("cashier.html")
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(PAGES / name, headers={"Cache-Control": "no-cache", **SECURITY_HEADERS})
 
 
 class ConsoleFiles(StaticFiles):

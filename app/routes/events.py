@@ -24,7 +24,12 @@ async def replay_events(request: Request, conn: Conn, caller: Caller) -> EventPa
         conn, caller, query.owner_id, loc=["query", "owner_id"]
     )
     page = await events.replay(
-        conn, owner_id=owner_id, after=query.after, types=query.type, limit=query.limit
+        conn,
+        owner_id=owner_id,
+        after=query.after,
+        types=query.type,
+        limit=query.limit,
+        tail=query.tail,
     )
     return EventPage(
         results=[EventOut(**events.document(row)) for row in page.events],

@@ -51,6 +51,11 @@ class EventsQuery(Strict):
         [], description="Repeatable: only events of these types."
     )
     limit: int = Field(100, ge=1, le=1000, description="At most this many events (1-1000).")
+    tail: bool = Field(
+        False,
+        description="The last `limit` of those events instead of the first (still in commit"
+        " order): where a live view starts, without paging through the 7 days kept.",
+    )
     owner_id: UUID | None = Field(None, description="Required with the admin key.")
 
 

@@ -1,5 +1,8 @@
 // Calls to the service's public HTTP API (../shared/API.md), nothing else. Errors come back as
-// problem+json (RFC 9457); ApiError turns them into a sentence a person can read.
+// problem+json (RFC 9457); ApiError turns them into a sentence a person can read, its title in
+// the console's language (chosen by the problem's stable `type`), the service's detail as it is.
+
+import { has, t } from "./i18n.js";
 
 export class ApiError extends Error {
   constructor(message, status, problem) {
@@ -27,7 +30,7 @@ export async function api(path, { method = "GET", params, body, key } = {}) {
   try {
     response = await fetch(url, init);
   } catch (error) {
-    throw new ApiError(`The service cannot be reached (${error.message}).`, 0, null);
+    throw new ApiError(t("api.unreachable", { reason: error.message }), 0, null);
   }
   if (response.status === 204) return null;
   const text = await response.text();
@@ -44,14 +47,21 @@ export async function api(path, { method = "GET", params, body, key } = {}) {
 // "Invalid input (422): radius: ..." plus one line per further invalid field.
 export function describe(status, problem, text) {
   if (problem && typeof problem === "object" && (problem.title || problem.detail)) {
-    const lines = [`${problem.title ?? "Error"} (${status})${problem.detail ? `: ${problem.detail}` : ""}`];
+    const lines = [`${title(problem)} (${status})${problem.detail ? `: ${problem.detail}` : ""}`];
     const errors = Array.isArray(problem.errors) ? problem.errors : [];
     if (errors.length > 1) {
       for (const error of errors) lines.push(`• ${(error.loc ?? []).join(".")}: ${error.msg}`);
     }
     return lines.join("\n");
   }
-  return `HTTP ${status}: ${(text ?? "").slice(0, 200) || "no details"}`;
+  return t("api.http", { status: String(status), text: (text ?? "").slice(0, 200) || t("api.no-details") });
+}
+
+// "/problems/sold-out" -> the words for it; a problem of another kind keeps its own title.
+function title(problem) {
+  const slug = /^\/problems\/([a-z-]+)$/.exec(problem.type ?? "")?.[1];
+  if (slug && has(`problem.${slug}`)) return t(`problem.${slug}`);
+  return problem.title ?? t("api.error");
 }
 
 // Every page of a paged list (results + next_cursor), up to `maxPages`.

@@ -1,10 +1,23 @@
 // The map without any tile server: Natural Earth 1:10m land and borders (public domain, from the
 // npm package world-atlas, served by this service) drawn as vector layers on a canvas.
 
+import { onLanguageChange, t } from "./i18n.js";
+
 export function createMap(element) {
-  const map = L.map(element, { worldCopyJump: true, minZoom: 2, maxZoom: 19, zoomControl: true });
+  const map = L.map(element, { worldCopyJump: true, minZoom: 2, maxZoom: 19, zoomControl: false });
   map.attributionControl.setPrefix(false);
-  map.attributionControl.addAttribution("Outlines: Natural Earth (public domain)");
+  // The map's own words (its zoom buttons' titles, the outlines' credit) in the page's language.
+  let attribution = null;
+  let zoom = null;
+  const label = () => {
+    if (attribution) map.attributionControl.removeAttribution(attribution);
+    attribution = t("map.attribution");
+    map.attributionControl.addAttribution(attribution);
+    zoom?.remove();
+    zoom = L.control.zoom({ zoomInTitle: t("map.zoom-in"), zoomOutTitle: t("map.zoom-out") }).addTo(map);
+  };
+  label();
+  onLanguageChange(label);
   L.control.scale({ imperial: false }).addTo(map);
   map.createPane("land").style.zIndex = 250; // under the overlays (400), over the sea colour
   return map;
@@ -12,7 +25,7 @@ export function createMap(element) {
 
 export async function addLand(map) {
   const response = await fetch("/vendor/world-atlas/countries-10m.json");
-  if (!response.ok) throw new Error(`the land outlines did not load (HTTP ${response.status})`);
+  if (!response.ok) throw new Error(t("map.land-missing", { status: String(response.status) }));
   const world = await response.json();
   const renderer = L.canvas({ pane: "land", padding: 0.2 });
   const land = topojson.feature(world, world.objects.land);

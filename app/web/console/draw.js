@@ -1,6 +1,8 @@
 // Drawing an offer's fence on the map: a circle (click the centre, then a point on its edge) or a
 // polygon (click its corners; finish with the button or by clicking the first corner again).
 
+import { t } from "./i18n.js";
+
 const CLOSE_PX = 12; // a click this near the first corner closes the polygon
 
 export class FenceDrawer {
@@ -79,14 +81,14 @@ export class FenceDrawer {
   hint() {
     if (this.kind === "circle") {
       return this.centre
-        ? "Click the map again to set the radius, or type it. Clear starts over."
-        : "Click the map where the circle's centre goes.";
+        ? t("draw.circle-radius")
+        : t("draw.circle-centre");
     }
     if (this.kind === "polygon") {
-      if (this.closed) return `Polygon of ${this.corners.length} corners. Clear starts over.`;
+      if (this.closed) return t("draw.polygon-closed", { n: this.corners.length });
       return this.corners.length < 3
-        ? `Click the polygon's corners on the map (${this.corners.length} so far).`
-        : `${this.corners.length} corners: click the first one or "Finish polygon" to close it.`;
+        ? t("draw.polygon-corners", { n: this.corners.length })
+        : t("draw.polygon-close", { n: this.corners.length });
     }
     return "";
   }

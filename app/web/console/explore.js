@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { fenceLayer, formatDistance, formatPoint, near, toLatLng, viewportBox, wrapLng } from "./geo.js";
 import { el } from "./dom.js";
+import { t } from "./i18n.js";
 import { clearMessage, showError } from "./message.js";
 import { storeCard } from "./store.js";
 
@@ -83,7 +84,7 @@ export class Explore {
     const summary = $("search-summary");
     summary.hidden = false;
     Object.assign(summary.dataset, { lat, lng, radius: params.radius ?? "1000", coord: params.coord });
-    summary.textContent = `Searching at ${formatPoint(lat, lng)} ...`;
+    summary.textContent = t("explore.searching", { point: formatPoint(lat, lng) });
     $("results").replaceChildren();
     $("more-results").hidden = true;
     try {
@@ -96,8 +97,8 @@ export class Explore {
       this.showOffers(stores.offers_here);
     } catch (error) {
       if (seq !== this.searchSeq) return;
-      summary.textContent = `No answer for ${formatPoint(lat, lng)}.`;
-      showError("Search failed", error);
+      summary.textContent = t("explore.no-answer", { point: formatPoint(lat, lng) });
+      showError(t("explore.search-failed"), error);
     }
   }
 
@@ -110,7 +111,7 @@ export class Explore {
       const stores = await api("/v1/search/nearby", { params });
       if (seq === this.searchSeq) this.showStores(stores, params, false);
     } catch (error) {
-      showError("More stores failed", error);
+      showError(t("explore.more-failed"), error);
     }
   }
 
@@ -118,7 +119,7 @@ export class Explore {
     this.searchLayer.clearLayers();
     this.offerLayer.clearLayers();
     L.circleMarker(this.point, { radius: 5, color: "#fff", weight: 2, fillColor: "#111", fillOpacity: 1 })
-      .bindTooltip(el("span", {}, "search point"))
+      .bindTooltip(el("span", {}, t("explore.search-point")))
       .addTo(this.searchLayer);
   }
 
@@ -159,10 +160,14 @@ export class Explore {
     this.cursor = page.next_cursor;
     $("more-results").hidden = !this.cursor;
     const shown = list.children.length;
-    const auto = params.radius === "auto" ? " (auto)" : "";
-    $("search-summary").textContent =
-      `${shown}${this.cursor ? "+" : ""} store${shown === 1 ? "" : "s"} within ${page.radius_m} m${auto} of ` +
-      `${formatPoint(Number(params.lat), Number(params.lng))} (${params.coord.toUpperCase()})`;
+    $("search-summary").textContent = t("explore.summary", {
+      count: shown,
+      more: Boolean(this.cursor),
+      radius: String(page.radius_m),
+      auto: params.radius === "auto",
+      point: formatPoint(Number(params.lat), Number(params.lng)),
+      coord: params.coord.toUpperCase(),
+    });
     if (first) this.updateCategories();
   }
 
@@ -182,7 +187,7 @@ export class Explore {
         el("span", { className: "distance" }, formatDistance(offer.distance_m)),
         el("span", { className: "name" }, offer.title),
         el("div", { className: "meta description" }, offer.description),
-        el("div", { className: "meta" }, `at ${offer.merchant.name}`),
+        el("div", { className: "meta" }, t("explore.at-store", { name: offer.merchant.name })),
         el("div", { className: "meta counts" }, remaining(offer)),
       );
       item.addEventListener("click", () => this.map.fitBounds(fence.getBounds(), { maxZoom: 17 }));
@@ -213,7 +218,7 @@ export class Explore {
         if (seq === this.viewSeq) this.drawStores(body);
       }
     } catch (error) {
-      if (seq === this.viewSeq) showError("The map view could not be loaded", error);
+      if (seq === this.viewSeq) showError(t("explore.view-failed"), error);
     }
   }
 
@@ -227,7 +232,7 @@ export class Explore {
       L.polygon(ring, {
         color: "#0b3a75", weight: 1, fillColor: "#1f6feb", fillOpacity: strength, className: "cluster",
       })
-        .bindTooltip(el("span", {}, `${stores(cluster.count)} in cell ${cluster.h3}`))
+        .bindTooltip(el("span", {}, t("explore.cell", { n: cluster.count, h3: cluster.h3 })))
         .addTo(this.viewport);
       const label = el("span", {}, String(cluster.count));
       L.marker(toLatLng(cluster, reference), {
@@ -237,8 +242,9 @@ export class Explore {
     }
     this.viewport.options.kind = "clusters";
     this.viewportNote(
-      `${body.clusters.length} H3 cells at resolution ${body.resolution}` +
-        (body.truncated ? " (the most populous)" : "") + `; zoom to ${STORE_ZOOM} for stores`,
+      t("explore.cells", {
+        n: body.clusters.length, resolution: body.resolution, truncated: body.truncated, zoom: STORE_ZOOM,
+      }),
     );
   }
 
@@ -254,9 +260,7 @@ export class Explore {
         .addTo(this.viewport);
     }
     this.updateCategories();
-    this.viewportNote(
-      `${body.results.length} stores in view` + (body.truncated ? ", the nearest the centre" : ""),
-    );
+    this.viewportNote(t("explore.in-view", { n: body.results.length, truncated: body.truncated }));
   }
 
   viewportNote(text) {
@@ -270,5 +274,4 @@ export class Explore {
   }
 }
 
-const stores = (count) => `${count} store${count === 1 ? "" : "s"}`;
-const remaining = (offer) => (offer.remaining === null ? "unlimited" : `${offer.remaining} left`);
+const remaining = (offer) => (offer.remaining === null ? t("unlimited") : t("explore.left", { n: offer.remaining }));

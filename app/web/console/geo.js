@@ -1,5 +1,7 @@
 // Positions on the Leaflet map: viewport boxes for the API, longitudes near the view, fences.
 
+import { t } from "./i18n.js";
+
 export const wrapLng = (lng) => ((((lng + 180) % 360) + 360) % 360) - 180;
 
 // The same longitude, moved by whole turns to lie nearest `reference` (the view's centre), so a
@@ -41,7 +43,7 @@ export function fenceLayer(geofence, reference, style) {
 }
 
 export function formatDistance(metres) {
-  return metres < 1000 ? `${metres.toFixed(0)} m` : `${(metres / 1000).toFixed(2)} km`;
+  return metres < 1000 ? t("unit.m", { n: metres.toFixed(0) }) : t("unit.km", { n: (metres / 1000).toFixed(2) });
 }
 
 export function formatPoint(lat, lng) {

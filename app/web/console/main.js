@@ -1,18 +1,28 @@
-// The console's wiring: the map, the two modes (Explore, Merchant), the coordinate switch, and
-// the view kept in the address (#map=zoom/lat/lng) so a view can be shared or reloaded.
+// The console's wiring: the map, the two modes (Explore, Merchant; the merchant's events and
+// webhooks go with its mode), the coordinate and language switches, and the view kept in the
+// address (#map=zoom/lat/lng) so a view can be shared or reloaded.
 
 import { api } from "./api.js";
 import { addLand, createMap } from "./basemap.js";
 import { linkOfAddress, showLink } from "./deeplink.js";
+import { EventFeed } from "./events.js";
 import { Explore } from "./explore.js";
+import { languageSwitch, localize, onLanguageChange, t } from "./i18n.js";
 import { Merchant } from "./merchant.js";
-import { showError } from "./message.js";
+import { clearMessage, showError } from "./message.js";
+import { onOwnerKeyChange } from "./ownerkey.js";
+import { Webhooks } from "./webhooks.js";
+
+localize();
+languageSwitch(document.getElementById("language"));
 
 const map = createMap(document.getElementById("map"));
 let coord = "wgs84";
 const currentCoord = () => coord;
 const modes = { explore: new Explore(map, currentCoord), merchant: new Merchant(map, currentCoord) };
 let mode = null;
+const merchantParts = [new EventFeed(), new Webhooks()];
+const stale = new Set(); // modes to redraw in the language chosen while they were hidden
 
 function setMode(name) {
   if (mode === name) return;
@@ -25,7 +35,21 @@ function setMode(name) {
     section.hidden = section.dataset.mode !== name;
   }
   modes[name].activate();
+  for (const part of merchantParts) (name === "merchant" ? part.activate() : part.deactivate());
+  if (stale.delete(name)) modes[name].coordChanged();
 }
+
+onOwnerKeyChange(() => {
+  for (const part of merchantParts) part.keyChanged();
+});
+
+// A new language: the fixed words are switched (i18n.js); what the modes drew is drawn again.
+onLanguageChange(() => {
+  clearMessage();
+  for (const name of Object.keys(modes)) if (name !== mode) stale.add(name);
+  modes[mode].coordChanged();
+  for (const part of merchantParts) part.relabel();
+});
 
 for (const tab of document.querySelectorAll('[role="tab"]')) {
   tab.addEventListener("click", () => setMode(tab.dataset.mode));
@@ -58,13 +82,13 @@ async function firstView() {
     const { clusters } = await api("/v1/search/clusters", { params: world });
     if (clusters.length) return { zoom: 13, centre: [clusters[0].lat, clusters[0].lng] };
   } catch (error) {
-    showError("The service did not answer", error);
+    showError(t("map.no-answer"), error);
   }
   return { zoom: 2, centre: [20, 0] };
 }
 
 // For the end-to-end tests and for poking around in the browser's console.
-window.nearby = { map, modes, ready: false };
+window.nearby = { map, modes, merchantParts, ready: false };
 const link = linkOfAddress(window.location); // a QR code's or a shared link's page: /m/<id>, /o/<id>
 if (link) {
   map.setView([20, 0], 2);
@@ -74,6 +98,6 @@ if (link) {
   map.setView(centre, zoom);
   setMode("explore");
 }
-addLand(map).catch((error) => showError("The map background is missing", error));
+addLand(map).catch((error) => showError(t("map.no-background"), error));
 window.nearby.ready = true;
 document.body.dataset.ready = "true";

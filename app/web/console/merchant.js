@@ -7,15 +7,16 @@ import { allPages, api } from "./api.js";
 import { el } from "./dom.js";
 import { FenceDrawer } from "./draw.js";
 import { fenceLayer, formatPoint, toLatLng } from "./geo.js";
+import { dateTime, t } from "./i18n.js";
 import { clearMessage, showError, showOk } from "./message.js";
 import { StatsView } from "./stats.js";
 import { OfferEditor } from "./offeredit.js";
+import { ownerKey, setOwnerKey } from "./ownerkey.js";
 import { storeDetails } from "./store.js";
 import { StoreForm } from "./storeform.js";
 import { OwnerStores } from "./stores.js";
 import { Upload } from "./upload.js";
 
-const KEY = "nearby.ownerKey";
 const $ = (id) => document.getElementById(id);
 
 export class Merchant {
@@ -46,7 +47,7 @@ export class Merchant {
       event.preventDefault();
       const key = $("owner-key").value.trim();
       if (!key) return;
-      localStorage.setItem(KEY, key);
+      setOwnerKey(key);
       this.loadStores(true);
     });
     $("forget-key").addEventListener("click", () => this.forget());
@@ -63,7 +64,7 @@ export class Merchant {
   }
 
   get key() {
-    return localStorage.getItem(KEY);
+    return ownerKey();
   }
 
   activate() {
@@ -99,7 +100,7 @@ export class Merchant {
   }
 
   forget() {
-    localStorage.removeItem(KEY);
+    setOwnerKey(null);
     $("owner-key").value = "";
     this.signedIn = false;
     this.selected = null;
@@ -112,14 +113,14 @@ export class Merchant {
     $("store-detail").hidden = true;
     $("stores-summary").hidden = true;
     $("store-tools").hidden = true;
-    showOk("The key is forgotten.");
+    showOk(t("merchant.key-forgotten"));
   }
 
   async loadStores(fit) {
     try {
       await this.list.load(fit);
     } catch (error) {
-      showError(error.status === 401 ? "That key was not accepted" : "Your stores could not be loaded", error);
+      showError(t(error.status === 401 ? "merchant.key-refused" : "merchant.stores-failed"), error);
       return;
     }
     this.signedIn = true;
@@ -163,7 +164,7 @@ export class Merchant {
         params: { limit: 100, coord: this.coord() },
       });
     } catch (error) {
-      showError("The store's offers could not be loaded", error);
+      showError(t("merchant.offers-failed"), error);
       return;
     }
     if (store !== this.selected) return;
@@ -175,12 +176,12 @@ export class Merchant {
         const fence = fenceLayer(offer.geofence, reference, {
           color: "#d9480f", weight: 1.5, dashArray: "6 4", fillOpacity: 0.06, interactive: false,
         }).addTo(this.fenceLayer);
-        const statistics = el("button", { type: "button", className: "statistics" }, "Statistics");
+        const statistics = el("button", { type: "button", className: "statistics" }, t("merchant.statistics"));
         statistics.addEventListener("click", (event) => {
           event.stopPropagation();
           this.stats.show("offer", offer.id, offer.title, store);
         });
-        const remove = el("button", { type: "button", className: "delete" }, "Delete");
+        const remove = el("button", { type: "button", className: "delete" }, t("merchant.delete"));
         remove.addEventListener("click", (event) => {
           event.stopPropagation();
           this.deleteOffer(offer);
@@ -188,7 +189,7 @@ export class Merchant {
         const item = el(
           "li",
           { dataset: { id: offer.id } },
-          el("span", { className: "distance" }, offer.status.replace("_", " ")),
+          el("span", { className: "distance" }, t(`status.${offer.status}`)),
           el("span", { className: "name" }, offer.title),
           el("div", { className: "meta description" }, offer.description),
           el("div", { className: "meta window" }, describeWindow(offer)),
@@ -204,12 +205,12 @@ export class Merchant {
   }
 
   async deleteOffer(offer) {
-    if (!window.confirm(`Delete "${offer.title}" and its ${offer.claimed} codes?`)) return;
+    if (!window.confirm(t("merchant.confirm-delete", { title: offer.title, n: offer.claimed }))) return;
     try {
       await api(`/v1/offers/${offer.id}`, { method: "DELETE", key: this.key });
-      showOk(`Deleted "${offer.title}".`);
+      showOk(t("merchant.deleted", { title: offer.title }));
     } catch (error) {
-      showError("The offer could not be deleted", error);
+      showError(t("merchant.delete-failed"), error);
     }
     await this.loadOffers();
   }
@@ -231,7 +232,7 @@ export class Merchant {
     const store = this.selected;
     const geofence = this.drawer.geofence();
     if (geofence === undefined) {
-      showError("The fence is not finished", this.drawer.hint());
+      showError(t("merchant.fence-unfinished"), this.drawer.hint());
       return;
     }
     const number = (id) => ($(id).value.trim() === "" ? null : Number($(id).value));
@@ -248,13 +249,13 @@ export class Merchant {
     };
     try {
       const offer = await api(`/v1/merchants/${store.id}/offers`, { method: "POST", key: this.key, body });
-      const where = geofence === null ? "500 m round the store" : describeFence(geofence);
-      showOk(`Saved "${offer.title}" (${where}).`);
+      const where = geofence === null ? t("merchant.fence-store") : describeFence(geofence);
+      showOk(t("merchant.saved", { title: offer.title, where }));
       $("offer-title").value = "";
       $("offer-description").value = "";
       this.drawer.clear();
     } catch (error) {
-      showError("The offer was not saved", error);
+      showError(t("merchant.not-saved"), error);
       return;
     }
     await this.loadOffers();
@@ -262,20 +263,20 @@ export class Merchant {
 }
 
 function describeWindow(offer) {
-  const when = (iso) => new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
-  return `${when(offer.starts_at)} → ${offer.ends_at ? when(offer.ends_at) : "no end"}` +
-    (offer.quantity === null ? "" : ` · ${offer.quantity} codes`) +
-    (offer.per_user_limit === null ? "" : ` · ${offer.per_user_limit} per user`);
+  return `${dateTime(offer.starts_at)} → ${offer.ends_at ? dateTime(offer.ends_at) : t("merchant.no-end")}` +
+    (offer.quantity === null ? "" : ` · ${t("merchant.codes", { n: offer.quantity })}`) +
+    (offer.per_user_limit === null ? "" : ` · ${t("merchant.per-user-count", { n: offer.per_user_limit })}`);
 }
 
 function describeCounts(offer) {
-  return `claimed ${offer.claimed} · redeemed ${offer.redeemed} · remaining ` +
-    (offer.remaining === null ? "unlimited" : offer.remaining);
+  const remaining = offer.remaining === null ? t("unlimited") : offer.remaining;
+  return t("merchant.counts", { claimed: offer.claimed, redeemed: offer.redeemed, remaining });
 }
 
 function describeFence(geofence) {
   if (geofence.type === "circle") {
-    return `circle of ${geofence.radius_m} m at ${formatPoint(geofence.center.lat, geofence.center.lng)}`;
+    const point = formatPoint(geofence.center.lat, geofence.center.lng);
+    return t("merchant.circle-at", { radius: geofence.radius_m, point });
   }
-  return `polygon of ${geofence.coordinates[0].length - 1} corners`;
+  return t("merchant.polygon-of", { n: geofence.coordinates[0].length - 1 });
 }

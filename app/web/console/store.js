@@ -3,16 +3,17 @@
 // and for attribute values that are http(s) addresses.
 
 import { el, linkOrText } from "./dom.js";
+import { t } from "./i18n.js";
 
 export function storeDetails(store) {
   const rows = [
-    ["Category", store.category],
-    ["Tags", (store.tags ?? []).join(", ")],
-    ["Address", store.address],
-    ["Phone", store.phone && phoneLink(store.phone)],
-    ["Opening hours", store.opening_hours],
-    ["Time zone", store.timezone],
-    ["Store number", store.external_id],
+    [t("store.category"), store.category],
+    [t("store.tags"), (store.tags ?? []).join(", ")],
+    [t("store.address"), store.address],
+    [t("store.phone"), store.phone && phoneLink(store.phone)],
+    [t("store.opening-hours"), store.opening_hours],
+    [t("store.timezone"), store.timezone],
+    [t("store.number"), store.external_id],
     ...Object.entries(store.attributes ?? {}).map(([name, value]) => [
       name,
       typeof value === "string" ? linkOrText(value) : JSON.stringify(value),
