@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     port: int = 8000
     pool_size: int = 20
     pool_overflow: int = 20
+    # Read replicas (app/replicas.py): PostgreSQL streaming standbys, comma-separated URLs, and
+    # the replication lag beyond which one is skipped until it catches up.
+    replica_urls: str = ""
+    replica_max_lag_s: float = Field(default=5.0, gt=0)
     # An unreachable database answers 503 after this, not after asyncpg's default 60 s.
     db_connect_timeout_s: float = Field(default=5.0, gt=0)
     # Slow clients (app/server.py). Headers: a phone on a poor network sends its few hundred bytes
@@ -60,14 +64,29 @@ class Settings(BaseSettings):
     def _lease_outlasts_an_attempt(self) -> Settings:
         if self.webhook_lease_s <= self.webhook_timeout_s:
             raise ValueError("NEARBY_WEBHOOK_LEASE_S must be longer than NEARBY_WEBHOOK_TIMEOUT_S")
+        self.replicas  # noqa: B018 (each URL checked now, not at start-up)
         return self
 
     @property
     def async_database_url(self) -> str:
         """The URL with SQLAlchemy's asyncpg driver, whatever scheme the operator wrote."""
-        scheme, sep, rest = self.database_url.partition("://")
-        if not sep:
-            raise ValueError("DATABASE_URL must look like postgresql://user@host:port/dbname")
-        if scheme in ("postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg"):
-            return f"postgresql+asyncpg://{rest}"
-        raise ValueError(f"DATABASE_URL must be a PostgreSQL URL, not {scheme}://")
+        return async_url(self.database_url, "DATABASE_URL")
+
+    @property
+    def replicas(self) -> list[str]:
+        """NEARBY_REPLICA_URLS as a list, each checked like DATABASE_URL."""
+        urls = [url.strip() for url in self.replica_urls.split(",") if url.strip()]
+        for url in urls:
+            async_url(url, "NEARBY_REPLICA_URLS")
+        return urls
+
+
+def async_url(url: str, name: str) -> str:
+    """`url` with SQLAlchemy's asyncpg driver, whatever PostgreSQL scheme the operator wrote;
+    a ValueError naming the variable `name` when it is not a PostgreSQL URL."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"{name} must look like postgresql://user@host:port/dbname")
+    if scheme in ("postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg"):
+        return f"postgresql+asyncpg://{rest}"
+    raise ValueError(f"{name} must be a PostgreSQL URL, not {scheme}://")

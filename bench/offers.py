@@ -58,6 +58,7 @@ from spatial.geofence import covering_cells
 
 SEED = 20261123
 OFFERS = 100_000
+OFFER_BATCH = 100_000
 H3_RES = 9
 ACTIVE_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 CLAIMS_LUA = Path(__file__).with_name("claims.lua")
@@ -109,8 +110,8 @@ def run(database_url: str, *, seconds: float, rounds: int, connections: int) -> 
 # ---------------------------------------------------------------------------------- the data
 
 
-async def ensure_offers(url: str) -> bool:
-    """Load OFFERS offers (and their H3 coverings) unless they are there; True when it loaded."""
+async def ensure_offers(url: str, size: int = OFFERS) -> bool:
+    """Load `size` offers (and their H3 coverings) unless they are there; True when it loaded."""
     conn = await asyncpg.connect(url)
     try:
         await conn.execute(
@@ -123,25 +124,26 @@ async def ensure_offers(url: str) -> bool:
             """SELECT EXISTS (SELECT FROM bench_offers_meta WHERE seed = $1 AND size = $2)
                       AND EXISTS (SELECT FROM offer WHERE title = 'bench offer')""",
             SEED,
-            OFFERS,
+            size,
         ):
             return False
         await conn.execute("TRUNCATE offer CASCADE; TRUNCATE bench_offer_cell, bench_offers_meta")
         await conn.execute("DROP INDEX IF EXISTS bench_offer_cell_cell")
         merchants = await conn.fetchval("SELECT size FROM bench_meta LIMIT 1")
         rng = np.random.default_rng(SEED)
-        picked = rng.choice(merchants, size=OFFERS, replace=False)
-        stores = await conn.fetch(
-            """SELECT m.id, ST_Y(m.location::geometry), ST_X(m.location::geometry)
-               FROM unnest($1::text[]) WITH ORDINALITY AS p(external_id, n)
-               JOIN merchant m ON m.external_id = p.external_id ORDER BY p.n""",
-            [f"b-{i}" for i in picked],
-        )
-        await _insert_offers(
-            conn, [_offer(rng, store_id, lat, lng) for store_id, lat, lng in stores]
-        )
+        picked = rng.choice(merchants, size=size, replace=False)
+        for start in range(0, size, OFFER_BATCH):  # in batches: 1M shapes do not fit in memory
+            stores = await conn.fetch(
+                """SELECT m.id, ST_Y(m.location::geometry), ST_X(m.location::geometry)
+                   FROM unnest($1::text[]) WITH ORDINALITY AS p(external_id, n)
+                   JOIN merchant m ON m.external_id = p.external_id ORDER BY p.n""",
+                [f"b-{i}" for i in picked[start : start + OFFER_BATCH]],
+            )
+            await _insert_offers(
+                conn, [_offer(rng, store_id, lat, lng) for store_id, lat, lng in stores]
+            )
         await conn.execute("CREATE INDEX bench_offer_cell_cell ON bench_offer_cell (cell)")
-        await conn.execute("INSERT INTO bench_offers_meta VALUES ($1, $2)", SEED, OFFERS)
+        await conn.execute("INSERT INTO bench_offers_meta VALUES ($1, $2)", SEED, size)
         await conn.execute("VACUUM ANALYZE offer")
         await conn.execute("VACUUM ANALYZE bench_offer_cell")
         return True

@@ -7,27 +7,20 @@ under 16 keep-alive clients of the real service (`nearby serve`), then stops it 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
-from app import migrate
 from app.errors import RETRY_AFTER_S
 from app.imports import jobs
-from app.settings import Settings
+from tests.clusters import Cluster, migrated_cluster
 from tests.service import nearby_serve
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PG_PORT = 26040
 SERVICE_PORT = 26041
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "outage"
@@ -35,70 +28,10 @@ CLIENTS = 16
 HELSINKI = {"lat": "60.1699", "lng": "24.9384"}
 
 
-class Cluster:
-    """A throwaway PostgreSQL cluster in a temporary directory, run as the `postgres` user."""
-
-    def __init__(self, root: Path, port: int) -> None:
-        self.root, self.port = root, port
-        self.data = root / "data"
-        self.url = f"postgresql://postgres@127.0.0.1:{port}/nearby"
-
-    def init(self) -> None:
-        self._pg("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        with (self.data / "postgresql.conf").open("a") as conf:
-            conf.write(
-                f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
-                "unix_socket_directories = ''\nfsync = off\nmax_connections = 100\n"
-            )
-
-    def start(self) -> None:
-        self._pg_ctl("start")
-
-    def stop(self) -> None:
-        self._pg_ctl("stop", "-m", "fast")
-
-    def restart(self) -> None:
-        self._pg_ctl("restart", "-m", "fast")
-
-    def kill(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            self._pg_ctl("stop", "-m", "immediate")
-
-    def _pg_ctl(self, *args: str) -> None:
-        self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w", *args)
-
-    def _pg(self, program: str, *args: str) -> None:
-        command = [str(PG_BIN / program), *args]
-        if os.geteuid() == 0:  # initdb and postgres refuse to run as root
-            command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    if not (PG_BIN / "initdb").exists():
-        pytest.fail(f"No PostgreSQL 15 at {PG_BIN}: `make test` installs it (scripts/localdb)")
-    root = Path(tempfile.mkdtemp(prefix="nearby-outage-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    cluster = Cluster(root, PG_PORT)
-    try:
-        cluster.init()
-        cluster.start()
-        asyncio.run(_create_database(cluster))
-        migrate.upgrade(Settings(database_url=cluster.url).async_database_url)
+    with migrated_cluster("nearby-outage-", PG_PORT) as cluster:
         yield cluster
-    finally:
-        cluster.kill()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-async def _create_database(cluster: Cluster) -> None:
-    conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres")
-    try:
-        await conn.execute("CREATE DATABASE nearby")
-    finally:
-        await conn.close()
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from app import merchants
-from app.db import Conn, ReadConn
+from app.db import Conn, public_read
 from app.routes import params, presenters
 from app.routes.callers import Admin, Caller
 from app.routes.params import Coord, Cursor, Limit
@@ -57,9 +57,11 @@ async def list_merchants(
 
 @router.get("/v1/merchants/{merchant_id}", responses=problems(404, 422), tags=["merchants"])
 async def get_merchant(
-    conn: ReadConn, merchant_id: UUID, coord: Coord = CoordSystem.WGS84
+    request: Request, merchant_id: UUID, coord: Coord = CoordSystem.WGS84
 ) -> MerchantOut:
-    return presenters.merchant(await merchants.get(conn, merchant_id=merchant_id), coord)
+    """A merchant, for anyone (read on a replica unless the request carries a credential)."""
+    row = await public_read(request, lambda conn: merchants.get(conn, merchant_id=merchant_id))
+    return presenters.merchant(row, coord)
 
 
 @router.patch(

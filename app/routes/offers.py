@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Request, Response
 
 from app import apps, claims, offers
-from app.db import Conn, ReadConn, driver_connection, driver_read
+from app.db import Conn, driver_connection, driver_read, public_read
 from app.errors import PROBLEM_JSON
 from app.routes import callers, params, presenters
 from app.routes.callers import Caller
@@ -104,8 +104,9 @@ async def offers_here(request: Request) -> Response:
 
 
 @router.get("/v1/offers/{offer_id}", responses=problems(404, 422), tags=["offers"])
-async def get_offer(conn: ReadConn, offer_id: UUID, coord: Coord = CoordSystem.WGS84) -> OfferOut:
-    row = await offers.get(conn, offer_id=offer_id)
+async def get_offer(request: Request, offer_id: UUID, coord: Coord = CoordSystem.WGS84) -> OfferOut:
+    """An offer, for anyone (read on a replica unless the request carries a credential)."""
+    row = await public_read(request, lambda conn: offers.get(conn, offer_id=offer_id))
     return presenters.offer(row, coord, datetime.now(UTC))
 
 
