@@ -13,7 +13,7 @@ import asyncio
 import os
 import time
 
-from bench import data, events, harness, home, imports, nearby, offers
+from bench import data, events, harness, home, imports, nearby, offers, scale
 
 CASES = {
     "nearby": nearby.run,
@@ -21,12 +21,17 @@ CASES = {
     "home": home.run,
     "imports": imports.run,
     "events": events.run,
+    "scale": scale.run,
 }
+# What a run without named cases runs: `scale` loads 5M merchants first, so it is asked for.
+DEFAULT = ["nearby", "offers", "home", "imports", "events"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("cases", nargs="*", choices=[*CASES, []], help="default: all")
+    parser.add_argument(
+        "cases", nargs="*", choices=[*CASES, []], help=f"default: {' '.join(DEFAULT)}"
+    )
     parser.add_argument("--rows", type=int, default=1_000_000, help="merchants to load")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each wrk run")
     parser.add_argument("--rounds", type=int, default=5, help="alternating runs per endpoint")
@@ -46,7 +51,7 @@ def main() -> None:
             flush=True,
         )
     rows = []
-    for name in args.cases or CASES:
+    for name in args.cases or DEFAULT:
         rows += CASES[name](
             url, seconds=args.seconds, rounds=args.rounds, connections=args.connections
         )
