@@ -1,26 +1,28 @@
 """Claim use cases: hand out a code of an offer to an app's user standing in its fence, show
 codes to their cashier and their user, and redeem a code at the store.
 
-A claim is two statements on the driver connection (queries/claims.py). `preflight` counts
+A claim without a key is one statement on the driver connection (queries/claims.py): it counts
 the attempt against the rate limits (app/ratelimit.py: per user of the app, then per app; a
-429 counts nothing further) and reads the offer's summary for the response. The claim itself
-is one all-or-nothing statement: it reads the offer for the messages (404; 409 not active;
-403 outside the fence; 409 per-user limit; 409 sold out), and counts the claim on the offer
-and on the user and stores the code only if the newest rows allow it, so no offer ever hands
-out more than its quantity. Each statement is atomic on its own: a claim without a key needs
-no transaction. A code taken writes its events (offer.claimed, and offer.sold_out with the
-last code) in the claim statement itself, and redeeming writes claim.redeemed in its
-transaction (app/events.py). (Before the limits, one round trip measured about 1,500
-claims/s over HTTP on one worker, where BEGIN, a check, the claim and COMMIT made about 750.)
+429 counts nothing further), claims only if they allow it, and reads the offer's summary for
+the response. The claim is all or nothing: it reads the offer for the messages (404; 409 not
+active; 403 outside the fence; 409 per-user limit; 409 sold out), and counts the claim on the
+offer and on the user and stores the code only if the newest rows allow it, so no offer ever
+hands out more than its quantity. Being one statement, it needs no transaction. A code taken
+writes its events (offer.claimed, and offer.sold_out with the last code) in the claim
+statement itself, and redeeming writes claim.redeemed in its transaction (app/events.py).
+(Before the limits, one round trip measured about 1,500 claims/s over HTTP on one worker,
+where BEGIN, a check, the claim and COMMIT made about 750; the limits in a round trip of
+their own cost a third of that, folded into the claim statement they cost little: see
+docs/design.md.)
 
-With an Idempotency-Key (scoped to the offer and the app) the preflight runs in a transaction
-and first takes the key: a repeat waits on that row until the first request commits, finds
-the key taken, counts nothing and returns the first response, status and body byte for byte
-(also a 403 or 409), with the header `Idempotent-Replayed: true`. A 429 rolls back, key and
-counts alike, so retrying the key later claims. A key reused by another user_id is a 422: a
-code is never shown to a user it was not given to. Keys are kept 24 hours; every 16th keyed
-claim of a process deletes up to 100 expired ones (measured: deleting on every claim cost a
-quarter of the claim rate).
+With an Idempotency-Key (scoped to the offer and the app) a preflight statement runs in a
+transaction and first takes the key, then counts the limits: a repeat waits on that row until
+the first request commits, finds the key taken, counts nothing and returns the first response,
+status and body byte for byte (also a 403 or 409), with the header `Idempotent-Replayed: true`.
+A 429 rolls back, key and counts alike, so retrying the key later claims. A key reused by
+another user_id is a 422: a code is never shown to a user it was not given to. Keys are kept 24
+hours; every 16th keyed claim of a process deletes up to 100 expired ones (measured: deleting
+on every claim cost a quarter of the claim rate).
 
 Codes are 128 random bits in RFC 4648 base32 (26 characters, A-Z and 2-7; redeeming accepts
 lower case too).
@@ -102,13 +104,10 @@ async def claim(conn: asyncpg.Connection, attempt: Attempt, *, limits: Limits) -
     clock = Clock.now()
     hits = limits.claim(attempt.app_id, attempt.user_id)
     key = attempt.key
-    if key is None:  # two statements, each atomic on its own: no transaction needed
-        pre = await _preflight(conn, attempt, hits, clock)
-        ratelimit.raise_if_refused(hits, pre.counted, clock)
-        offer = _offer_of(pre, attempt)
-        return Outcome(201, await _take(conn, attempt, offer, datetime.now(UTC)))
+    if key is None:  # one statement, atomic on its own: no transaction needed
+        return Outcome(201, await _claim_counted(conn, attempt, hits, clock))
     async with conn.transaction():
-        pre = await _preflight(conn, attempt, hits, clock)
+        pre = await _preflight(conn, attempt, key, hits, clock)
         if not pre.fresh:
             stored = await claims_sql.stored_response(
                 conn, offer_id=attempt.offer_id, app_id=attempt.app_id, key=key
@@ -117,7 +116,7 @@ async def claim(conn: asyncpg.Connection, attempt: Attempt, *, limits: Limits) -
         ratelimit.raise_if_refused(hits, pre.counted, clock)  # rolls the key back too
         offer = _offer_of(pre, attempt)
         try:
-            outcome = Outcome(201, await _take(conn, attempt, offer, datetime.now(UTC)))
+            outcome = Outcome(201, await _take(conn, attempt, offer, key, datetime.now(UTC)))
         except (Forbidden, Conflict) as exc:  # nothing was written but the key
             outcome = Outcome(exc.status, bytes(problem_of(exc).body))
             await claims_sql.store_response(
@@ -237,12 +236,8 @@ def offer_summary_body(offer: OfferSummary, offer_id: UUID, coord: CoordSystem) 
     }
 
 
-async def _take(
-    conn: asyncpg.Connection, attempt: Attempt, offer: OfferSummary, now: datetime
-) -> bytes:
-    """The code's JSON (stored for the key too), or the refusal's error; a refusal writes
-    nothing."""
-    code = new_code()
+def _response(attempt: Attempt, offer: OfferSummary, code: str, now: datetime) -> bytes:
+    """A code's 201 JSON."""
     body = {
         "code": code,
         "offer_id": str(attempt.offer_id),
@@ -250,7 +245,46 @@ async def _take(
         "claimed_at": now,
         "offer": offer_summary_body(offer, attempt.offer_id, attempt.coord),
     }
-    response = orjson.dumps(body, option=_JSON)
+    return orjson.dumps(body, option=_JSON)
+
+
+async def _claim_counted(
+    conn: asyncpg.Connection, attempt: Attempt, hits: list[Hit], clock: Clock
+) -> bytes:
+    """A claim without a key, counted against the limits in its one statement: the code's
+    JSON, or the refusal's error (a 429 first); a refusal writes nothing but the counts."""
+    code, now = new_code(), datetime.now(UTC)
+    lat, lng = to_wgs84(attempt.lat, attempt.lng, attempt.coord)
+    claimed = await claims_sql.claim_counted(
+        conn,
+        offer_id=attempt.offer_id,
+        user_id=attempt.user_id,
+        lat=lat,
+        lng=lng,
+        accuracy_m=attempt.accuracy_m,
+        app_id=attempt.app_id,
+        code=code,
+        now=now,
+        hits=hits,
+        window_no=clock.window_no,
+        fraction=clock.fraction,
+    )
+    await ratelimit.purge_now_and_then(conn, clock)
+    ratelimit.raise_if_refused(hits, claimed.counted, clock)
+    if claimed.taken is None or claimed.offer is None:
+        raise _no_offer(attempt.offer_id)
+    if claimed.taken.claimed_at is not None:
+        return _response(attempt, claimed.offer, code, now)
+    raise await _refusal(conn, attempt, claimed.taken, lat, lng, now)
+
+
+async def _take(
+    conn: asyncpg.Connection, attempt: Attempt, offer: OfferSummary, key: str, now: datetime
+) -> bytes:
+    """A keyed claim's code JSON (stored for the key too), or the refusal's error; a refusal
+    writes nothing."""
+    code = new_code()
+    response = _response(attempt, offer, code, now)
     lat, lng = to_wgs84(attempt.lat, attempt.lng, attempt.coord)
     with constraint_errors(_OFFER_GONE, attempt.offer_id):
         taken = await claims_sql.take_code(
@@ -263,18 +297,30 @@ async def _take(
             app_id=attempt.app_id,
             code=code,
             now=now,
-            key=attempt.key,
+            key=key,
             response=response.decode(),
         )
     if taken is None:
         raise _no_offer(attempt.offer_id)
     if taken.claimed_at is not None:
         return response
+    raise await _refusal(conn, attempt, taken, lat, lng, now)
+
+
+async def _refusal(
+    conn: asyncpg.Connection,
+    attempt: Attempt,
+    taken: claims_sql.Taken,
+    lat: float,
+    lng: float,
+    now: datetime,
+) -> Forbidden | Conflict:
+    """Why nothing was taken: the offer as the claim found it, read again if it sold out."""
     gate = taken.gate
     if not gate.active:
-        raise _inactive(gate)
+        return _inactive(gate)
     if not gate.inside:
-        raise OutsideFence(
+        return OutsideFence(
             "The user is not inside this offer's geofence"
             if attempt.accuracy_m <= claims_sql.PRESENCE_SLACK_M
             else "The user is not inside this offer's geofence, or the position's accuracy"
@@ -282,7 +328,7 @@ async def _take(
             f" {claims_sql.PRESENCE_SLACK_M:g} m outside it"
         )
     if taken.open:
-        raise LimitReached(
+        return LimitReached(
             f"The user {attempt.user_id!r} already holds the {gate.per_user_limit} code(s) per"
             " user this offer allows"
         )
@@ -291,11 +337,11 @@ async def _take(
     again = await claims_sql.claim_gate(
         conn, offer_id=attempt.offer_id, lat=lat, lng=lng, accuracy_m=attempt.accuracy_m, now=now
     )
-    raise _inactive(again) if again and not again.active else _sold_out(again or gate)
+    return _inactive(again) if again and not again.active else _sold_out(again or gate)
 
 
 async def _preflight(
-    conn: asyncpg.Connection, attempt: Attempt, hits: list[Hit], clock: Clock
+    conn: asyncpg.Connection, attempt: Attempt, key: str, hits: list[Hit], clock: Clock
 ) -> claims_sql.Preflight:
     with constraint_errors(_OFFER_GONE, attempt.offer_id):
         pre = await claims_sql.preflight(
@@ -303,7 +349,7 @@ async def _preflight(
             offer_id=attempt.offer_id,
             app_id=attempt.app_id,
             user_id=attempt.user_id,
-            key=attempt.key,
+            key=key,
             ttl_s=IDEMPOTENCY_TTL_S,
             hits=hits,
             window_no=clock.window_no,

@@ -30,9 +30,11 @@ import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import events, webhooks
+from app.apps import box_of
 from app.db import DriverConnector
 from app.queries import webhooks as webhooks_sql
 from app.queries.webhooks import Due, Outcome
+from app.sealing import SealError
 from app.settings import Settings
 
 log = logging.getLogger("nearby.delivery")
@@ -83,6 +85,7 @@ class Deliverer:
         self._connect = connect
         self._settings = settings
         self._policy = RetryPolicy.of(settings)
+        self._box = box_of(settings)
         # One client per attempt in flight, each with one connection: a shared client's pool
         # spends its time matching requests to connections (a local receiver, 32 at once:
         # 70 posts/s through one client, 380 through 32 of them).
@@ -176,6 +179,8 @@ class Deliverer:
             error = f"no answer within {timeout_s:g} s"
         except webhooks.Refused as exc:
             error = f"refused: {exc}"
+        except SealError as exc:  # the operator's key is missing or changed: retried later
+            error = f"cannot open the webhook's secret: {exc}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
         except Exception as exc:  # one odd delivery must not stop the loop: retry it later
@@ -208,7 +213,9 @@ class Deliverer:
             "Content-Type": "application/json",
             "User-Agent": "Nearby-Webhooks/1",
             "Nearby-Event-Id": str(due.event_id),
-            "Nearby-Signature": webhooks.sign(due.secret, body, int(time.time())),
+            "Nearby-Signature": webhooks.sign(
+                webhooks.signing_secret(self._box, due.secret), body, int(time.time())
+            ),
         }
         extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
         client = self._clients.pop()  # there is one for every attempt in flight

@@ -5,14 +5,23 @@ The limits (API.md "Apps and users"), each a setting:
 - "claims": claim attempts per user of an app (NEARBY_CLAIMS_PER_MINUTE, default 10);
 - "app-claims": claim attempts per app (NEARBY_APP_CLAIMS_PER_MINUTE, default 6,000);
 - "track": tracking calls per user of an app (NEARBY_TRACK_PER_MINUTE, default 60).
-An attempt refused by a limit is not counted. Claims check theirs in the claim's first round
-trip (app/claims.py); `check` serves everything else.
+An attempt refused by a limit is not counted. Claims count theirs in the claim statement itself
+(app/claims.py); `check` serves everything else.
+
+The per-app claim limit is counted on shards: a claim counts on one of up to APP_SHARDS
+counter rows of its app, picked at random, each allowing its share of the limit (the shares add
+up to the limit exactly, so the app never passes it). A claim keeps its counter rows locked
+until it commits; with one row per app, every claim of a busy app would queue behind the one
+before. With shards, an app close to its limit may be refused while another shard still has
+room: the limits are sharded only from 100 a minute per shard up (below 200 a minute, one row),
+where that unevenness is a few percent of the limit.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import random
 import time
 from dataclasses import dataclass
 from uuid import UUID
@@ -31,6 +40,7 @@ _WHAT = {
     "track": ("tracking calls", "this user"),
 }
 PURGE_EVERY, PURGE_BATCH = 256, 100  # every 256th check deletes up to 100 idle counters
+APP_SHARDS, SHARD_AT_LEAST = 8, 100  # at most 8 shards, of at least 100 a minute each
 _checks = itertools.count(1)
 
 
@@ -53,11 +63,20 @@ class Limits:
         limit does not use up the app's)."""
         return [
             Hit("claims", _user(app_id, user_id), self.claims_per_minute),
-            Hit("app-claims", str(app_id), self.app_claims_per_minute),
+            app_shard("app-claims", app_id, self.app_claims_per_minute),
         ]
 
     def track(self, app_id: UUID, user_id: str) -> list[Hit]:
         return [Hit("track", _user(app_id, user_id), self.track_per_minute)]
+
+
+def app_shard(name: str, app_id: UUID, per_minute: int, pick: int | None = None) -> Hit:
+    """One attempt against a per-app limit, on a shard picked at random (or `pick`): the
+    shards of a limit of L a minute allow L // n each, the first L % n of them one more."""
+    shards = max(1, min(APP_SHARDS, per_minute // SHARD_AT_LEAST))
+    k = random.randrange(shards) if pick is None else pick % shards
+    share = per_minute // shards + (1 if k < per_minute % shards else 0)
+    return Hit(name, f"{app_id}#{k}", share, of=per_minute)
 
 
 @dataclass(frozen=True)
@@ -94,7 +113,7 @@ def raise_if_refused(hits: list[Hit], outcomes: list[Counted], clock: Clock) -> 
             wait = retry_after_s(hit.per_minute, outcome, clock)
             what, whom = _WHAT[hit.name]
             raise RateLimited(
-                f"Too many {what} by {whom}: at most {hit.per_minute} a minute."
+                f"Too many {what} by {whom}: at most {hit.of or hit.per_minute} a minute."
                 f" Try again in {wait} s.",
                 retry_after_s=wait,
             )

@@ -314,7 +314,8 @@ event = Table(
 )
 Index("ix_event_owner_id_txid_id", event.c.owner_id, event.c.txid, event.c.id)
 
-# An owner's webhooks (app/webhooks.py). The secret signs deliveries, so it is kept as written.
+# An owner's webhooks (app/webhooks.py). The secret signs deliveries, so it is kept sealed
+# (app/sealing.py), not hashed.
 webhook = Table(
     "webhook",
     metadata,

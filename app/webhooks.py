@@ -6,8 +6,10 @@ address unless NEARBY_WEBHOOK_ALLOW_PRIVATE is set. The same rule is applied aga
 delivery, after resolving the name, and the connection goes to the address that was checked
 (app/delivery.py), so a name that later resolves elsewhere cannot reach the inside either.
 
-The secret is shown once, in the answer to POST, and stored as written: the service needs it to
-sign every delivery. A signature is `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+The secret is shown once, in the answer to POST. The service needs it to sign every delivery,
+so it cannot be a hash: it is stored sealed like apps' signing secrets (app/sealing.py: Fernet
+under NEARBY_SECRET_KEY, or marked plain without one). Secrets stored before sealing (bare
+`whsec_...`) still open. A signature is `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from app.auth import Principal
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.queries import webhooks as webhooks_sql
 from app.queries.webhooks import DeliveryRow, WebhookRow
+from app.sealing import SecretBox
 
 MAX_PER_OWNER = 20
 MAX_URL_CHARS = 2048
@@ -56,6 +59,7 @@ async def create(
     url: str,
     events: Sequence[str],
     allow_private: bool,
+    box: SecretBox,
 ) -> Created:
     """A new webhook for the caller's owner (or the one the admin names)."""
     target = await merchants.owner_for_writes(conn, principal, owner_id, loc=["query", "owner_id"])
@@ -70,7 +74,7 @@ async def create(
         owner_id=target,
         url=url,
         events=sorted(set(events)),
-        secret=secret,
+        secret=box.seal(secret),
         most=MAX_PER_OWNER,
     )
     if row is None:
@@ -176,6 +180,13 @@ def is_public(address: str) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return ip.is_global and not ip.is_multicast
+
+
+def signing_secret(box: SecretBox, stored: str) -> str:
+    """A webhook's secret as stored (sealed, plain, or bare from before sealing), opened."""
+    if stored.startswith(SECRET_PREFIX):
+        return stored
+    return box.open(stored)
 
 
 def sign(secret: str, body: bytes, t: int) -> str:

@@ -45,12 +45,14 @@ from spatial import CoordSystem, circle_fence
 
 SHOP = (22.5431, 114.0579)
 INSIDE = (22.5440, 114.0579)
-# The claim statement without its event CTEs: the baseline of what the outbox costs.
-BARE_TAKE = claims_sql._TAKE.replace(", " + claims_sql._CLAIM_EVENTS, "")
+# The claim statement (without rate limits), and without its event CTEs: the baseline of what
+# the outbox costs.
+TAKE = claims_sql._take_statement(keyed=False)
+BARE_TAKE = TAKE.replace(", " + claims_sql._CLAIM_EVENTS, "")
 
 
 def run(database_url: str, *, seconds: float, rounds: int, connections: int) -> list[Row]:
-    assert BARE_TAKE != claims_sql._TAKE, "the claim statement changed shape"
+    assert BARE_TAKE != TAKE, "the claim statement changed shape"
     os.environ["NEARBY_WEBHOOK_ALLOW_PRIVATE"] = "true"  # the receiver is on 127.0.0.1
     with server("app.main:create_app", database_url, factory=True):
         return asyncio.run(
@@ -66,11 +68,11 @@ async def _measure(url: str, *, seconds: float, rounds: int, connections: int) -
     try:
         rates: dict[str, list[float]] = {"outbox": [], "bare": []}
         for _ in range(rounds):
-            for name, statement in (("outbox", claims_sql._TAKE), ("bare", BARE_TAKE)):
+            for name, statement in (("outbox", TAKE), ("bare", BARE_TAKE)):
                 done, took = await _claims(pool, statement, quiet, app_id, seconds, connections)
                 rates[name].append(done / took)
         started = time.time()
-        made, took = await _claims(pool, claims_sql._TAKE, hooked, app_id, seconds, connections)
+        made, took = await _claims(pool, TAKE, hooked, app_id, seconds, connections)
         receiver.expected = made
         if len(receiver.lags) >= made:
             receiver.all_in.set()

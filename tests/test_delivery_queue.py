@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,6 +22,7 @@ from app.db import DriverConnections
 from app.delivery import Deliverer
 from app.queries import webhooks as webhooks_sql
 from app.queries.webhooks import Outcome
+from app.sealing import SecretBox
 from app.settings import Settings
 from tests.webhook_receiver import Receiver, verify
 
@@ -33,7 +35,7 @@ async def setup(engine: AsyncEngine) -> AsyncIterator[Callable[..., Any]]:
     fence.entered and `n` events of that type; all removed afterwards."""
     owners: list[uuid.UUID] = []
 
-    async def make(url: str, n: int) -> tuple[uuid.UUID, str, uuid.UUID]:
+    async def make(url: str, n: int, stored: str = SECRET) -> tuple[uuid.UUID, str, uuid.UUID]:
         async with engine.begin() as conn:
             owner, key = await merchants.create_owner(conn, name="Deliveries")
             owners.append(owner.id)
@@ -42,7 +44,7 @@ async def setup(engine: AsyncEngine) -> AsyncIterator[Callable[..., Any]]:
                 owner_id=owner.id,
                 url=url,
                 events=["fence.entered"],
-                secret=SECRET,
+                secret=stored,
                 most=20,
             )
             assert hook is not None
@@ -157,6 +159,37 @@ async def test_every_due_delivery_is_sent_signed_and_recorded(
     assert all(verify(SECRET, r) for r in receiver.received)
     assert all(r.headers["content-type"] == "application/json" for r in receiver.received)
     assert {r.headers["host"] for r in receiver.received} == {f"127.0.0.1:{receiver.port}"}
+
+
+async def test_a_sealed_secret_signs_with_its_key_and_waits_without_it(
+    engine: AsyncEngine, setup: Callable[..., Any], receiver: Receiver, settings: Settings
+) -> None:
+    key = "k" * 40
+    sealed = SecretBox(key).seal(SECRET)
+    assert SECRET not in sealed
+    _, _, hook = await setup(f"http://127.0.0.1:{receiver.port}/hook", 3, sealed)
+    keyless = settings_for(settings, webhook_allow_private=True, secret_key=None)
+    async with running(engine, keyless) as deliverer:
+        for _ in range(5):
+            await deliverer.run_once()
+    rows = await deliveries(engine, hook)
+    assert {(r[0], r[2]) for r in rows} == {("pending", None)}
+    assert {r[3] for r in rows} == {
+        "cannot open the webhook's secret: sealed, and NEARBY_SECRET_KEY is not set"
+    }
+    assert receiver.received == []
+    keyed = settings_for(
+        settings, webhook_allow_private=True, secret_key=SecretStr(key), webhook_first_retry_s=0
+    )
+    await asyncio.sleep(0.5)  # the retry is due
+    async with running(engine, keyed) as deliverer:
+        for _ in range(100):
+            await deliverer.run_once()
+            if all(r[0] == "delivered" for r in await deliveries(engine, hook)):
+                break
+    assert {r[0] for r in await deliveries(engine, hook)} == {"delivered"}
+    assert len(receiver.received) == 3
+    assert all(verify(SECRET, r) for r in receiver.received)
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]"])

@@ -296,6 +296,30 @@ async def test_a_job_whose_process_is_gone_is_failed_at_start_up_and_when_looked
     assert (looked_at["status"], looked_at["reason"]) == ("failed", jobs.ORPHANED)
 
 
+async def test_a_runner_failing_a_job_a_look_up_already_failed_says_import_finished_once(
+    live: httpx.AsyncClient, owners: list[uuid.UUID], engine: AsyncEngine
+) -> None:
+    owner = await new_owner(live, owners, "Said once")
+    async with engine.begin() as conn:
+        job = await new_job(conn, uuid.UUID(owner["owner_id"]), runner=uuid.uuid4())
+    # The runner lost the database (and its lock with it): a look-up meanwhile guesses the job
+    # orphaned, and that ended it. The runner, back, gives the true reason: no second event.
+    seen = (await live.get(f"/v1/imports/{job.id}", headers=auth(owner))).json()
+    assert (seen["status"], seen["reason"]) == ("failed", jobs.ORPHANED)
+    await jobs.ImportRunner(engine)._fail(job.id, "the database connection was lost: gone")
+    async with engine.connect() as conn:
+        after = await imports_sql.job_by_id(conn, job_id=job.id)
+        said = await conn.scalar(
+            text(
+                """SELECT count(*) FROM event
+                   WHERE type = 'import.finished' AND data->>'import_id' = :id"""
+            ),
+            {"id": str(job.id)},
+        )
+    assert after is not None and after.reason == "the database connection was lost: gone"
+    assert said == 1
+
+
 def big_csv(path: Path, rows: int) -> None:
     with path.open("w") as f:
         f.write("external_id,name,category,lat,lng,timezone\n")

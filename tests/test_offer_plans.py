@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.queries import offers as offers_sql
-from app.queries.claims import _PREFLIGHT, _PREFLIGHT_KEYED, _TAKE, _TAKE_KEYED
+from app.queries.claims import _preflight_statement, _take_statement
 from spatial import circle_fence
 from tests.factories import create_app, create_owner
 from tests.test_query_plans import _indexes, plan
@@ -102,6 +102,9 @@ async def test_offers_here_with_categories_and_a_cursor_still_reads_the_fence_in
     assert _indexes(await plan(seeded, statement, values)) == {"ix_offer_fence", "pk_merchant"}
 
 
+COUNTING: list[Any] = [29000000, 0.5, "claims", "app/user", 10, "app-claims", "app#0", 750]
+
+
 @pytest.mark.parametrize("keyed", [False, True])
 async def test_a_claim_reads_by_keys_and_scans_no_table(seeded: Any, keyed: bool) -> None:
     offer_id = await seeded.fetchval("SELECT id FROM offer LIMIT 1")
@@ -109,23 +112,24 @@ async def test_a_claim_reads_by_keys_and_scans_no_table(seeded: Any, keyed: bool
     values: list[Any] = [offer_id, "user", "CODE", AT, point, 120.0, app_id]
     if keyed:  # the key's row, taken by the preflight, gets the response by its key
         values += [f"key-{uuid.uuid4()}", '{"code": "CODE"}']
-    explained = await plan(seeded, _TAKE_KEYED if keyed else _TAKE, values)
+        statement = _take_statement(keyed=True)
+    else:  # the one round trip also counts the rate limits
+        values += COUNTING
+        statement = _take_statement(keyed=False, limits=2)
+    explained = await plan(seeded, statement, values)
     assert "Seq Scan" not in explained
-    # The offer by its key (and the key's row); for the events of a code taken, its store's
-    # owner and that owner's webhooks by their indexes too.
+    # The offer by its key (and the key's row, or the counters); for the events of a code
+    # taken, its store's owner and that owner's webhooks by their indexes too.
     events = {"pk_offer", "pk_merchant", "ix_webhook_owner_id"}
-    assert _indexes(explained) == (events | {"pk_claim_request"} if keyed else events)
+    extra = {"pk_claim_request"} if keyed else {"pk_rate_counter"}
+    assert _indexes(explained) == events | extra
 
 
-@pytest.mark.parametrize("keyed", [False, True])
-async def test_a_claims_preflight_reads_its_counters_and_the_offer_by_their_keys(
-    seeded: Any, keyed: bool
+async def test_a_keyed_claims_preflight_reads_its_counters_and_the_offer_by_their_keys(
+    seeded: Any,
 ) -> None:
     offer_id = await seeded.fetchval("SELECT id FROM offer LIMIT 1")
-    counting = [29000000, 0.5, "claims", "app/user", 10, "app-claims", "app", 6000]
-    values: list[Any] = [offer_id, *counting]
-    if keyed:
-        values = [offer_id, uuid.uuid4(), "key", 86400.0, "user", *counting]
-    explained = await plan(seeded, _PREFLIGHT_KEYED if keyed else _PREFLIGHT, values)
+    values = [offer_id, uuid.uuid4(), "key", 86400.0, "user", *COUNTING]
+    explained = await plan(seeded, _preflight_statement(limits=2), values)
     assert "Seq Scan" not in explained
     assert _indexes(explained) == {"pk_offer", "pk_merchant", "pk_rate_counter"}

@@ -111,6 +111,30 @@ async def test_a_user_past_their_limit_does_not_use_up_the_apps(driver: Any) -> 
     assert state == Counted(False, int(T0 // 60), 0, 3)
 
 
+@pytest.mark.parametrize("per_minute", [1, 10, 199, 200, 799, 800, 6000, 10**9])
+def test_an_apps_limit_is_shared_out_over_its_shards_exactly(per_minute: int) -> None:
+    app_id = uuid.uuid4()
+    shards = {ratelimit.app_shard("app-claims", app_id, per_minute, pick=k) for k in range(64)}
+    assert len(shards) == max(1, min(ratelimit.APP_SHARDS, per_minute // 100))
+    assert sum(hit.per_minute for hit in shards) == per_minute
+    assert {hit.of for hit in shards} == {per_minute}
+    assert len({hit.subject for hit in shards}) == len(shards)
+
+
+async def test_an_app_on_many_shards_is_held_to_its_limit_in_total(driver: Any) -> None:
+    app_id, limit = uuid.uuid4(), 800  # 8 shards of 100
+    limits = Limits(claims_per_minute=10, app_claims_per_minute=limit)
+    allowed, messages = 0, set()
+    for i in range(2000):  # ~250 a shard: every shard fills (a shard gets < 100 once in 10^40)
+        try:
+            await ratelimit.check(driver, limits.claim(app_id, f"user-{i}"), Clock.at(T0))
+            allowed += 1
+        except RateLimited as refused:
+            messages.add(refused.detail.split(":")[1].split(".")[0])
+    assert allowed == limit
+    assert messages == {" at most 800 a minute"}
+
+
 async def test_idle_counters_are_purged(driver: Any) -> None:
     hits = Limits(track_per_minute=5).track(uuid.uuid4(), "old")
     await attempts(driver, hits, T0, 1)

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import webhooks
@@ -28,13 +29,22 @@ async def owner(conn: AsyncConnection) -> tuple[uuid.UUID, dict[str, str]]:
 
 
 async def test_the_secret_is_shown_once_and_the_hook_listed_and_deleted(
-    client: httpx.AsyncClient, owner: tuple[uuid.UUID, dict[str, str]], admin: dict[str, str]
+    client: httpx.AsyncClient,
+    conn: AsyncConnection,
+    owner: tuple[uuid.UUID, dict[str, str]],
+    admin: dict[str, str],
 ) -> None:
     made = await client.post("/v1/webhooks", json=HOOK, headers=owner[1])
     assert made.status_code == 201, made.text
     body = made.json()
     assert set(body) == {"id", "owner_id", "url", "events", "secret", "created_at"}
     assert body["secret"].startswith("whsec_") and len(body["secret"]) > 40
+    # Stored through the secret box: marked plain here, where no NEARBY_SECRET_KEY is set
+    # (sealed with one: tests/test_delivery_queue.py).
+    stored = (
+        await conn.execute(text("SELECT secret FROM webhook WHERE id = :id"), {"id": body["id"]})
+    ).scalar_one()
+    assert stored == "plain:" + body["secret"]
     assert (body["url"], body["events"], body["owner_id"]) == (
         HOOK["url"],
         HOOK["events"],

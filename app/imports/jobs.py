@@ -276,14 +276,14 @@ class ImportRunner:
         while True:
             try:
                 async with self.engine.begin() as conn:
-                    failed = await imports_sql.fail_job(
+                    failed, just_now = await imports_sql.fail_job(
                         conn,
                         job_id=job_id,
                         reason=reason,
                         only_queued=only_queued,
                         replacing=None if only_queued else ORPHANED,
                     )
-                    if failed is not None:
+                    if failed is not None and just_now:  # a replaced guess already said so
                         await finished(conn, failed)
                 return
             except Exception as exc:

@@ -11,11 +11,13 @@ tables stand behind that. Nothing is read into Python and written back.
 Every path that locks rows locks the offer first (claims, redeeming, PATCH, DELETE with its
 cascade), so no two of them can deadlock.
 
-A claim is two round trips: `preflight` counts the attempt against the rate limits (and,
-with an Idempotency-Key, not when the key is a repeat) and reads the offer's summary for the
-response; then `take_code`. The counters are apart from the claim statement on purpose: a
-counter row (one per app) locked inside the claim would stay locked while the claim waits for
-a busy offer and until its commit is flushed, and every claim of the app would queue behind it.
+A claim without an Idempotency-Key is one round trip: the same statement first counts the
+attempt against the rate limits (queries/ratelimit.py) and claims only if they allow it. Its
+counter rows stay locked until the claim commits, also while it waits for a busy offer; the
+per-app limit is therefore counted on one of several shard rows of the app, picked at random
+(app/ratelimit.py), so that claims of one app rarely queue behind each other. With a key, a
+`preflight` statement takes the key and counts the limits in the keyed claim's transaction,
+then `take_code` claims.
 
 Presence (API.md: the accuracy circle may reach at most 50 m outside the fence): the point must
 lie in the fence, and its distance to the fence's edge must be at least `accuracy_m - 50`,
@@ -166,38 +168,33 @@ def _gate_columns(now: str, point: str, accuracy: str) -> str:
         o.quantity, o.claimed, o.per_user_limit"""
 
 
-@cache
-def _preflight_statement(*, keyed: bool, limits: int) -> str:
-    """Count the attempt against `limits` limits and read the offer's summary; $1 offer, then
-    the counters'.
+_SUMMARY_COLUMNS = """o.title, o.ends_at, m.id, m.name, m.category, m.address, m.phone,
+    ST_Y(m.location::geometry), ST_X(m.location::geometry)"""
 
-    Keyed ($2 app, $3 key, $4 the key's lifetime in seconds, $5 user; counters from $6), run
-    in the keyed claim's transaction: first take the key, with no response yet (a repeat waits
-    here until the first request commits, then finds the key taken and counts nothing); count
-    only a fresh key. Breaks one of OFFER_REFERENCES when the offer does not exist.
+
+@cache
+def _preflight_statement(*, limits: int) -> str:
+    """A keyed claim's first statement, in its transaction: take the key, count the attempt
+    against `limits` limits, and read the offer's summary ($1 offer, $2 app, $3 key, $4 the
+    key's lifetime in seconds, $5 user; counters from $6).
+
+    A repeat waits on the key's row until the first request commits, then finds the key taken
+    and counts nothing; only a fresh key is counted. Breaks one of OFFER_REFERENCES when the
+    offer does not exist.
     """
-    ctes, gate, first, fresh = [], "true", 2, "true"
-    if keyed:
-        ctes.append("""request AS (
-            INSERT INTO claim_request AS r (offer_id, app_id, key, user_id, status, body)
-            VALUES ($1, $2, $3, $5, NULL, NULL)
-            ON CONFLICT (offer_id, app_id, key) DO UPDATE
-                SET user_id = excluded.user_id, status = NULL, body = NULL, created_at = now()
-                WHERE r.created_at < now() - make_interval(secs => $4)
-            RETURNING true
-        )""")
-        gate = fresh = "EXISTS (SELECT FROM request)"
-        first = 6
-    counting, counted = ratelimit_sql.counting_sql(first, limits, gate=gate)
-    ctes += counting
-    columns = [
-        fresh,
-        "o.title, o.ends_at, m.id, m.name, m.category, m.address, m.phone",
-        "ST_Y(m.location::geometry), ST_X(m.location::geometry)",
-        *counted,
-    ]
+    request = """request AS (
+        INSERT INTO claim_request AS r (offer_id, app_id, key, user_id, status, body)
+        VALUES ($1, $2, $3, $5, NULL, NULL)
+        ON CONFLICT (offer_id, app_id, key) DO UPDATE
+            SET user_id = excluded.user_id, status = NULL, body = NULL, created_at = now()
+            WHERE r.created_at < now() - make_interval(secs => $4)
+        RETURNING true
+    )"""
+    fresh = "EXISTS (SELECT FROM request)"
+    counting, counted = ratelimit_sql.counting_sql(6, limits, gate=fresh)
+    columns = [fresh, _SUMMARY_COLUMNS, *counted]
     return f"""
-        {"WITH " + ", ".join(ctes) if ctes else ""}
+        WITH {", ".join([request, *counting])}
         SELECT {", ".join(columns)}
         FROM (SELECT) AS one
         LEFT JOIN (offer o JOIN merchant m ON m.id = o.merchant_id) ON o.id = $1::uuid"""
@@ -217,7 +214,8 @@ _CLAIM_EVENTS = events_sql.emit_ctes(
 )
 
 
-def _take_statement(*, keyed: bool) -> str:
+@cache
+def _take_statement(*, keyed: bool, limits: int = 0) -> str:
     """All or nothing, in one statement ($1 offer, $2 user, $3 code, $4 now, $5 point, $6 its
     accuracy in metres, $7 app).
 
@@ -228,22 +226,40 @@ def _take_statement(*, keyed: bool) -> str:
     refusal writes nothing but the lock, so without a key no transaction is needed. A code
     taken writes its events in the same statement (events_sql.emit_ctes).
 
+    Without a key, the statement also counts the attempt against `limits` rate limits first
+    (counters from $8, see ratelimit_sql.counting_sql), tries the claim only if every one
+    counted, and returns the offer's summary for the response: a claim is one round trip. The
+    counter rows stay locked until the claim commits, so the per-app limit is spread over
+    shards (app/ratelimit.py) that no two claims of an app are likely to share at once.
+
     Keyed ($8 key, $9 the success response): a code made is stored as the key's response (the
-    key was taken by `preflight` in the same transaction; a refusal is stored by
-    store_response).
+    key was taken, and the limits counted, by `preflight` in the same transaction; a refusal
+    is stored by store_response).
     """
+    assert not (keyed and limits), "a keyed claim counts its limits in its preflight"
     stored = ""
     if keyed:
         stored = """, stored AS (
             UPDATE claim_request SET status = 201, body = $9::json
             WHERE offer_id = $1 AND app_id = $7 AND key = $8 AND EXISTS (SELECT FROM made)
         )"""
+    counting, counted = ratelimit_sql.counting_sql(8, limits, gate="true")
+    allowed = f"AND EXISTS (SELECT FROM counted{limits - 1})" if limits else ""
+    summary = ""
+    if not keyed:
+        counted_columns = "".join(f", {column}" for column in counted)
+        summary = f""", {_SUMMARY_COLUMNS}{counted_columns}
+        FROM (SELECT) AS one
+        LEFT JOIN (offer o JOIN merchant m ON m.id = o.merchant_id) ON o.id = $1
+        LEFT JOIN gate ON true"""
+    else:
+        summary = " FROM gate"
     return f"""
-        WITH gate AS (
+        WITH {"".join(cte + ", " for cte in counting)}gate AS (
             SELECT {_gate_columns("$4", "$5", "$6::float8")} FROM offer o WHERE o.id = $1
         ), locked AS (
             SELECT o.id, o.per_user_limit FROM offer o, gate
-            WHERE o.id = $1 AND gate.inside
+            WHERE o.id = $1 AND gate.inside {allowed}
               AND o.starts_at <= $4 AND (o.ends_at IS NULL OR $4 < o.ends_at)
               AND (o.quantity IS NULL OR o.claimed < o.quantity)
             FOR NO KEY UPDATE OF o
@@ -263,15 +279,11 @@ def _take_statement(*, keyed: bool) -> str:
             SELECT $3, id, $7, $2, $4 FROM counted
             RETURNING claimed_at
         ){stored}, {_CLAIM_EVENTS}
-        SELECT (SELECT claimed_at FROM made), EXISTS (SELECT FROM locked), gate.*
-        FROM gate"""
+        SELECT (SELECT claimed_at FROM made), EXISTS (SELECT FROM locked), gate.*{summary}"""
 
 
-_TAKE = _take_statement(keyed=False)
 _TAKE_KEYED = _take_statement(keyed=True)
 _GATE = f"SELECT {_gate_columns('$2', '$3', '$4::float8')} FROM offer o WHERE o.id = $1"
-_PREFLIGHT = _preflight_statement(keyed=False, limits=2)
-_PREFLIGHT_KEYED = _preflight_statement(keyed=True, limits=2)
 
 
 async def preflight(
@@ -280,29 +292,18 @@ async def preflight(
     offer_id: UUID,
     app_id: UUID,
     user_id: str,
-    key: str | None,
+    key: str,
     ttl_s: float,
     hits: list[Hit],
     window_no: int,
     fraction: float,
 ) -> Preflight:
-    """Count a claim attempt against `hits` and read the offer's summary, in one statement;
-    with a `key`, take it first (see _preflight_statement)."""
+    """Take a claim's Idempotency-Key, count the attempt against `hits` and read the offer's
+    summary, in one statement (see _preflight_statement)."""
     counting = ratelimit_sql.counting_values(hits, window_no=window_no, fraction=fraction)
-    if key is None:
-        row = await conn.fetchrow(
-            _preflight_statement(keyed=False, limits=len(hits)), offer_id, *counting
-        )
-    else:
-        row = await conn.fetchrow(
-            _preflight_statement(keyed=True, limits=len(hits)),
-            offer_id,
-            app_id,
-            key,
-            ttl_s,
-            user_id,
-            *counting,
-        )
+    row = await conn.fetchrow(
+        _preflight_statement(limits=len(hits)), offer_id, app_id, key, ttl_s, user_id, *counting
+    )
     assert row is not None
     offer = OfferSummary(*row[1:10]) if row[1] is not None else None
     return Preflight(row[0], offer, ratelimit_sql.counted(row, 10, len(hits)))
@@ -317,6 +318,51 @@ OFFER_REFERENCES = (
 )
 
 
+@dataclass(slots=True)
+class Claimed:
+    """The outcome of `claim_counted`: how the attempt counted against the rate limits, and,
+    when the offer exists, what was taken and the offer's summary."""
+
+    counted: list[Counted]
+    taken: Taken | None  # None: no such offer
+    offer: OfferSummary | None
+
+
+async def claim_counted(
+    conn: asyncpg.Connection,
+    *,
+    offer_id: UUID,
+    user_id: str,
+    lat: float,
+    lng: float,
+    accuracy_m: float,
+    app_id: UUID,
+    code: str,
+    now: datetime,
+    hits: list[Hit],
+    window_no: int,
+    fraction: float,
+) -> Claimed:
+    """Count the attempt against `hits` and, if every one counted, claim `code` at `now` for
+    the app's user at the WGS-84 point: one statement (see _take_statement)."""
+    row = await conn.fetchrow(
+        _take_statement(keyed=False, limits=len(hits)),
+        offer_id,
+        user_id,
+        code,
+        now,
+        ewkt(lat, lng),
+        accuracy_m,
+        app_id,
+        *ratelimit_sql.counting_values(hits, window_no=window_no, fraction=fraction),
+    )
+    assert row is not None
+    counted = ratelimit_sql.counted(row, 19, len(hits))
+    if row[2] is None:  # the offer's starts_at: no offer
+        return Claimed(counted, None, None)
+    return Claimed(counted, Taken(row[0], row[1], ClaimGate(*row[2:10])), OfferSummary(*row[10:19]))
+
+
 async def take_code(
     conn: asyncpg.Connection,
     *,
@@ -328,18 +374,15 @@ async def take_code(
     app_id: UUID,
     code: str,
     now: datetime,
-    key: str | None = None,
-    response: str | None = None,
+    key: str,
+    response: str,
 ) -> Taken | None:
     """Claim `code` at `now` for the app's user at the WGS-84 point, or nothing at all; None if
-    there is no such offer. With a `key` taken by `preflight`, a code made is stored with its
+    there is no such offer. The `key` was taken by `preflight`: a code made is stored with its
     `response`.
     """
     values = [offer_id, user_id, code, now, ewkt(lat, lng), accuracy_m, app_id]
-    if key is None:
-        row = await conn.fetchrow(_TAKE, *values)
-    else:
-        row = await conn.fetchrow(_TAKE_KEYED, *values, key, response)
+    row = await conn.fetchrow(_TAKE_KEYED, *values, key, response)
     return Taken(row[0], row[1], ClaimGate(*row[2:])) if row else None
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 
@@ -146,18 +146,25 @@ async def fail_job(
     reason: str,
     only_queued: bool = False,
     replacing: str | None = None,
-) -> ImportJobRow | None:
+) -> tuple[ImportJobRow | None, bool]:
     """Failed: nothing of the file was stored, so no row counts as ok. A job already failed with
     the reason `replacing` (a look-up's guess) takes this reason instead. The job, if it is
-    failed now."""
+    failed now, and whether it failed just now (False: only its reason was replaced; it had
+    already ended, and said so)."""
     statuses = ("queued",) if only_queued else ("queued", "running")
-    pending: ColumnElement[bool] = import_job.c.status.in_(statuses)
-    if replacing is not None:
-        guessed = and_(import_job.c.status == "failed", import_job.c.reason == replacing)
-        pending = or_(pending, guessed)
+    row = await _fail_where(conn, job_id, reason, import_job.c.status.in_(statuses))
+    if row is not None or replacing is None:
+        return row, row is not None
+    guessed = and_(import_job.c.status == "failed", import_job.c.reason == replacing)
+    return await _fail_where(conn, job_id, reason, guessed), False
+
+
+async def _fail_where(
+    conn: AsyncConnection, job_id: UUID, reason: str, condition: ColumnElement[bool]
+) -> ImportJobRow | None:
     failed = await conn.execute(
         update(import_job)
-        .where(import_job.c.id == job_id, pending)
+        .where(import_job.c.id == job_id, condition)
         .values(
             status="failed",
             reason=reason,

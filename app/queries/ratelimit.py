@@ -26,6 +26,7 @@ class Hit:
     name: str
     subject: str
     per_minute: int
+    of: int = 0  # the whole limit, when this is a shard of it (app/ratelimit.py: app_shard)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ async def create_webhook(
         url=body.url,
         events=body.events,
         allow_private=request.app.state.settings.webhook_allow_private,
+        box=request.app.state.apps.box,
     )
     return WebhookCreated(**_webhook(created.webhook).model_dump(), secret=created.secret)
 
