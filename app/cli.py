@@ -85,18 +85,18 @@ def main(argv: list[str] | None = None) -> int:
     from app.imports import cli as import_cli
 
     if args.command == "migrate":
-        migrate.upgrade(settings.async_database_url)
+        migrate.upgrade(settings.database_url)
     elif args.command == "create-owner":
         row, api_key = _run(settings, lambda conn: merchants.create_owner(conn, name=args.name))
         _say(f"owner {row.id} ({row.name})\napi key: {api_key}\n(the key is shown only now)")
     elif args.command == "load-demo":
-        migrate.upgrade(settings.async_database_url)
+        migrate.upgrade(settings.database_url)
         _report_demo(_load_demo(settings))
     elif args.command == "import":
-        migrate.upgrade(settings.async_database_url)
+        migrate.upgrade(settings.database_url)
         return import_cli.run(settings, args)
     elif args.command == "serve":
-        migrate.upgrade(settings.async_database_url)
+        migrate.upgrade(settings.database_url)
         if args.demo:
             _report_demo(_load_demo(settings))
         _serve(

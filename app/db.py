@@ -41,6 +41,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
 from app.errors import DomainError, database_unreachable
+from app.postgres import Target
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -50,22 +51,37 @@ RECYCLE_S = 3600  # a connection older than this is replaced
 T = TypeVar("T")
 
 
-def make_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
-    """The engine of the primary (DATABASE_URL), or of a replica at `url` (its asyncpg URL)."""
-    engine = create_async_engine(
-        url or settings.async_database_url,
+# Every connection of the service's: one plan per statement, made once. The search statements
+# rely on the generic plan's index choice (see the first migration), and no request pays for
+# planning.
+SERVER_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
+
+
+def make_engine(settings: Settings, target: Target | None = None) -> AsyncEngine:
+    """The service's engine and pool, on DATABASE_URL's database unless given another."""
+    return engine_for(
+        target or settings.database,
+        connect_timeout_s=settings.db_connect_timeout_s,
         pool_size=settings.pool_size,
         max_overflow=settings.pool_overflow,
         pool_pre_ping=False,
         pool_recycle=RECYCLE_S,
+    )
+
+
+def engine_for(target: Target, *, connect_timeout_s: float, **options: Any) -> AsyncEngine:
+    """An engine whose connections `target` makes (app/postgres.py reads the connection
+    string; SQLAlchemy's URL would hand libpq's parameters to asyncpg as keyword arguments)."""
+
+    async def connect() -> asyncpg.Connection:
+        return await target.connect(timeout_s=connect_timeout_s, server_settings=SERVER_SETTINGS)
+
+    engine = create_async_engine(
+        "postgresql+asyncpg://",
+        async_creator=connect,
         json_serializer=lambda value: orjson.dumps(value).decode(),
         json_deserializer=orjson.loads,
-        # One plan per statement, made once: the search statements rely on the generic plan's
-        # index choice (see the first migration), and no request pays for planning.
-        connect_args={
-            "server_settings": {"plan_cache_mode": "force_generic_plan"},
-            "timeout": settings.db_connect_timeout_s,
-        },
+        **options,
     )
     event.listen(engine.sync_engine.pool, "checkout", _discard_closed)
     return engine

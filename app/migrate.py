@@ -16,27 +16,30 @@ from alembic.script import ScriptDirectory
 from app.package_data import MIGRATIONS
 
 
-def alembic_config(async_url: str) -> Config:
+def alembic_config(database_url: str | None = None) -> Config:
+    """The configuration for `database_url`, any libpq connection string (app/postgres.py):
+    app/migrations/env.py connects through app.postgres like the service, so a URL the service
+    takes, the migrations take too."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
-    config.set_main_option("sqlalchemy.url", async_url.replace("%", "%%"))
+    config.attributes["database_url"] = database_url
     return config
 
 
-def upgrade(async_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "head") -> None:
     """Run the migrations up to `revision`. Blocking: call it outside the event loop."""
-    command.upgrade(alembic_config(async_url), revision)
+    command.upgrade(alembic_config(database_url), revision)
 
 
-def downgrade(async_url: str, revision: str = "base") -> None:
-    command.downgrade(alembic_config(async_url), revision)
+def downgrade(database_url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(database_url), revision)
 
 
 @cache
 def head_revision() -> str:
     """The newest revision of the scripts: read (and imported) once per process, as the scripts
     cannot change under a running service."""
-    head = ScriptDirectory.from_config(alembic_config("postgresql+asyncpg://")).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "app/migrations/versions holds no revision"
     return head

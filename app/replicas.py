@@ -30,14 +30,14 @@ from typing import TypeVar
 
 import asyncpg
 from prometheus_client import Counter, Gauge
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.db import DriverConnections, DriverConnector, make_engine, read_retrying
 from app.errors import database_unreachable, one_line
 from app.metrics import Metrics
+from app.postgres import Target
 from app.queries import operations as operations_sql
-from app.settings import Settings, async_url
+from app.settings import Settings
 
 log = logging.getLogger("nearby.replicas")
 T = TypeVar("T")
@@ -54,7 +54,7 @@ class Replica:
     """One standby: its pools, and what the last check found."""
 
     name: str  # host:port/database, no credentials: for logs and metric labels
-    url: str  # as the operator wrote it, for the checker's own connection
+    target: Target  # where it is, with every connection parameter (app/postgres.py)
     engine: AsyncEngine
     connections: DriverConnections
     healthy: bool = False  # nothing is read from a replica before its first good check
@@ -62,10 +62,9 @@ class Replica:
     checker: asyncpg.Connection | None = field(default=None, repr=False)
 
 
-def replica_name(url: str) -> str:
-    """host:port/database of `url`, without user or password."""
-    parsed = make_url(async_url(url, "NEARBY_REPLICA_URLS"))
-    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+def replica_name(target: Target) -> str:
+    """host:port/database of `target`, without role or password."""
+    return f"{target.where.partition(' (')[0]}/{target.database}"
 
 
 def _elsewhere(exc: BaseException) -> bool:
@@ -92,12 +91,12 @@ class Replicas:
         self.max_lag_s = settings.replica_max_lag_s
         self.replicas = [
             Replica(
-                name=replica_name(url),
-                url=url,
-                engine=(engine := make_engine(settings, async_url(url, "NEARBY_REPLICA_URLS"))),
+                name=replica_name(target),
+                target=target,
+                engine=(engine := make_engine(settings, target)),
                 connections=DriverConnections(engine, keep=settings.pool_size),
             )
-            for url in settings.replicas
+            for target in settings.replicas
         ]
         self._connect_timeout_s = min(settings.db_connect_timeout_s, CHECK_TIMEOUT_S)
         self._next = 0
@@ -238,9 +237,7 @@ class Replicas:
 
     async def _measure(self, replica: Replica) -> float | None:
         if replica.checker is None or replica.checker.is_closed():
-            replica.checker = await asyncpg.connect(
-                _driver_url(replica.url), timeout=self._connect_timeout_s
-            )
+            replica.checker = await replica.target.connect(timeout_s=self._connect_timeout_s)
         return await operations_sql.replication_lag(replica.checker, timeout_s=CHECK_TIMEOUT_S)
 
 
@@ -248,11 +245,6 @@ async def _drop_checker(replica: Replica) -> None:
     if replica.checker is not None:
         replica.checker.terminate()  # no goodbye: the replica may be gone
         replica.checker = None
-
-
-def _driver_url(url: str) -> str:
-    """`url` as asyncpg takes it (postgresql://), whatever PostgreSQL scheme it was written with."""
-    return "postgresql://" + async_url(url, "NEARBY_REPLICA_URLS").partition("://")[2]
 
 
 @contextlib.asynccontextmanager

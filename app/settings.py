@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from app.postgres import Target
 
 MIB = 1024 * 1024
 
@@ -16,7 +20,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NEARBY_", extra="ignore")
 
-    database_url: str = Field(validation_alias=AliasChoices("DATABASE_URL", "NEARBY_DATABASE_URL"))
+    # Any libpq connection string (app/postgres.py); unset or empty: PGHOST, PGUSER and friends.
+    database_url: str = Field(
+        "", validation_alias=AliasChoices("DATABASE_URL", "NEARBY_DATABASE_URL")
+    )
     admin_key: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8000
@@ -68,25 +75,27 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def async_database_url(self) -> str:
-        """The URL with SQLAlchemy's asyncpg driver, whatever scheme the operator wrote."""
-        return async_url(self.database_url, "DATABASE_URL")
+    def database(self) -> Target:
+        """Where DATABASE_URL points, with every connection parameter (raises
+        DatabaseURLError, whose message says what is wrong, if it cannot be understood)."""
+        from app.postgres import Target  # asyncpg: not for every importer of the settings
+
+        return Target.parse(self.database_url)
 
     @property
-    def replicas(self) -> list[str]:
-        """NEARBY_REPLICA_URLS as a list, each checked like DATABASE_URL."""
-        urls = [url.strip() for url in self.replica_urls.split(",") if url.strip()]
-        for url in urls:
-            async_url(url, "NEARBY_REPLICA_URLS")
-        return urls
+    def replicas(self) -> list[Target]:
+        """NEARBY_REPLICA_URLS: PostgreSQL URLs separated by commas (a comma inside a URL, as
+        between the hosts of a multi-host URL, stays in it), or one `key=value` string."""
+        text = self.replica_urls.strip()
+        if not text:
+            return []
+        from app.postgres import Target
 
-
-def async_url(url: str, name: str) -> str:
-    """`url` with SQLAlchemy's asyncpg driver, whatever PostgreSQL scheme the operator wrote;
-    a ValueError naming the variable `name` when it is not a PostgreSQL URL."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise ValueError(f"{name} must look like postgresql://user@host:port/dbname")
-    if scheme in ("postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg"):
-        return f"postgresql+asyncpg://{rest}"
-    raise ValueError(f"{name} must be a PostgreSQL URL, not {scheme}://")
+        parts = re.split(r"\s*,\s*(?=postgres(?:ql)?://)", text) if "://" in text else [text]
+        replicas = []
+        for part in parts:
+            try:
+                replicas.append(Target.parse(part.strip().rstrip(",").strip()))
+            except ValueError as exc:
+                raise ValueError(f"NEARBY_REPLICA_URLS: {exc}") from None
+        return replicas

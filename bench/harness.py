@@ -22,7 +22,6 @@ from statistics import median
 import asyncpg
 
 from app import migrate
-from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).with_name("points.lua")
@@ -147,7 +146,7 @@ def bench_database(base_url: str, name: str = "nearby_bench") -> str:
             await conn.close()
 
     asyncio.run(create())
-    migrate.upgrade(Settings(database_url=url).async_database_url)
+    migrate.upgrade(url)
     return url
 
 

@@ -30,7 +30,6 @@ from pathlib import Path
 import asyncpg
 
 from app import migrate
-from app.settings import Settings
 from bench import data, offers, scale_data
 from bench.harness import Load, Row, alternate, server, versus, wrk
 from tests.clusters import Cluster
@@ -357,9 +356,7 @@ def _make_pair(primary: Cluster, standby: Cluster) -> None:
     primary.init(settings="shared_buffers = '512MB'\n")
     primary.start()
     asyncio.run(_create(primary))
-    migrate.upgrade(
-        Settings(database_url=primary.url.replace("/nearby", "/nearby_bench")).async_database_url
-    )
+    migrate.upgrade(primary.url.replace("/nearby", "/nearby_bench"))
     standby.pg(
         "pg_basebackup",
         *("-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"),

@@ -16,7 +16,6 @@ import asyncpg
 import pytest
 
 from app import migrate
-from app.settings import Settings
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -84,7 +83,7 @@ def migrated_cluster(prefix: str, port: int, *, settings: str = "") -> Iterator[
         cluster.init(settings=settings)
         cluster.start()
         asyncio.run(_create_database(cluster))
-        migrate.upgrade(Settings(database_url=cluster.url).async_database_url)
+        migrate.upgrade(cluster.url)
         yield cluster
     finally:
         cluster.kill()

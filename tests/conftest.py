@@ -90,7 +90,7 @@ def database_url() -> Iterator[str]:
     asyncio.run(create_database(server, name))
     url = database_url_for(server, name)
     try:
-        migrate.upgrade(Settings(database_url=url).async_database_url)
+        migrate.upgrade(url)
         yield url
     finally:
         asyncio.run(drop_database(server, name))

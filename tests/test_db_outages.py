@@ -42,17 +42,13 @@ async def connections(own_engine: AsyncEngine) -> AsyncIterator[DriverConnection
     await connections.close()
 
 
-async def _terminate(engine: AsyncEngine, pid: int) -> None:
+async def _terminate(database_url: str, pid: int) -> None:
     """End backend `pid` from another session, and wait until its client sees the socket close."""
-    other = await asyncpg.connect(_plain_url(engine))
+    other = await asyncpg.connect(database_url)
     try:
         assert await other.fetchval("SELECT pg_terminate_backend($1)", pid)
     finally:
         await other.close()
-
-
-def _plain_url(engine: AsyncEngine) -> str:
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def _wait_closed(conn: asyncpg.Connection) -> None:
@@ -132,23 +128,25 @@ async def test_a_write_is_not_retried_and_its_dead_connection_is_thrown_away(
 
 
 async def test_a_connection_the_server_closed_while_it_waited_is_replaced_without_an_error(
-    connections: DriverConnections, own_engine: AsyncEngine
+    connections: DriverConnections, database_url: str
 ) -> None:
     async with connections() as conn:
         pid = await conn.fetchval("SELECT pg_backend_pid()")
         waiting = conn
-    await _terminate(own_engine, pid)
+    await _terminate(database_url, pid)
     await _wait_closed(waiting)
     async with connections() as conn:
         assert await conn.fetchval("SELECT pg_backend_pid()") != pid
 
 
-async def test_the_pool_replaces_a_closed_connection_at_checkout(own_engine: AsyncEngine) -> None:
+async def test_the_pool_replaces_a_closed_connection_at_checkout(
+    own_engine: AsyncEngine, database_url: str
+) -> None:
     """What ReadConn and Conn get: no pre-ping round trip, yet no dead connection."""
     async with own_engine.connect() as conn:
         waiting: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
         pid = await waiting.fetchval("SELECT pg_backend_pid()")
-    await _terminate(own_engine, pid)
+    await _terminate(database_url, pid)
     await _wait_closed(waiting)
     async with own_engine.connect() as conn:
         fresh: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection

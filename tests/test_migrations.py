@@ -14,6 +14,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 
 from app import migrate
+from app.db import make_engine
 from app.settings import Settings
 from app.tables import metadata
 from tests.conftest import create_database, database_url_for, drop_database, server_url
@@ -30,11 +31,10 @@ def fresh_url() -> Iterator[str]:
 
 
 def test_upgrade_downgrade_upgrade(fresh_url: str) -> None:
-    url = Settings(database_url=fresh_url).async_database_url
-    migrate.upgrade(url)
-    migrate.upgrade(url)  # already at head: nothing to do, no error
-    migrate.downgrade(url, "base")
-    migrate.upgrade(url)
+    migrate.upgrade(fresh_url)
+    migrate.upgrade(fresh_url)  # already at head: nothing to do, no error
+    migrate.downgrade(fresh_url, "base")
+    migrate.upgrade(fresh_url)
 
 
 def test_the_migrated_schema_matches_the_table_definitions(database_url: str) -> None:
@@ -44,9 +44,7 @@ def test_the_migrated_schema_matches_the_table_definitions(database_url: str) ->
         return diffs
 
     async def run() -> list[Any]:
-        from sqlalchemy.ext.asyncio import create_async_engine
-
-        engine = create_async_engine(Settings(database_url=database_url).async_database_url)
+        engine = make_engine(Settings(database_url=database_url))
         try:
             async with engine.connect() as conn:
                 return await conn.run_sync(differences)

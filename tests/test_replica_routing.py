@@ -151,12 +151,22 @@ async def test_a_conflict_with_recovery_is_read_again_elsewhere(
 
 
 def test_replica_urls_are_checked_when_the_settings_are_read(database_url: str) -> None:
-    with pytest.raises(ValidationError, match="NEARBY_REPLICA_URLS must be a PostgreSQL URL"):
+    with pytest.raises(ValidationError, match="NEARBY_REPLICA_URLS: .* not mysql://"):
         Settings(database_url=database_url, replica_urls="mysql://db/nearby")
-    two = Settings(
+    with pytest.raises(ValidationError, match="NEARBY_REPLICA_URLS: .*replication"):
+        Settings(database_url=database_url, replica_urls="postgresql://r/db?replication=true")
+    listed = Settings(
         database_url=database_url,
-        replica_urls=" postgresql://u:secret@r1:5433/nearby , postgres://r2/nearby,",
+        replica_urls=(
+            " postgresql://u:secret@r1:5433/nearby?sslmode=require ,"
+            " postgres://r2,r3:5434/nearby, postgresql://r4/x,"
+        ),
     )
-    assert two.replicas == ["postgresql://u:secret@r1:5433/nearby", "postgres://r2/nearby"]
-    assert [replica_name(url) for url in two.replicas] == ["r1:5433/nearby", "r2:5432/nearby"]
+    names = [replica_name(target) for target in listed.replicas]
+    assert len(names) == 3  # the comma between r2 and r3 is the multi-host URL's own
+    assert names[0] == "r1:5433/nearby" and "secret" not in names[0]
+    assert names[2] == "r4:5432/x"
+    assert "sslmode=require" in listed.replicas[0].dsn
+    one = Settings(database_url=database_url, replica_urls="host=r5 port=6000 dbname=nearby")
+    assert [replica_name(target) for target in one.replicas] == ["r5:6000/nearby"]
     assert Settings(database_url=database_url).replicas == []

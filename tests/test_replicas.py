@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,10 +90,10 @@ async def _healthy(client: httpx.AsyncClient, replica: str) -> float | None:
     return float(found.group(1)) if found else None
 
 
-async def _until(check: object, seconds: float, what: str) -> None:
+async def _until(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if await check():  # type: ignore[operator]
+        if await check():
             return
         await asyncio.sleep(0.1)
     pytest.fail(f"{what} did not happen within {seconds} s")
@@ -153,7 +153,7 @@ async def test_a_store_written_on_the_primary_is_found_by_a_search_served_by_the
     async def found() -> bool:
         return merchant_id in await _search_ids(client)
 
-    await _until(found, 5, "the new store in a search")
+    await _until(found, 15, "the new store in a search")
     assert await _reads(client, "replica", setup.replica) > before
     # The search's own statement ran on the standby (asked there, on another connection).
     assert await _on_standby(
@@ -166,6 +166,13 @@ async def test_a_store_written_on_the_primary_is_found_by_a_search_served_by_the
     replica_reads = await _reads(client, "replica", setup.replica)
     assert (await client.get(f"/v1/merchants/{merchant_id}")).status_code == 200
     assert await _reads(client, "replica", setup.replica) == replica_reads + 1
+
+
+def _more_than(outcomes: list[str], n: int) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return len(outcomes) > n
+
+    return check
 
 
 async def _healthy_is(client: httpx.AsyncClient, replica: str, value: float) -> bool:
@@ -188,13 +195,13 @@ async def test_a_lagging_replica_is_skipped_and_a_writer_reads_back_from_the_pri
         assert await _reads(client, "primary", "primary") == primary_reads + 1
         # Once the standby lags more than NEARBY_REPLICA_MAX_LAG_S it is skipped: anonymous
         # searches find the store, on the primary.
-        await _until(lambda: _healthy_is(client, setup.replica, 0), 10, "the lag being seen")
+        await _until(lambda: _healthy_is(client, setup.replica, 0), 20, "the lag being seen")
         replica_reads = await _reads(client, "replica", setup.replica)
         assert merchant_id in await _search_ids(client)
         assert await _reads(client, "replica", setup.replica) == replica_reads
     finally:
         await _on_standby(setup.standby, "SELECT pg_wal_replay_resume()")
-    await _until(lambda: _healthy_is(client, setup.replica, 1), 10, "the replica catching up")
+    await _until(lambda: _healthy_is(client, setup.replica, 1), 20, "the replica catching up")
     replica_reads = await _reads(client, "replica", setup.replica)
     assert merchant_id in await _search_ids(client)
     assert await _reads(client, "replica", setup.replica) == replica_reads + 1
@@ -225,20 +232,22 @@ async def test_stopping_the_replica_under_load_fails_no_request_and_it_serves_ag
 
     clients = [asyncio.create_task(searching()) for _ in range(CLIENTS)]
     try:
-        await asyncio.sleep(1.5)
-        served_before_stop = await _reads(client, "replica", setup.replica)
-        assert served_before_stop > 0
+        before = await _reads(client, "replica", setup.replica)
+
+        async def replica_serving() -> bool:
+            return await _reads(client, "replica", setup.replica) > before + CLIENTS
+
+        await _until(replica_serving, 20, "searches on the replica")
         await asyncio.to_thread(setup.standby.kill)  # pg_ctl stop -m immediate: no goodbye
-        await asyncio.sleep(3)
-        await _until(lambda: _healthy_is(client, setup.replica, 0), 5, "the stop being seen")
+        stopped_at = len(outcomes)
+        await _until(lambda: _healthy_is(client, setup.replica, 0), 10, "the stop being seen")
+        await _until(_more_than(outcomes, stopped_at + 10 * CLIENTS), 20, "searches meanwhile")
         await asyncio.to_thread(setup.standby.start)
-        await _until(lambda: _healthy_is(client, setup.replica, 1), 20, "the replica's return")
-        served_after_return = await _reads(client, "replica", setup.replica)
-        await asyncio.sleep(1)
-        assert await _reads(client, "replica", setup.replica) > served_after_return
+        await _until(lambda: _healthy_is(client, setup.replica, 1), 30, "the replica's return")
+        before = await _reads(client, "replica", setup.replica)
+        await _until(replica_serving, 20, "searches on the replica again")
     finally:
         stop.set()
         await asyncio.gather(*clients)
     failed = [outcome for outcome in outcomes if outcome != "200"]
-    assert len(outcomes) > 100
     assert failed == [], f"{len(failed)} of {len(outcomes)} failed: {failed[:5]}"

@@ -1,6 +1,7 @@
 """Alembic environment: runs the migrations over asyncpg.
 
-The URL comes from the config's `sqlalchemy.url` (set by app.migrate) or else from Settings.
+The connection string comes from the config's `database_url` attribute (set by app.migrate) or
+else from Settings (the `alembic` command by hand); app/postgres.py reads it, as for the service.
 """
 
 import asyncio
@@ -8,12 +9,14 @@ import asyncio
 from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.db import engine_for
+from app.postgres import Target
 from app.settings import Settings
 from app.tables import metadata
 
 config = context.config
+CONNECT_TIMEOUT_S = 10.0
 
 
 def run_with(connection: Connection) -> None:
@@ -23,8 +26,10 @@ def run_with(connection: Connection) -> None:
 
 
 async def run_async() -> None:
-    url = config.get_main_option("sqlalchemy.url") or Settings().async_database_url
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    url = config.attributes.get("database_url") or Settings().database_url
+    engine = engine_for(
+        Target.parse(url), connect_timeout_s=CONNECT_TIMEOUT_S, poolclass=pool.NullPool
+    )
     try:
         async with engine.connect() as conn:
             await conn.run_sync(run_with)
