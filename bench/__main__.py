@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import time
 
-from bench import data, events, harness, home, imports, nearby, offers, scale
+from bench import data, events, harness, home, imports, nearby, offers, scale, scale_data
 
 CASES = {
     "nearby": nearby.run,
@@ -41,7 +42,18 @@ def main() -> None:
         default="nearby_bench",
         help="database for the data set, on the server of DATABASE_URL (created and migrated)",
     )
+    parser.add_argument(
+        "--sizes",
+        default=",".join(size.name for size in scale_data.SIZES),
+        help="scale: the data set sizes to measure growth on (comma-separated; 'none')",
+    )
+    parser.add_argument(
+        "--no-pair", action="store_true", help="scale: skip the workers and replica part"
+    )
     args = parser.parse_args()
+    CASES["scale"] = functools.partial(
+        scale.run, sizes=[s for s in args.sizes.split(",") if s != "none"], pair=not args.no_pair
+    )
 
     url = harness.bench_database(os.environ["DATABASE_URL"], args.database)
     started = time.monotonic()

@@ -40,15 +40,27 @@ PAIR_SIZE = scale_data.SIZES[1]  # 1M merchants, 100k offers
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def run(database_url: str, *, seconds: float, rounds: int, connections: int) -> list[Row]:
+def run(
+    database_url: str,
+    *,
+    seconds: float,
+    rounds: int,
+    connections: int,
+    sizes: Sequence[str] | None = None,
+    pair: bool = True,
+) -> list[Row]:
+    """Growth at `sizes` (names of scale_data.SIZES; default all), then, with `pair`, the
+    workers and replica part."""
     rows: list[Row] = []
     for size in scale_data.SIZES:
-        url = scale_data.ensure(database_url, size)
-        rows += _growth(url, size, seconds=seconds, rounds=rounds, connections=connections)
-    with _pair() as (primary, standby):
-        rows += _processes(
-            primary, standby, seconds=seconds, rounds=rounds, connections=connections
-        )
+        if sizes is None or size.name in sizes:
+            url = scale_data.ensure(database_url, size)
+            rows += _growth(url, size, seconds=seconds, rounds=rounds, connections=connections)
+    if pair:
+        with _pair() as (primary, standby):
+            rows += _processes(
+                primary, standby, seconds=seconds, rounds=rounds, connections=connections
+            )
     return rows
 
 
