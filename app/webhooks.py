@@ -143,16 +143,21 @@ def check_url(url: str) -> SplitResult:
 async def resolve(parts: SplitResult, *, allow_private: bool) -> list[str]:
     """The addresses to send to for the URL's host: every one it resolves to, each of them
     public unless `allow_private`. Refused if it does not resolve or names a private address."""
-    host = parts.hostname
-    assert host is not None
+    assert parts.hostname is not None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return await addresses(parts.hostname, port, allow_private=allow_private)
+
+
+async def addresses(host: str, port: int, *, allow_private: bool) -> list[str]:
+    """The addresses of `host` (a name or an IP address), each of them public unless
+    `allow_private`; Refused if it does not resolve or names a private address."""
     try:
-        literal = ipaddress.ip_address(host)
+        literal = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         literal = None
     if literal is not None:
         found = [str(literal)]
     else:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
             async with asyncio.timeout(RESOLVE_TIMEOUT_S):
                 infos = await asyncio.get_running_loop().getaddrinfo(

@@ -127,7 +127,7 @@ async def test_every_committed_event_is_delivered_through_failures_and_a_kill(
         assert len(expected) == N
 
         # Down: nothing listens; attempts fail to connect and are retried.
-        await _until(lambda: _errors_like(engine, hook_id, "ConnectError"), 15)
+        await _until(lambda: _errors_like(engine, hook_id, "could not connect"), 15)
         await receiver.start()
         receiver.mode = "error"  # 500s
         await _until(lambda: _now(receiver.answers.get("error", 0) >= 20), 15)
