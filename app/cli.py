@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="bring the database to the newest schema")
     create_owner = commands.add_parser("create-owner", help="create an owner and print its API key")
     create_owner.add_argument("name")
-    commands.add_parser("load-demo", help="load (or refresh) the Helsinki demo stores")
+    load_demo = commands.add_parser("load-demo", help="load (or refresh) the Helsinki demo stores")
     store_list = commands.add_parser(
         "import",
         help="import a store list for an owner (exit 1 if rows were rejected, 2 if it failed)",
@@ -74,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         help="read a field from a column (or key) of another name (FIELD= : not at all)",
     )
     store_list.add_argument("--errors", type=Path, help="write every rejected row to this CSV")
+    for migrating in (serve, load_demo, store_list):
+        migrating.add_argument(
+            "--no-migrate",
+            dest="migrate",
+            action="store_false",
+            help="do not migrate: check that the database is migrated and leave it (a role "
+            "with only row privileges can run it; `nearby migrate` as the schema's owner first)",
+        )
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -81,22 +89,34 @@ def main(argv: list[str] | None = None) -> int:
         "json" if args.command == "serve" else "text"
     )
     logging.config.dictConfig(logs.config(log_format))
-    from app import merchants, migrate
+    try:
+        return _command(args, settings, log_format)
+    except Exception as exc:
+        line = _explained(exc, settings)
+        if line is None:
+            raise
+        sys.stderr.write(f"nearby {args.command}: {line}\n")
+        # `import` keeps its documented statuses: 1 says rows were rejected, 2 that it failed.
+        return 2 if args.command == "import" else 1
+
+
+def _command(args: argparse.Namespace, settings: Settings, log_format: logs.LogFormat) -> int:
+    from app import merchants
     from app.imports import cli as import_cli
 
     if args.command == "migrate":
-        migrate.upgrade(settings.database_url)
+        _migrated(settings, migrate=True)
     elif args.command == "create-owner":
         row, api_key = _run(settings, lambda conn: merchants.create_owner(conn, name=args.name))
         _say(f"owner {row.id} ({row.name})\napi key: {api_key}\n(the key is shown only now)")
     elif args.command == "load-demo":
-        migrate.upgrade(settings.database_url)
+        _migrated(settings, migrate=args.migrate)
         _report_demo(_load_demo(settings))
     elif args.command == "import":
-        migrate.upgrade(settings.database_url)
+        _migrated(settings, migrate=args.migrate)
         return import_cli.run(settings, args)
     elif args.command == "serve":
-        migrate.upgrade(settings.database_url)
+        _migrated(settings, migrate=args.migrate)
         if args.demo:
             _report_demo(_load_demo(settings))
         _serve(
@@ -107,6 +127,30 @@ def main(argv: list[str] | None = None) -> int:
             log_format=log_format,
         )
     return 0
+
+
+def _migrated(settings: Settings, *, migrate: bool) -> None:
+    """Bring the database to the newest schema, or (`--no-migrate`) check that it is there."""
+    from app import migrate as migrations
+
+    if migrate:
+        migrations.upgrade(settings.database_url)
+    else:
+        migrations.require_head(settings.database_url)
+
+
+def _explained(exc: Exception, settings: Settings) -> str | None:
+    """One line for what an operator can fix (the connection string, the server, privileges,
+    PostGIS, the schema's revision); None for a bug, which keeps its traceback."""
+    from app import migrate, postgres
+
+    if isinstance(exc, migrate.NotMigrated):
+        return str(exc)
+    try:
+        target = settings.database
+    except postgres.DatabaseURLError as wrong:
+        return f"DATABASE_URL: {wrong}"
+    return postgres.explain(exc, target)
 
 
 # A worker that has not answered its supervisor's ping for this long is killed and replaced.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -141,8 +142,9 @@ _DRIVER_LOST = (
     asyncpg.InternalClientError,
 )
 # What the socket layer raises on connecting or talking to it (refused, reset, timed out, no
-# such host). Other OSErrors (a full disk, say) are not the database's.
-_SOCKET_LOST = (ConnectionError, TimeoutError, socket.gaierror)
+# such host, TLS failed: a certificate the CA no longer verifies, say). Other OSErrors (a full
+# disk, say) are not the database's.
+_SOCKET_LOST = (ConnectionError, TimeoutError, socket.gaierror, ssl.SSLError)
 _LOST = _DRIVER_LOST + _SOCKET_LOST
 
 

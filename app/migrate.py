@@ -7,13 +7,25 @@ alembic.ini serves the `alembic` command by hand in a checkout.
 
 from __future__ import annotations
 
+import asyncio
 from functools import cache
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import pool
 
 from app.package_data import MIGRATIONS
+
+if TYPE_CHECKING:
+    from app.postgres import Target
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+class NotMigrated(Exception):
+    """The database is not at the revision this code needs; the message says what to do."""
 
 
 def alembic_config(database_url: str | None = None) -> Config:
@@ -43,3 +55,39 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "app/migrations/versions holds no revision"
     return head
+
+
+def require_head(database_url: str) -> None:
+    """Raise NotMigrated unless the database is at the newest revision (`--no-migrate`: the
+    role may lack the privileges to migrate, and must not start on another schema)."""
+    from app.postgres import Target
+
+    target = Target.parse(database_url)
+    revision, head = asyncio.run(_revision(target)), head_revision()
+    if revision == head:
+        return
+    at = f"database {target.database} on {target.server}"
+    if revision is None:
+        raise NotMigrated(f"{at} is not migrated: run nearby migrate (as the schema's owner)")
+    known = ScriptDirectory.from_config(alembic_config())
+    if revision in {script.revision for script in known.walk_revisions()}:
+        raise NotMigrated(
+            f"{at} is at revision {revision}, this nearby needs {head}: run nearby migrate "
+            "(as the schema's owner)"
+        )
+    raise NotMigrated(
+        f"{at} is at revision {revision}, unknown to this nearby (which needs {head}): "
+        "a newer nearby migrated it; run that version"
+    )
+
+
+async def _revision(target: Target) -> str | None:
+    from app.db import engine_for
+    from app.queries import operations as operations_sql
+
+    engine = engine_for(target, connect_timeout_s=CONNECT_TIMEOUT_S, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as conn:
+            return await operations_sql.schema_revision(conn)
+    finally:
+        await engine.dispose()

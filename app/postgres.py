@@ -5,7 +5,8 @@ The one owner of connection parameters: the engine (app/db.py), the migrations
 (app/migrations/env.py) and the CLI's checks (app/cli.py) all connect through a `Target`.
 
 `Target.parse` takes what libpq takes:
-- URLs, `postgresql://` or `postgres://` (and `postgresql+asyncpg://`, SQLAlchemy's spelling):
+- URLs, `postgresql://` or `postgres://` (and `postgresql+asyncpg://` with `?ssl=`, SQLAlchemy's
+  spellings):
   several hosts (`h1:5432,h2:5433`), a unix socket as a percent-encoded host
   (`postgresql://%2Fvar%2Frun%2Fpostgresql/nearby`) or as `?host=/var/run/postgresql`, and the
   parameters `sslmode` (disable, allow, prefer, require, verify-ca, verify-full), `sslrootcert`,
@@ -26,9 +27,11 @@ by name, what it cannot honour.
 
 from __future__ import annotations
 
+import errno
 import getpass
 import os
 import re
+import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,6 +70,20 @@ _UNSUPPORTED = {
 _INSISTENT = {"gssencmode": "require", "channel_binding": "require", "load_balance_hosts": "random"}
 
 
+_SSL_MODES = {"true": "require", "1": "require", "false": "disable", "0": "disable"} | {
+    mode: mode for mode in ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+}
+
+
+# Parameters naming a file the client reads, and their environment variables.
+_FILES = {
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "sslcrl": "PGSSLCRL",
+}
+
+
 class DatabaseURLError(ValueError):
     """The connection string cannot be understood; the message says what is wrong."""
 
@@ -77,13 +94,23 @@ class Target:
 
     dsn: str  # a postgresql:// URL for asyncpg.connect: no libpq-only parameters left in it
     connect_timeout_s: float | None  # from connect_timeout / PGCONNECT_TIMEOUT, when given
-    where: str = field(compare=False)  # "host:port (database d, role r)", for messages
+    # For messages, as asyncpg resolves them (never the password):
+    server: str = field(compare=False)  # "host:port", "h1:5432,h2:5432", "/run/postgresql"
     user: str = field(compare=False)
     database: str = field(compare=False)
+    # The files the connection reads (sslrootcert, sslcert, ...): (parameter, path) pairs.
+    files: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    @property
+    def where(self) -> str:
+        return f"{self.server} (database {self.database}, role {self.user})"
 
     @classmethod
     def parse(cls, text: str | None, environ: Mapping[str, str] | None = None) -> Target:
-        """The target of a URL or `key=value` string (None or "": the environment's)."""
+        """The target of a URL or `key=value` string (None or "": the environment's).
+
+        `environ` stands for os.environ in what is read here (PGOPTIONS, PGAPPNAME,
+        PGCONNECT_TIMEOUT, and the defaults in messages); asyncpg reads os.environ itself."""
         env = os.environ if environ is None else environ
         text = (text or "").strip()
         if not text:
@@ -113,14 +140,24 @@ class Target:
                 )
         for name in _TRANSPORT_ONLY:
             query.pop(name, None)
+        if "ssl" in query:  # SQLAlchemy's asyncpg spelling (`?ssl=require`), libpq's sslmode
+            ssl_mode = _SSL_MODES.get(query.pop("ssl").lower())
+            if ssl_mode is None:
+                raise DatabaseURLError("the database URL's ssl must be true, false or an sslmode")
+            query.setdefault("sslmode", ssl_mode)
         timeout = _timeout(query.pop("connect_timeout", None) or env.get("PGCONNECT_TIMEOUT"))
         fallback = query.pop("fallback_application_name", None)
         query.setdefault("application_name", env.get("PGAPPNAME") or fallback or APPLICATION_NAME)
         if "options" not in query and env.get("PGOPTIONS"):
             query["options"] = env["PGOPTIONS"]
         dsn = f"postgresql://{parts.netloc}{parts.path}?{urlencode(query, quote_via=quote)}"
-        user, database, where = _described(parts.netloc, parts.path, query, env)
-        return cls(dsn, timeout, where, user, database)
+        server, user, database = _described(parts.netloc, parts.path, query, env)
+        files = tuple(
+            (name, path)
+            for name, variable in _FILES.items()
+            if (path := query.get(name) or env.get(variable))
+        )
+        return cls(dsn, timeout, server, user, database, files)
 
     async def connect(
         self, *, timeout_s: float, server_settings: Mapping[str, str] | None = None
@@ -168,19 +205,18 @@ def _url_of_keywords(text: str) -> str:
 def _described(
     netloc: str, path: str, query: Mapping[str, str], env: Mapping[str, str]
 ) -> tuple[str, str, str]:
-    """(user, database, "host:port (database d, role u)") as asyncpg resolves them, for
-    messages (never the password)."""
+    """(server, user, database) as asyncpg resolves them."""
     auth, _, hosts = netloc.rpartition("@")
     url_user = unquote(auth.partition(":")[0])
     user = url_user or query.get("user") or env.get("PGUSER") or _login()
     hosts = unquote(hosts) or query.get("host") or env.get("PGHOST") or ""
+    port = query.get("port") or env.get("PGPORT") or "5432"
     if not hosts:
         hosts = "the local socket"
-    elif "port" in query or (env.get("PGPORT") and not re.search(r":\d+$", hosts)):
-        port = query.get("port") or env.get("PGPORT", "")
-        hosts = f"{hosts}:{port}"
-    elif not hosts.startswith("/") and not re.search(r":\d+$", hosts):
-        hosts = f"{hosts}:5432"
+    else:
+        hosts = ",".join(
+            host if re.search(r":\d+$", host) else f"{host}:{port}" for host in hosts.split(",")
+        )
     database = (
         unquote(path.lstrip("/"))
         or query.get("dbname")
@@ -188,7 +224,7 @@ def _described(
         or env.get("PGDATABASE")
         or user
     )
-    return user, database, f"{hosts} (database {database}, role {user})"
+    return hosts, user, database
 
 
 def _login() -> str:
@@ -232,13 +268,19 @@ def _explained(exc: BaseException, target: Target) -> str | None:  # noqa: PLR09
         return f"DATABASE_URL: {message}"
     if isinstance(exc, ssl.SSLCertVerificationError):
         reason = exc.verify_message or message
-        return f"cannot connect to {at}: the server's TLS certificate was refused ({reason})"
+        hint = (
+            "the certificate does not name this host: connect by a name it carries"
+            if "mismatch" in reason
+            else "sslrootcert must be the CA that signed the server's certificate"
+        )
+        refused = "the server's TLS certificate was refused"
+        return f"cannot connect to {at}: {refused}: {reason} ({hint})"
     if isinstance(exc, ssl.SSLError):
         return f"cannot connect to {at}: TLS failed ({exc.reason or message})"
     if isinstance(exc, asyncpg.InvalidPasswordError):
         return f"cannot connect to {at}: authentication failed ({message})"
     if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
-        return f"cannot connect to {at}: the server refused the role ({message})"
+        return f"cannot connect to {at}: the server refused the connection ({message})"
     if isinstance(exc, asyncpg.InvalidCatalogNameError):
         return (
             f'cannot connect to {at}: database "{target.database}" does not exist '
@@ -252,9 +294,12 @@ def _explained(exc: BaseException, target: Target) -> str | None:  # noqa: PLR09
         return f"cannot connect to {at}: connection refused (is PostgreSQL running there?)"
     if isinstance(exc, TimeoutError):
         return f"cannot connect to {at}: no answer in time (host, port or a firewall?)"
-    if isinstance(exc, OSError) and (exc.errno is not None or isinstance(exc, ConnectionError)):
-        reason = exc.strerror or message
-        return f"cannot connect to {at}: {reason}"
+    if isinstance(exc, FileNotFoundError | PermissionError):
+        return _unreadable(exc, target)
+    if isinstance(exc, ConnectionError | socket.gaierror) or (
+        isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS
+    ):
+        return f"cannot connect to {at}: {exc.strerror or message}"
     if isinstance(exc, asyncpg.InsufficientPrivilegeError):
         return _privilege(message, target)
     if isinstance(exc, asyncpg.PostgresError) and re.search(
@@ -264,6 +309,31 @@ def _explained(exc: BaseException, target: Target) -> str | None:  # noqa: PLR09
             f"PostGIS is not installed on the server of {at}: install it there "
             "(Debian/Ubuntu: the postgresql-NN-postgis-3 package; managed services: enable "
             "the postgis extension), then run nearby migrate"
+        )
+    return None
+
+
+_NETWORK_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.EADDRNOTAVAIL,
+    errno.ETIMEDOUT,
+}
+
+
+def _unreadable(exc: OSError, target: Target) -> str | None:
+    """A file of the connection's that cannot be read, or a socket directory with no server;
+    None when the error is not the connection's (a file of the command's own)."""
+    for name, path in target.files:
+        if not os.access(path, os.R_OK):
+            reason = "no such file" if not os.path.exists(path) else "not readable"
+            return f"cannot connect to {target.where}: {name} {path}: {reason}"
+    if target.server.startswith("/"):
+        return (
+            f"cannot connect to {target.where}: no PostgreSQL socket there "
+            f"({exc.strerror}; is the server running, with unix_socket_directories there?)"
         )
     return None
 
@@ -282,8 +352,8 @@ def _privilege(message: str, target: Target) -> str:
     if schema:
         return (
             f'role {role} may not use schema {schema.group(1)} of database "{database}" '
-            f"({message}): run nearby migrate as the role that owns the schema, and grant "
-            "this role the privileges in the README (Deploying on your own PostgreSQL)"
+            f"({message}): grant it the privileges in the README (Deploying on your own "
+            "PostgreSQL), or migrate as the schema's owner"
         )
     if message.startswith("must be owner"):
         return (

@@ -32,7 +32,7 @@ import asyncpg
 from app import migrate
 from bench import data, offers, scale_data
 from bench.harness import Load, Row, alternate, server, versus, wrk
-from tests.clusters import Cluster
+from tests.cluster import Cluster
 
 PAIR_ROOT = Path("/var/tmp/nearby-bench-replica")
 PRIMARY_PORT, STANDBY_PORT = 27690, 27691  # the helper's test range, above what tests take
@@ -340,8 +340,8 @@ def _pair() -> Iterator[tuple[str, str]]:
             if not (cluster.data / "postmaster.pid").exists():
                 cluster.start()
     try:
-        primary_url = primary.url.replace("/nearby", "/nearby_bench")
-        standby_url = standby.url.replace("/nearby", "/nearby_bench")
+        primary_url = primary.url_of("nearby_bench")
+        standby_url = standby.url_of("nearby_bench")
         started = time.monotonic()
         loaded = asyncio.run(data.ensure_loaded(primary_url, PAIR_SIZE.merchants))
         loaded |= asyncio.run(offers.ensure_offers(primary_url, PAIR_SIZE.offers))
@@ -359,27 +359,20 @@ def _make_pair(primary: Cluster, standby: Cluster) -> None:
         if cluster.data.exists():
             cluster.kill()
     shutil.rmtree(PAIR_ROOT, ignore_errors=True)
-    PAIR_ROOT.mkdir(parents=True)
-    primary.root.mkdir()
-    standby.root.mkdir()
-    if os.geteuid() == 0:
-        for path in (PAIR_ROOT, primary.root, standby.root):
-            shutil.chown(path, "postgres", "postgres")
-    primary.init(settings="shared_buffers = '512MB'\n")
+    for path in (PAIR_ROOT, primary.root, standby.root):
+        path.mkdir()
+        path.chmod(0o755)
+    primary.init()
+    primary.configure("shared_buffers = '512MB'\n")
     primary.start()
     asyncio.run(_create(primary))
-    migrate.upgrade(primary.url.replace("/nearby", "/nearby_bench"))
-    standby.pg(
-        "pg_basebackup",
-        *("-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"),
-        *("-D", str(standby.data), "-R", "-X", "stream", "-c", "fast"),
-    )
-    standby.configure("hot_standby = on\n")
+    migrate.upgrade(primary.url_of("nearby_bench"))
+    standby.clone(primary)
     standby.start()
 
 
 async def _create(primary: Cluster) -> None:
-    conn = await asyncpg.connect(primary.url.replace("/nearby", "/postgres"))
+    conn = await asyncpg.connect(primary.url_of("postgres"))
     try:
         await conn.execute("CREATE DATABASE nearby_bench")
     finally:

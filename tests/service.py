@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,16 +35,17 @@ def nearby_serve(
     log: Path,
     env: dict[str, str] | None = None,
     demo: bool = False,
+    args: Sequence[str] = (),
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`nearby serve` on 127.0.0.1:port, ready (/healthz answers) when this yields; stopped after.
 
-    Its output (stdout and stderr) goes to `log`.
+    Its output (stdout and stderr) goes to `log`; `args` are more options of `serve`.
     """
     nearby = Path(sys.executable).with_name("nearby")
     command = [str(nearby), "serve", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command + (["--demo"] if demo else []),
+            command + (["--demo"] if demo else []) + list(args),
             env={**os.environ, "DATABASE_URL": database_url, **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,

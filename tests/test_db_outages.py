@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -159,6 +160,7 @@ async def test_the_pool_replaces_a_closed_connection_at_checkout(
         (ConnectionRefusedError(111, "Connection refused"), True),
         (ConnectionResetError(104, "Connection reset by peer"), True),
         (TimeoutError(), True),
+        (ssl.SSLCertVerificationError(1, "certificate verify failed"), True),
         (asyncpg.CannotConnectNowError("the database system is starting up"), True),
         (asyncpg.AdminShutdownError("terminating connection"), True),
         (asyncpg.ConnectionDoesNotExistError("closed in the middle of operation"), True),

@@ -16,9 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app import migrate
 from app.errors import RETRY_AFTER_S
 from app.imports import jobs
-from tests.clusters import Cluster, migrated_cluster
+from tests.cluster import Cluster, own_cluster
 from tests.service import nearby_serve
 
 PG_PORT = 26040
@@ -30,7 +31,8 @@ HELSINKI = {"lat": "60.1699", "lng": "24.9384"}
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    with migrated_cluster("nearby-outage-", PG_PORT) as cluster:
+    with own_cluster(PG_PORT, prefix="outage") as cluster:
+        migrate.upgrade(cluster.url)
         yield cluster
 
 

@@ -20,7 +20,8 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.clusters import Cluster, hot_standby, migrated_cluster
+from app import migrate
+from tests.cluster import Cluster, hot_standby, own_cluster
 from tests.service import free_port, nearby_serve
 
 PORTS = range(27600, 27700)
@@ -43,7 +44,8 @@ class Setup:
 def setup() -> Iterator[Setup]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     primary_port = free_port(PORTS)
-    with migrated_cluster("nearby-primary-", primary_port) as primary:
+    with own_cluster(primary_port, prefix="primary") as primary:
+        migrate.upgrade(primary.url)
         standby_port = free_port(range(primary_port + 1, PORTS.stop))
         with hot_standby(primary, standby_port) as standby:
             service_port = free_port(range(standby_port + 1, PORTS.stop))

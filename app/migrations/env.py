@@ -11,12 +11,12 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 
 from app.db import engine_for
+from app.migrate import CONNECT_TIMEOUT_S
 from app.postgres import Target
 from app.settings import Settings
 from app.tables import metadata
 
 config = context.config
-CONNECT_TIMEOUT_S = 10.0
 
 
 def run_with(connection: Connection) -> None:
