@@ -50,9 +50,15 @@ def main() -> None:
     parser.add_argument(
         "--no-pair", action="store_true", help="scale: skip the workers and replica part"
     )
+    parser.add_argument(
+        "--no-offers", action="store_true", help="scale: growth of the searches only"
+    )
     args = parser.parse_args()
     CASES["scale"] = functools.partial(
-        scale.run, sizes=[s for s in args.sizes.split(",") if s != "none"], pair=not args.no_pair
+        scale.run,
+        sizes=[s for s in args.sizes.split(",") if s != "none"],
+        pair=not args.no_pair,
+        offers_here=not args.no_offers,
     )
 
     url = harness.bench_database(os.environ["DATABASE_URL"], args.database)

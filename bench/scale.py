@@ -48,14 +48,22 @@ def run(
     connections: int,
     sizes: Sequence[str] | None = None,
     pair: bool = True,
+    offers_here: bool = True,
 ) -> list[Row]:
-    """Growth at `sizes` (names of scale_data.SIZES; default all), then, with `pair`, the
-    workers and replica part."""
+    """Growth at `sizes` (names of scale_data.SIZES; default all), offers here included unless
+    told not to, then, with `pair`, the workers and replica part."""
     rows: list[Row] = []
     for size in scale_data.SIZES:
         if sizes is None or size.name in sizes:
-            url = scale_data.ensure(database_url, size)
-            rows += _growth(url, size, seconds=seconds, rounds=rounds, connections=connections)
+            url = scale_data.ensure(database_url, size, with_offers=offers_here)
+            rows += _growth(
+                url,
+                size,
+                seconds=seconds,
+                rounds=rounds,
+                connections=connections,
+                offers_here=offers_here,
+            )
     if pair:
         with _pair() as (primary, standby):
             rows += _processes(
@@ -68,17 +76,24 @@ def run(
 
 
 def _growth(
-    url: str, size: scale_data.Size, *, seconds: float, rounds: int, connections: int
+    url: str,
+    size: scale_data.Size,
+    *,
+    seconds: float,
+    rounds: int,
+    connections: int,
+    offers_here: bool,
 ) -> list[Row]:
     scenarios = {
         "nearby dense": ("/v1/search/nearby", "/bare/nearby", data.dense_points(5000, seed=1)),
         "nearby sparse": ("/v1/search/nearby", "/bare/nearby", data.sparse_points(5000, seed=2)),
-        "offers here": (
+    }
+    if offers_here:
+        scenarios["offers here"] = (
             "/v1/offers/here",
             "/bare/offers_here",
             asyncio.run(offers.query_points(url, 5000, seed=3)),
-        ),
-    }
+        )
     query = {
         "/v1/search/nearby": "&radius=1000&limit=20",
         "/bare/nearby": "&radius=1000",
@@ -104,15 +119,15 @@ def _growth(
             if s.errors or b.errors:
                 raise SystemExit(f"bench: {s.errors} service, {b.errors} bare errors: {scenario}")
             rows += versus("scale", f"{size.name}: {scenario}", s, b)
-    rows += asyncio.run(_sizes(url, size))
+    rows += asyncio.run(_sizes(url, size, ("merchant", "offer") if offers_here else ("merchant",)))
     return rows
 
 
-async def _sizes(url: str, size: scale_data.Size) -> list[Row]:
+async def _sizes(url: str, size: scale_data.Size, tables: Sequence[str]) -> list[Row]:
     conn = await asyncpg.connect(url)
     try:
         rows = []
-        for table in ("merchant", "offer"):
+        for table in tables:
             heap, indexes, count = await conn.fetchrow(
                 f"""SELECT pg_table_size('{table}'), pg_indexes_size('{table}'),
                            (SELECT count(*) FROM {table})"""

@@ -31,14 +31,15 @@ SIZES = (
 )
 
 
-def ensure(base_url: str, size: Size) -> str:
-    """The URL of `size`'s database, loaded (printing how long a load took)."""
+def ensure(base_url: str, size: Size, *, with_offers: bool = True) -> str:
+    """The URL of `size`'s database, loaded (printing how long a load took); its offers only
+    `with_offers` (1M offers take many minutes: their fences are made in Python)."""
     url = harness.bench_database(base_url, size.database)
     started = time.monotonic()
     if asyncio.run(data.ensure_loaded(url, size.merchants)):
         print(f"bench: {size.name}: loaded merchants in {time.monotonic() - started:.0f} s")
     started = time.monotonic()
-    if asyncio.run(offers.ensure_offers(url, size.offers)):
+    if with_offers and asyncio.run(offers.ensure_offers(url, size.offers)):
         print(f"bench: {size.name}: loaded offers in {time.monotonic() - started:.0f} s")
     return url
 
