@@ -43,7 +43,7 @@ log = logging.getLogger("nearby.replicas")
 T = TypeVar("T")
 
 CHECK_S = 1.0  # how often each process measures each replica's lag
-CHECK_TIMEOUT_S = 2.0  # a replica that takes longer to connect or answer is skipped
+CHECK_TIMEOUT_S = 2.0  # a replica that takes longer to answer (connecting: the pool's) is skipped
 PRIMARY = "primary"
 
 CoreConnector = Callable[[], contextlib.AbstractAsyncContextManager[AsyncConnection]]
@@ -98,7 +98,7 @@ class Replicas:
             )
             for target in settings.replicas
         ]
-        self._connect_timeout_s = min(settings.db_connect_timeout_s, CHECK_TIMEOUT_S)
+        self._connect_timeout_s = settings.db_connect_timeout_s
         self._next = 0
         self._task: asyncio.Task[None] | None = None
         registry = metrics.registry
@@ -213,7 +213,9 @@ class Replicas:
     async def _check(self, replica: Replica) -> None:
         was = replica.healthy
         try:
-            lag = await asyncio.wait_for(self._measure(replica), CHECK_TIMEOUT_S)
+            lag = await asyncio.wait_for(
+                self._measure(replica), self._connect_timeout_s + CHECK_TIMEOUT_S
+            )
         except Exception as exc:
             await _drop_checker(replica)
             replica.healthy, replica.lag_s = False, None

@@ -245,7 +245,7 @@ async def test_stopping_the_replica_under_load_fails_no_request_and_it_serves_ag
         await _until(lambda: _healthy_is(client, setup.replica, 0), 10, "the stop being seen")
         await _until(_more_than(outcomes, stopped_at + 10 * CLIENTS), 20, "searches meanwhile")
         await asyncio.to_thread(setup.standby.start)
-        await _until(lambda: _healthy_is(client, setup.replica, 1), 30, "the replica's return")
+        await _until(lambda: _healthy_is(client, setup.replica, 1), 60, "the replica's return")
         before = await _reads(client, "replica", setup.replica)
         await _until(replica_serving, 20, "searches on the replica again")
     finally:
