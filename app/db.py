@@ -29,7 +29,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import asyncpg
 import orjson
@@ -43,6 +43,9 @@ from sqlalchemy.util import greenlet_spawn
 from app.errors import DomainError, database_unreachable
 from app.postgres import Target
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.replicas import Replicas
 
 RECYCLE_S = 3600  # a connection older than this is replaced
 T = TypeVar("T")
@@ -262,8 +265,43 @@ def driver_connection(request: Request) -> AbstractAsyncContextManager[asyncpg.C
 
 
 async def driver_read(request: Request, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    """`await driver_read(request, lambda conn: ...)`: a hot read (see `read_retrying`)."""
-    return await read_retrying(request.app.state.driver_connector, work)
+    """`await driver_read(request, lambda conn: ...)`: a hot public read (the searches, offers
+    here), on a read replica when there are any (`public_read`), else on the primary (see
+    `read_retrying`)."""
+    replicas: Replicas | None = request.app.state.replicas
+    if replicas is None:
+        return await read_retrying(request.app.state.driver_connector, work)
+    if _may_follow_a_write(request):
+        result = await read_retrying(request.app.state.driver_connector, work)
+        replicas.served_by_primary()
+        return result
+    return await replicas.read(work, request.app.state.driver_connector)
+
+
+async def public_read(request: Request, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """`await public_read(request, lambda conn: ...)`: a public look-up through SQLAlchemy (GET
+    a merchant or an offer by id), routed like `driver_read`.
+
+    Read-your-writes: a request that carries a credential (an `Authorization` header, whatever
+    kind) is read on the primary, so whoever writes reads back what they wrote, in any process
+    and on any replica, with nothing to remember between requests. Anonymous public reads (what
+    end users' devices send) go to the replicas and may be up to NEARBY_REPLICA_MAX_LAG_S old.
+    """
+    connect: Callable[[], AbstractAsyncContextManager[AsyncConnection]] = (
+        request.app.state.core_connector
+    )
+    replicas: Replicas | None = request.app.state.replicas
+    if replicas is not None and not _may_follow_a_write(request):
+        return await replicas.read_core(work, connect)
+    async with connect() as conn:
+        result = await work(conn)
+    if replicas is not None:
+        replicas.served_by_primary()
+    return result
+
+
+def _may_follow_a_write(request: Request) -> bool:
+    return "authorization" in request.headers
 
 
 async def read_retrying(

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
-from app import errors, migrate, openapi, routes
+from app import errors, migrate, openapi, replicas, routes
 from app.apps import Directory, box_of
 from app.db import DriverConnections, make_engine
 from app.delivery import Deliverer
@@ -22,6 +22,7 @@ from app.imports.jobs import ImportRunner
 from app.logs import RequestIds
 from app.metrics import Metrics, MetricsMiddleware
 from app.ratelimit import Limits
+from app.replicas import Replicas
 from app.routes import console, reference
 from app.settings import Settings
 from app.stats import ViewCache
@@ -57,6 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         connections = DriverConnections(engine, keep=settings.pool_size)
         app.state.driver_connector = connections
+        app.state.core_connector = engine.connect
+        if settings.replicas:
+            app.state.replicas = Replicas(settings, app.state.metrics)
         app.state.imports = ImportRunner(engine)
         try:
             await app.state.imports.sweep()
@@ -72,7 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # requests wait (a pause that grows with the number of objects loaded at startup).
         gc.freeze()
         try:
-            yield
+            async with replicas.started(app.state.replicas):
+                yield
         finally:
             if deliverer is not None:
                 await deliverer.close()
@@ -92,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.replicas = None  # the lifespan makes them, when NEARBY_REPLICA_URLS names any
     app.state.apps = Directory(box_of(settings))
     app.state.limits = Limits.of(settings)
     app.state.stats_cache = ViewCache(settings.stats_cache_s)

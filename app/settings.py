@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     pool_size: int = 20
     pool_overflow: int = 20
+    # Read replicas (app/replicas.py): PostgreSQL streaming standbys, comma-separated URLs, and
+    # the replication lag beyond which one is skipped until it catches up.
+    replica_urls: str = ""
+    replica_max_lag_s: float = Field(default=5.0, gt=0)
     # An unreachable database answers 503 after this, not after asyncpg's default 60 s.
     db_connect_timeout_s: float = Field(default=5.0, gt=0)
     # Slow clients (app/server.py). Headers: a phone on a poor network sends its few hundred bytes
@@ -96,6 +100,7 @@ class Settings(BaseSettings):
     def _lease_outlasts_an_attempt(self) -> Settings:
         if self.webhook_lease_s <= self.webhook_timeout_s:
             raise ValueError("NEARBY_WEBHOOK_LEASE_S must be longer than NEARBY_WEBHOOK_TIMEOUT_S")
+        self.replicas  # noqa: B018 (each URL checked now, not at start-up)
         return self
 
     @property
@@ -112,3 +117,21 @@ class Settings(BaseSettings):
         if self.public_url is not None:
             return self.public_url.rstrip("/")
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def replicas(self) -> list[Target]:
+        """NEARBY_REPLICA_URLS: PostgreSQL URLs separated by commas (a comma inside a URL, as
+        between the hosts of a multi-host URL, stays in it), or one `key=value` string."""
+        text = self.replica_urls.strip()
+        if not text:
+            return []
+        from app.postgres import Target
+
+        parts = re.split(r"\s*,\s*(?=postgres(?:ql)?://)", text) if "://" in text else [text]
+        replicas = []
+        for part in parts:
+            try:
+                replicas.append(Target.parse(part.strip().rstrip(",").strip()))
+            except ValueError as exc:
+                raise ValueError(f"NEARBY_REPLICA_URLS: {exc}") from None
+        return replicas

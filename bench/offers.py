@@ -60,6 +60,7 @@ from spatial.geofence import covering_cells
 
 SEED = 20261123
 OFFERS = 100_000
+OFFER_BATCH = 100_000
 H3_RES = 9
 ACTIVE_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 CLAIMS_LUA = Path(__file__).with_name("claims.lua")
@@ -112,8 +113,12 @@ def run(database_url: str, *, seconds: float, rounds: int, connections: int) -> 
 # ---------------------------------------------------------------------------------- the data
 
 
-async def ensure_offers(url: str) -> bool:
-    """Load OFFERS offers (and their H3 coverings) unless they are there; True when it loaded."""
+async def ensure_offers(url: str, size: int = OFFERS) -> bool:
+    """Load `size` offers unless they are there; True when it loaded.
+
+    Their H3 coverings too when `size` is OFFERS, the set of this case, whose H3 variant reads
+    them: covering a fence costs more than making it, and the larger and smaller sets of
+    bench/scale_data.py are only read through the GiST index."""
     conn = await asyncpg.connect(url)
     try:
         await conn.execute(
@@ -126,25 +131,28 @@ async def ensure_offers(url: str) -> bool:
             """SELECT EXISTS (SELECT FROM bench_offers_meta WHERE seed = $1 AND size = $2)
                       AND EXISTS (SELECT FROM offer WHERE title = 'bench offer')""",
             SEED,
-            OFFERS,
+            size,
         ):
             return False
         await conn.execute("TRUNCATE offer CASCADE; TRUNCATE bench_offer_cell, bench_offers_meta")
         await conn.execute("DROP INDEX IF EXISTS bench_offer_cell_cell")
         merchants = await conn.fetchval("SELECT size FROM bench_meta LIMIT 1")
         rng = np.random.default_rng(SEED)
-        picked = rng.choice(merchants, size=OFFERS, replace=False)
-        stores = await conn.fetch(
-            """SELECT m.id, ST_Y(m.location::geometry), ST_X(m.location::geometry)
-               FROM unnest($1::text[]) WITH ORDINALITY AS p(external_id, n)
-               JOIN merchant m ON m.external_id = p.external_id ORDER BY p.n""",
-            [f"b-{i}" for i in picked],
-        )
-        await _insert_offers(
-            conn, [_offer(rng, store_id, lat, lng) for store_id, lat, lng in stores]
-        )
+        picked = rng.choice(merchants, size=size, replace=False)
+        for start in range(0, size, OFFER_BATCH):  # in batches: 1M shapes do not fit in memory
+            stores = await conn.fetch(
+                """SELECT m.id, ST_Y(m.location::geometry), ST_X(m.location::geometry)
+                   FROM unnest($1::text[]) WITH ORDINALITY AS p(external_id, n)
+                   JOIN merchant m ON m.external_id = p.external_id ORDER BY p.n""",
+                [f"b-{i}" for i in picked[start : start + OFFER_BATCH]],
+            )
+            await _insert_offers(
+                conn,
+                [_offer(rng, store_id, lat, lng) for store_id, lat, lng in stores],
+                cells=size == OFFERS,
+            )
         await conn.execute("CREATE INDEX bench_offer_cell_cell ON bench_offer_cell (cell)")
-        await conn.execute("INSERT INTO bench_offers_meta VALUES ($1, $2)", SEED, OFFERS)
+        await conn.execute("INSERT INTO bench_offers_meta VALUES ($1, $2)", SEED, size)
         await conn.execute("VACUUM ANALYZE offer")
         await conn.execute("VACUUM ANALYZE bench_offer_cell")
         return True
@@ -207,10 +215,12 @@ _STAGING = """CREATE TEMP TABLE IF NOT EXISTS offer_staging (
     radius_m float8, starts_at timestamptz, ends_at timestamptz, quantity int, claimed int)"""
 
 
-async def _insert_offers(conn: asyncpg.Connection, offers: list[_Offer]) -> None:
+async def _insert_offers(
+    conn: asyncpg.Connection, offers: list[_Offer], *, cells: bool = True
+) -> None:
     """COPY the offers in, through a staging table (asyncpg has no binary codec for PostGIS
-    types), and their covering cells into bench_offer_cell: every offer the bench stores has
-    them, or the H3 query would miss it (see the module docstring)."""
+    types), and with `cells` their covering cells into bench_offer_cell: every offer the offers
+    case stores has them, or the H3 query would miss it (see the module docstring)."""
     await conn.execute(_STAGING)
     await conn.execute("TRUNCATE offer_staging")
     await conn.copy_records_to_table("offer_staging", records=[o.record for o in offers])
@@ -222,8 +232,9 @@ async def _insert_offers(conn: asyncpg.Connection, offers: list[_Offer]) -> None
                   starts_at, ends_at, quantity, claimed, 1
            FROM offer_staging"""
     )
-    cells = [(cell, o.id) for o in offers for cell in covering_cells(o.shape, H3_RES)]
-    await conn.copy_records_to_table("bench_offer_cell", records=cells)
+    if cells:
+        covering = [(cell, o.id) for o in offers for cell in covering_cells(o.shape, H3_RES)]
+        await conn.copy_records_to_table("bench_offer_cell", records=covering)
 
 
 def _ewkb(shape: Any) -> bytes:

@@ -96,6 +96,24 @@ class Cluster:
         finally:
             await conn.close()
 
+    def clone(self, primary: Cluster) -> None:
+        """Make this cluster a streaming hot standby of `primary` (`pg_basebackup -R`: a copy
+        of its data, standby.signal, primary_conninfo); start it after. The primary needs
+        wal_level = replica (the default) and a free WAL sender."""
+        self.socket_dir.mkdir(exist_ok=True)
+        if os.geteuid() == 0:
+            for path in (self.root, self.socket_dir):
+                shutil.chown(path, "postgres", "postgres")
+        self._pg(
+            "pg_basebackup",
+            *("-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"),
+            *("-D", str(self.data), "-R", "-X", "stream", "-c", "fast"),
+        )
+        # The copied postgresql.conf is the primary's: the later lines win.
+        self.configure(
+            f"port = {self.port}\nunix_socket_directories = '{self.socket_dir}'\nhot_standby = on\n"
+        )
+
     def own(self, path: Path) -> None:
         """Give `path` to the server's user (files it must read, like its TLS key)."""
         if os.geteuid() == 0:
@@ -143,4 +161,19 @@ def own_cluster(
         yield cluster
     finally:
         cluster.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def hot_standby(primary: Cluster, port: int) -> Iterator[Cluster]:
+    """A started streaming hot standby of `primary` (`Cluster.clone`), removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="nearby-standby-"))
+    root.chmod(0o755)
+    standby = Cluster(root, port, password=primary.password)
+    try:
+        standby.clone(primary)
+        standby.start()
+        yield standby
+    finally:
+        standby.kill()
         shutil.rmtree(root, ignore_errors=True)

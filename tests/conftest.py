@@ -140,6 +140,7 @@ def app(settings: Settings, conn: AsyncConnection, driver: Any) -> FastAPI:
     app.dependency_overrides[get_conn] = in_savepoint
     app.dependency_overrides[get_read_conn] = same_conn
     app.state.driver_connector = lambda: nullcontext(driver)
+    app.state.core_connector = lambda: nullcontext(conn)
     return app
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app import merchants
-from app.db import Conn, ReadConn
+from app.db import Conn, public_read
 from app.routes import params, presenters
 from app.routes.callers import Admin, Caller
 from app.routes.params import Coord, Cursor, Limit, MerchantId
@@ -85,10 +85,11 @@ async def list_merchants(
 
 @router.get("/v1/merchants/{merchant_id}", responses=problems(404, 422), tags=["merchants"])
 async def get_merchant(
-    conn: ReadConn, merchant_id: MerchantId, coord: Coord = CoordSystem.WGS84
+    request: Request, merchant_id: MerchantId, coord: Coord = CoordSystem.WGS84
 ) -> MerchantOut:
-    """A store (no credential needed)."""
-    return presenters.merchant(await merchants.get(conn, merchant_id=merchant_id), coord)
+    """A store, for anyone (read on a replica unless the request carries a credential)."""
+    row = await public_read(request, lambda conn: merchants.get(conn, merchant_id=merchant_id))
+    return presenters.merchant(row, coord)
 
 
 @router.patch(
