@@ -119,7 +119,7 @@ export interface paths {
         };
         /**
          * Get Offer
-         * @description An offer, with its counts and its status now (no credential needed).
+         * @description An offer, for anyone (read on a replica unless the request carries a credential).
          */
         get: operations["getOffer"];
         put?: never;
@@ -221,6 +221,112 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/offers/{offer_id}/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Share
+         * @description A user's share of an offer, below the share they arrived through (`parent`). One share
+         *     per user of an app and offer: sharing again answers 200 with the first share, as it is.
+         *     Needs an app key (with `user_id`) or a user token.
+         */
+        post: operations["createShare"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/shares/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Share
+         * @description A share's offer, for anyone holding its code (a deep link, a QR code): not who shared
+         *     it.
+         */
+        get: operations["getShare"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/merchants/{merchant_id}/qr.svg": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Merchant Qr
+         * @description A printable QR code (SVG) of the store's deep link `<NEARBY_PUBLIC_URL>/m/<id>`.
+         */
+        get: operations["merchantQr"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/offers/{offer_id}/qr.svg": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Offer Qr
+         * @description A printable QR code (SVG) of the offer's deep link `<NEARBY_PUBLIC_URL>/o/<id>`, with
+         *     `?s=<share>` when a share is given.
+         */
+        get: operations["offerQr"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/track": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Track
+         * @description Report where an app's user is (1..100 points): the fence events (`fence.entered`,
+         *     `fence.exited`, `fence.dwelled`) the points caused, and the offers at the newest point.
+         *     Needs an app key (with `user_id`) or a user token.
+         */
+        post: operations["track"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/owners": {
         parameters: {
             query?: never;
@@ -250,7 +356,8 @@ export interface paths {
         };
         /**
          * List Merchants
-         * @description The caller's own merchants in a stable order (the admin key names an `owner_id`).
+         * @description The caller's own merchants in a stable order (the admin key names an `owner_id`),
+         *     optionally the one of a store number (`external_id`) or those whose name holds `q`.
          */
         get: operations["listMerchants"];
         put?: never;
@@ -274,7 +381,7 @@ export interface paths {
         };
         /**
          * Get Merchant
-         * @description A store (no credential needed).
+         * @description A store, for anyone (read on a replica unless the request carries a credential).
          */
         get: operations["getMerchant"];
         put?: never;
@@ -340,12 +447,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List Imports
+         * @description The caller's import jobs, newest first (the admin key names an `owner_id`), without
+         *     their rejected rows (GET /v1/imports/{id} has those).
+         */
+        get: operations["listImports"];
         put?: never;
         /**
          * Create Import
-         * @description Start importing the body (the file itself, not a form) for the caller's owner: 202 at
-         *     once; the job runs in the background (GET /v1/imports/{id}).
+         * @description Start importing a store list for the caller's owner: 202 at once; the job runs in the
+         *     background (GET /v1/imports/{id}). The body is the file itself, or a multipart/form-data
+         *     form whose one field `file` is the file (its filename and type then name the format when
+         *     `format` is not given).
          */
         post: operations["createImport"];
         delete?: never;
@@ -363,7 +477,7 @@ export interface paths {
         };
         /**
          * Get Import
-         * @description An import job: its state, counts, and its first rejected rows.
+         * @description A job: its progress, counts, the columns every row failed and its first rejected rows.
          */
         get: operations["getImport"];
         put?: never;
@@ -470,6 +584,89 @@ export interface paths {
          * @description The owner's events in commit order, kept at least 7 days: replay from the last id seen.
          */
         get: operations["replayEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/offers/{offer_id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Offer Stats
+         * @description An offer's statistics for its owner (or the admin), bucketed in its store's timezone.
+         */
+        get: operations["offerStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/merchants/{merchant_id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Merchant Stats
+         * @description A store's statistics over all its offers, for its owner (or the admin), bucketed in the
+         *     store's timezone.
+         */
+        get: operations["merchantStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Owner Stats
+         * @description Statistics over every offer of an owner (an extension): the caller's own, or with the
+         *     admin key the `owner_id` given.
+         */
+        get: operations["ownerStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/offers/{offer_id}/claims.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Offer Claims Csv
+         * @description Every claim of an offer, oldest first, streamed as CSV for its owner (or the admin).
+         *     User strings starting with = + - @ get a leading apostrophe (CSV injection).
+         */
+        get: operations["offerClaimsCsv"];
         put?: never;
         post?: never;
         delete?: never;
@@ -598,6 +795,30 @@ export interface components {
              */
             truncated: boolean;
         };
+        /**
+         * Bucket
+         * @enum {string}
+         */
+        Bucket: "hour" | "day";
+        /** CellOut */
+        CellOut: {
+            /**
+             * H3
+             * @description A resolution-9 H3 cell (hex) where codes were claimed; only cells with at least 5 distinct users are shown.
+             * @example 8931aa42803ffff
+             */
+            h3: string;
+            /**
+             * Claims
+             * @description Codes claimed in the cell in the range.
+             */
+            claims: number;
+            /**
+             * Redemptions
+             * @description Of those codes, how many have been redeemed.
+             */
+            redemptions: number;
+        };
         /** CircleFence */
         CircleFence: {
             /**
@@ -664,6 +885,12 @@ export interface components {
              * @default 0
              */
             accuracy_m?: number;
+            /**
+             * Share
+             * @description The code of the share of this offer the user came through: the claim is attributed to it (to its parent when it is the user's own share), and its redemption credited up the share's chain. A code that is not a share of this offer is a 422.
+             * @example 4kQ9ZtWb1xR7mN2pL8sV0c
+             */
+            share?: string | null;
         };
         /**
          * ClaimOffer
@@ -823,6 +1050,38 @@ export interface components {
             truncated: boolean;
         };
         /**
+         * ColumnFailed
+         * @description A field every row failed: said once, with the fix, instead of once per row.
+         */
+        ColumnFailed: {
+            /**
+             * Field
+             * @description The contract's field, e.g. `timezone`.
+             */
+            field: string;
+            /**
+             * Column
+             * @description The column or key as the file names it, e.g. `Timezone`.
+             */
+            column: string;
+            /**
+             * Rows
+             * @description How many rows failed it: every row read so far but those rejected for another field before this one was checked.
+             */
+            rows: number;
+            /**
+             * Msg
+             * @description The first row's message for it.
+             */
+            msg: string;
+            /**
+             * Fix
+             * @description What to do: map=FIELD=COLUMN, map=FIELD= (leave it unread) or set=FIELD=VALUE, as applies.
+             * @example every row failed timezone (read from 'Timezone') (25,599 of 25,600 rows, ...), e.g. ... Fix: map it from another column with map=timezone=COLUMN, or leave it unread with map=timezone= (zones then come from the stores' locations), or set it for every row with set=timezone=Asia/Shanghai.
+             */
+            fix: string;
+        };
+        /**
          * CoordSystem
          * @description The coordinate systems a client can speak.
          * @enum {string}
@@ -977,12 +1236,12 @@ export interface components {
             /**
              * Id
              * Format: uuid
-             * @description The import job's id: follow it at GET /v1/imports/{id}.
+             * @description The job's id: GET /v1/imports/{id} follows it.
              */
             id: string;
             /**
              * Status
-             * @description queued at first.
+             * @description `queued` at first.
              * @enum {string}
              */
             status: "queued" | "running" | "done" | "failed";
@@ -992,23 +1251,36 @@ export interface components {
          * @enum {string}
          */
         ImportFormat: "csv" | "geojson" | "ndjson";
+        /** ImportJobList */
+        ImportJobList: {
+            /**
+             * Results
+             * @description The owner's jobs, newest first.
+             */
+            results: components["schemas"]["ImportJobSummary"][];
+            /**
+             * Next Cursor
+             * @description The next page's cursor; null on the last.
+             */
+            next_cursor: string | null;
+        };
         /** ImportJobOut */
         ImportJobOut: {
             /**
              * Id
              * Format: uuid
-             * @description The import job's id.
+             * @description The job's id.
              */
             id: string;
             /**
              * Owner Id
              * Format: uuid
-             * @description The owner whose stores it loads.
+             * @description The owner whose stores the job writes.
              */
             owner_id: string;
             /**
              * Status
-             * @description queued, running, done, or failed (see `reason`).
+             * @description queued, running, done or failed.
              * @enum {string}
              */
             status: "queued" | "running" | "done" | "failed";
@@ -1016,12 +1288,12 @@ export interface components {
             format: components["schemas"]["ImportFormat"];
             /**
              * Coord
-             * @description Coordinate system of the file's positions.
+             * @description The coordinate system of the file's coordinates.
              */
             coord: string;
             /**
              * Filename
-             * @description The file's name, as uploaded.
+             * @description The file's name, as given.
              */
             filename: string | null;
             /**
@@ -1029,6 +1301,11 @@ export interface components {
              * @description The file's size.
              */
             size_bytes: number;
+            /**
+             * Bytes Read
+             * @description How much of the file has been read (size_bytes once done): with size_bytes, the progress of a running job.
+             */
+            bytes_read: number;
             /**
              * Rows Total
              * @description Data records read so far (all of them once done).
@@ -1056,19 +1333,21 @@ export interface components {
             rows_updated: number;
             /**
              * Rows Unchanged
-             * @description Stores already as in the file.
+             * @description Stores already exactly as the file gives them.
              */
             rows_unchanged: number;
             /**
-             * Errors
-             * @description The first rejected rows, in file order.
+             * Columns Failed
+             * @description Fields that failed as a whole column (at least 10 rows read, none passed, and this field rejected at least 90% of them), each once with the fix; their rows are left out of `errors` but listed in errors.csv.
              */
-            errors: components["schemas"]["RowError"][];
+            columns_failed: components["schemas"]["ColumnFailed"][];
             /**
-             * Errors Truncated
-             * @description True when errors.csv lists more than `errors`.
+             * Constants
+             * @description The values set for every row with set=FIELD=VALUE.
              */
-            errors_truncated: boolean;
+            constants: {
+                [key: string]: string | string[];
+            };
             /**
              * Errors Csv
              * @description Path of the complete list of rejected rows.
@@ -1082,19 +1361,176 @@ export interface components {
             /**
              * Created At
              * Format: date-time
-             * @description When the file was accepted.
+             * @description When the job was accepted.
              */
             created_at: string;
             /**
              * Started At
-             * @description When loading started.
+             * @description When it began to run.
              */
             started_at: string | null;
             /**
              * Finished At
-             * @description When loading finished (done or failed).
+             * @description When it ended, done or failed.
              */
             finished_at: string | null;
+            /**
+             * Errors
+             * @description The first rejected rows, in file order (but for those of `columns_failed`).
+             */
+            errors: components["schemas"]["RowError"][];
+            /**
+             * Errors Truncated
+             * @description True when errors.csv lists more than `errors`.
+             */
+            errors_truncated: boolean;
+        };
+        /**
+         * ImportJobSummary
+         * @description A job without its rejected rows (GET /v1/imports lists these).
+         */
+        ImportJobSummary: {
+            /**
+             * Id
+             * Format: uuid
+             * @description The job's id.
+             */
+            id: string;
+            /**
+             * Owner Id
+             * Format: uuid
+             * @description The owner whose stores the job writes.
+             */
+            owner_id: string;
+            /**
+             * Status
+             * @description queued, running, done or failed.
+             * @enum {string}
+             */
+            status: "queued" | "running" | "done" | "failed";
+            /** @description The file's format. */
+            format: components["schemas"]["ImportFormat"];
+            /**
+             * Coord
+             * @description The coordinate system of the file's coordinates.
+             */
+            coord: string;
+            /**
+             * Filename
+             * @description The file's name, as given.
+             */
+            filename: string | null;
+            /**
+             * Size Bytes
+             * @description The file's size.
+             */
+            size_bytes: number;
+            /**
+             * Bytes Read
+             * @description How much of the file has been read (size_bytes once done): with size_bytes, the progress of a running job.
+             */
+            bytes_read: number;
+            /**
+             * Rows Total
+             * @description Data records read so far (all of them once done).
+             */
+            rows_total: number;
+            /**
+             * Rows Ok
+             * @description Records that are stored now (inserted, updated or unchanged).
+             */
+            rows_ok: number;
+            /**
+             * Rows Failed
+             * @description Records rejected: invalid, or replaced by a later duplicate.
+             */
+            rows_failed: number;
+            /**
+             * Rows Inserted
+             * @description New stores.
+             */
+            rows_inserted: number;
+            /**
+             * Rows Updated
+             * @description Stores that changed.
+             */
+            rows_updated: number;
+            /**
+             * Rows Unchanged
+             * @description Stores already exactly as the file gives them.
+             */
+            rows_unchanged: number;
+            /**
+             * Columns Failed
+             * @description Fields that failed as a whole column (at least 10 rows read, none passed, and this field rejected at least 90% of them), each once with the fix; their rows are left out of `errors` but listed in errors.csv.
+             */
+            columns_failed: components["schemas"]["ColumnFailed"][];
+            /**
+             * Constants
+             * @description The values set for every row with set=FIELD=VALUE.
+             */
+            constants: {
+                [key: string]: string | string[];
+            };
+            /**
+             * Errors Csv
+             * @description Path of the complete list of rejected rows.
+             */
+            errors_csv: string;
+            /**
+             * Reason
+             * @description Why the job failed, if it did.
+             */
+            reason: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             * @description When the job was accepted.
+             */
+            created_at: string;
+            /**
+             * Started At
+             * @description When it began to run.
+             */
+            started_at: string | null;
+            /**
+             * Finished At
+             * @description When it ended, done or failed.
+             */
+            finished_at: string | null;
+        };
+        /** Kol */
+        Kol: {
+            /**
+             * Sharers
+             * @description The size of the smallest set of sharers whose chains hold at least `redemptions_share` of the attributed redemptions.
+             */
+            sharers: number;
+            /**
+             * Of
+             * @description How many sharers there are.
+             */
+            of: number;
+            /**
+             * Redemptions Share
+             * @description The share of attributed redemptions the set must cover: 0.8.
+             */
+            redemptions_share: number;
+            /**
+             * Covered
+             * @description Attributed redemptions the set's chains cover (extension).
+             */
+            covered: number;
+            /**
+             * Attributed
+             * @description Attributed redemptions of the range (extension).
+             */
+            attributed: number;
+            /**
+             * Exact
+             * @description The smallest set (one offer's share tree); false: the greedy set over several offers' trees, within ln(n)+1 of the smallest (extension).
+             */
+            exact: boolean;
         };
         /**
          * LatLng
@@ -1644,6 +2080,11 @@ export interface components {
              */
             per_user_limit: number | null;
             /**
+             * Dwell S
+             * @description Seconds a tracked user stays inside the fence before fence.dwelled (60..86400).
+             */
+            dwell_s: number;
+            /**
              * Status
              * @description At the request's time (offers/here: at `at`): scheduled before starts_at, ended from ends_at on, else sold_out when no code is left, else active.
              * @enum {string}
@@ -1744,6 +2185,12 @@ export interface components {
              * @default 1
              */
             per_user_limit?: number | null;
+            /**
+             * Dwell S
+             * @description Seconds a tracked user stays inside the fence before fence.dwelled (60..86400).
+             * @default 300
+             */
+            dwell_s?: number;
         };
         /** OfferList */
         OfferList: {
@@ -1810,6 +2257,11 @@ export interface components {
              * @description Codes per user; null: unlimited.
              */
             per_user_limit: number | null;
+            /**
+             * Dwell S
+             * @description Seconds a tracked user stays inside the fence before fence.dwelled (60..86400).
+             */
+            dwell_s: number;
             /**
              * Status
              * @description At the request's time (offers/here: at `at`): scheduled before starts_at, ended from ends_at on, else sold_out when no code is left, else active.
@@ -1893,6 +2345,11 @@ export interface components {
              * @description Codes per user; null: unlimited.
              */
             per_user_limit?: number | null;
+            /**
+             * Dwell S
+             * @description Seconds a tracked user stays inside the fence before fence.dwelled (60..86400). null: not changed.
+             */
+            dwell_s?: number | null;
         };
         /** OffersHerePage */
         OffersHerePage: {
@@ -2071,14 +2528,286 @@ export interface components {
             row: number;
             /**
              * Field
-             * @description The column or key as the file names it; `record` for the whole record.
+             * @description The column or key as the file names it; `record` for the whole record; `set=FIELD` for a value given with set=.
              */
             field: string;
             /**
              * Msg
-             * @description What is wrong with it.
+             * @description Why the row was rejected for this field.
              */
             msg: string;
+            /**
+             * External Id
+             * @description The rejected row's store number, when it had one.
+             * @example SH-0001
+             */
+            external_id?: string | null;
+        };
+        /** SeriesPoint */
+        SeriesPoint: {
+            /**
+             * T
+             * Format: date-time
+             * @description The bucket's start, with the offset of the view's timezone.
+             * @example 2026-12-05T00:00:00+05:30
+             */
+            t: string;
+            /**
+             * Claims
+             * @description Codes claimed in the bucket.
+             */
+            claims: number;
+            /**
+             * Redemptions
+             * @description Codes redeemed in the bucket.
+             */
+            redemptions: number;
+        };
+        /** ShareIn */
+        ShareIn: {
+            /**
+             * User Id
+             * @description The app's user who shares: required with an app key; with a user token absent or equal to its sub.
+             */
+            user_id?: string | null;
+            /**
+             * Parent
+             * @description The share of this offer the user arrived through, if any: the new share sits below it in its chain.
+             * @example 4kQ9ZtWb1xR7mN2pL8sV0c
+             */
+            parent?: string | null;
+        };
+        /** ShareOut */
+        ShareOut: {
+            /**
+             * Code
+             * @description 22 characters of [0-9A-Za-z], 131 random bits: a QR code's `scene` or a deep link's `s`.
+             * @example 4kQ9ZtWb1xR7mN2pL8sV0c
+             */
+            code: string;
+            /**
+             * Offer Id
+             * Format: uuid
+             * @description The offer shared.
+             */
+            offer_id: string;
+            /**
+             * User Id
+             * @description The app's user who shared.
+             */
+            user_id: string;
+            /**
+             * Parent
+             * @description The share this one sits below; null for a root.
+             */
+            parent: string | null;
+            /**
+             * Depth
+             * @description 0 for a root, the parent's depth + 1 below it (at most 31).
+             */
+            depth: number;
+            /**
+             * Created At
+             * Format: date-time
+             * @description When the share was made.
+             */
+            created_at: string;
+        };
+        /**
+         * ShareView
+         * @description What anyone holding a share's code sees: never who shared it.
+         */
+        ShareView: {
+            /**
+             * Code
+             * @description The share's code.
+             * @example 4kQ9ZtWb1xR7mN2pL8sV0c
+             */
+            code: string;
+            /**
+             * Depth
+             * @description How far down its chain the share sits (0: a root).
+             */
+            depth: number;
+            /** @description The offer shared, as GET /v1/offers/{id} shows it. */
+            offer: components["schemas"]["OfferOut"];
+        };
+        /** SharerOut */
+        SharerOut: {
+            /**
+             * User Id
+             * @description The sharer.
+             */
+            user_id: string;
+            /**
+             * App Id
+             * Format: uuid
+             * @description The sharer's app (extension).
+             */
+            app_id: string;
+            /**
+             * Depth
+             * @description The depth of the sharer's share in its chain (0: first).
+             */
+            depth: number;
+            /**
+             * Claims
+             * @description Claims made through the sharer's own shares.
+             */
+            claims: number;
+            /**
+             * Redemptions
+             * @description Redemptions of those claims.
+             */
+            redemptions: number;
+            /**
+             * Chain Claims
+             * @description Claims through the sharer's shares and all below.
+             */
+            chain_claims: number;
+            /**
+             * Chain Redemptions
+             * @description Redemptions through the whole chain below.
+             */
+            chain_redemptions: number;
+            /**
+             * Kol
+             * @description One of the `kol` set (extension).
+             */
+            kol: boolean;
+        };
+        /** StatsOut */
+        StatsOut: {
+            /** @description The range's totals. */
+            totals: components["schemas"]["Totals"];
+            /**
+             * Series
+             * @description One point per bucket, empty buckets too.
+             */
+            series: components["schemas"]["SeriesPoint"][];
+            /**
+             * Cells
+             * @description Claim cells, most claims first (k-anonymous).
+             */
+            cells: components["schemas"]["CellOut"][];
+            /**
+             * Sharers
+             * @description The top 100 sharers with claims in the range, most chain redemptions first.
+             */
+            sharers: components["schemas"]["SharerOut"][];
+            /** @description The smallest set of sharers holding 80% of redemptions. */
+            kol: components["schemas"]["Kol"];
+            /**
+             * From
+             * Format: date-time
+             * @description The range's start, widened to the start of its bucket (extension).
+             */
+            from: string;
+            /**
+             * To
+             * Format: date-time
+             * @description The range's end, widened to a whole bucket (extension).
+             */
+            to: string;
+            /** @description hour or day (extension). */
+            bucket: components["schemas"]["Bucket"];
+            /**
+             * Timezone
+             * @description The IANA zone the buckets are told in (extension).
+             */
+            timezone: string;
+            /**
+             * Cells Withheld
+             * @description Claims of the range in no shown cell: below the k-anonymity threshold or claimed before cells were kept (extension).
+             */
+            cells_withheld: number;
+        };
+        /** Totals */
+        Totals: {
+            /**
+             * Claims
+             * @description Codes claimed in the range (the sum of the series).
+             */
+            claims: number;
+            /**
+             * Redemptions
+             * @description Codes redeemed in the range (the sum of the series).
+             */
+            redemptions: number;
+            /**
+             * Users
+             * @description Distinct users (app and user_id) who claimed in the range.
+             */
+            users: number;
+            /**
+             * Shares
+             * @description Shares of the offers created in the range.
+             */
+            shares: number;
+            /**
+             * Redemption Rate
+             * @description Of the codes claimed in the range, the fraction redeemed by now; null when none were claimed.
+             * @example 0.42
+             */
+            redemption_rate: number | null;
+        };
+        /** TrackIn */
+        TrackIn: {
+            /**
+             * User Id
+             * @description The app's user: required with an app key; with a user token absent or equal to its sub.
+             */
+            user_id?: string | null;
+            /**
+             * @description Coordinate system of the points and of the response.
+             * @default wgs84
+             */
+            coord?: components["schemas"]["CoordSystem"];
+            /**
+             * Points
+             * @description 1..100 positions, in any order: they are taken in order of `at`.
+             */
+            points: components["schemas"]["TrackPoint"][];
+        };
+        /** TrackOut */
+        TrackOut: {
+            /**
+             * Events
+             * @description The fence events these points caused, in order.
+             */
+            events: components["schemas"]["EventOut"][];
+            /**
+             * Offers Here
+             * @description The offers at the newest point, now: what GET /v1/offers/here returns.
+             */
+            offers_here: components["schemas"]["OfferHere"][];
+        };
+        /** TrackPoint */
+        TrackPoint: {
+            /**
+             * Lat
+             * @description Latitude, in the body's `coord`.
+             * @example 60.1699
+             */
+            lat: number;
+            /**
+             * Lng
+             * @description Longitude, in the body's `coord`.
+             * @example 24.9384
+             */
+            lng: number;
+            /**
+             * At
+             * @description When the user was there (RFC 3339); default now. At most 5 minutes ahead of the server's clock.
+             */
+            at?: string | null;
+            /**
+             * Accuracy M
+             * @description Radius of the position's uncertainty, metres (default 0). A point whose circle straddles a fence's edge changes nothing; over 500 m the point is ignored.
+             * @default 0
+             * @example 12
+             */
+            accuracy_m?: number;
         };
         /** UserClaim */
         UserClaim: {
@@ -2299,6 +3028,8 @@ export interface operations {
                 category?: string[];
                 /** @description Coordinate system of every position in and out. */
                 coord?: components["schemas"]["CoordSystem"];
+                /** @description Only this owner's stores (a chain's console maps its own stores with it). */
+                owner_id?: string | null;
                 /** @description At most this many, nearest the centre. */
                 limit?: number;
             };
@@ -2344,6 +3075,8 @@ export interface operations {
                 category?: string[];
                 /** @description Coordinate system of every position in and out. */
                 coord?: components["schemas"]["CoordSystem"];
+                /** @description Only this owner's stores (a chain's console maps its own stores with it). */
+                owner_id?: string | null;
                 /** @description H3 resolution; default from the box size. */
                 resolution?: number | null;
                 /** @description At most this many cells, most populous first. */
@@ -3023,6 +3756,288 @@ export interface operations {
             };
         };
     };
+    createShare: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                offer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareIn"];
+            };
+        };
+        responses: {
+            /** @description The user's share of this offer, made before */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareOut"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareOut"];
+                };
+            };
+            /** @description Problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getShare: {
+        parameters: {
+            query?: {
+                /** @description Coordinate system of every position in and out. */
+                coord?: components["schemas"]["CoordSystem"];
+            };
+            header?: never;
+            path: {
+                /** @description A share's code. */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareView"];
+                };
+            };
+            /** @description Problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    merchantQr: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                merchant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An SVG QR code */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/svg+xml": unknown;
+                };
+            };
+            /** @description Problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    offerQr: {
+        parameters: {
+            query?: {
+                /** @description A share of this offer, carried in the link as `s` (a 422 otherwise). */
+                share?: string | null;
+            };
+            header?: never;
+            path: {
+                offer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An SVG QR code */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/svg+xml": unknown;
+                };
+            };
+            /** @description Problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    track: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrackIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrackOut"];
+                };
+            };
+            /** @description Problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     createOwner: {
         parameters: {
             query?: never;
@@ -3082,6 +4097,10 @@ export interface operations {
             query?: {
                 /** @description Whose stores: required with the admin key. */
                 owner_id?: string | null;
+                /** @description Only the store with this store number (exact match). */
+                external_id?: string | null;
+                /** @description Only stores whose name contains this text, ignoring case (Chinese included); leading and trailing blanks are ignored. */
+                q?: string | null;
                 /** @description At most this many results (1-100). */
                 limit?: number;
                 /** @description next_cursor of the previous page. */
@@ -3499,6 +4518,63 @@ export interface operations {
             };
         };
     };
+    listImports: {
+        parameters: {
+            query?: {
+                /** @description Required with the admin key. */
+                owner_id?: string | null;
+                /** @description At most this many results (1-100). */
+                limit?: number;
+                /** @description next_cursor of the previous page. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportJobList"];
+                };
+            };
+            /** @description Problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     createImport: {
         parameters: {
             query?: {
@@ -3510,6 +4586,8 @@ export interface operations {
                 owner_id?: string | null;
                 /** @description FIELD=COLUMN: read a field from a column (or key) of another name; FIELD= leaves an optional field unread. */
                 map?: string[];
+                /** @description FIELD=VALUE: give every row this value for a field the file lacks (or whose column is wrong), e.g. set=category=tea or set=timezone=Asia/Shanghai; repeatable. Not for external_id, lat or lng. */
+                set?: string[];
                 /** @description Shown in the job. */
                 filename?: string | null;
             };
@@ -3522,6 +4600,13 @@ export interface operations {
                 "text/csv": string;
                 "application/geo+json": string;
                 "application/x-ndjson": string;
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description The store list (its only field).
+                     */
+                    file: string;
+                };
             };
         };
         responses: {
@@ -3661,7 +4746,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description row,field,msg */
+            /** @description row,field,msg,external_id */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3972,6 +5057,8 @@ export interface operations {
                 type?: ("fence.entered" | "fence.exited" | "fence.dwelled" | "offer.claimed" | "claim.redeemed" | "offer.sold_out" | "import.finished")[];
                 /** @description At most this many events (1-1000). */
                 limit?: number;
+                /** @description The last `limit` of those events instead of the first (still in commit order): where a live view starts, without paging through the 7 days kept. */
+                tail?: boolean;
                 /** @description Required with the admin key. */
                 owner_id?: string | null;
             };
@@ -4002,6 +5089,277 @@ export interface operations {
             };
             /** @description Problem details */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    offerStats: {
+        parameters: {
+            query?: {
+                /** @description The range's start, with its offset (default: 30 days before `to`); widened to the start of its bucket. */
+                from?: string | null;
+                /** @description The range's end, exclusive, with its offset (default: now); widened to the end of its bucket. At most 31 days of hour buckets, 366 of day buckets. */
+                to?: string | null;
+                /** @description hour or day, in the store's timezone (default day). */
+                bucket?: components["schemas"]["Bucket"];
+            };
+            header?: never;
+            path: {
+                offer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsOut"];
+                };
+            };
+            /** @description Problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    merchantStats: {
+        parameters: {
+            query?: {
+                /** @description The range's start, with its offset (default: 30 days before `to`); widened to the start of its bucket. */
+                from?: string | null;
+                /** @description The range's end, exclusive, with its offset (default: now); widened to the end of its bucket. At most 31 days of hour buckets, 366 of day buckets. */
+                to?: string | null;
+                /** @description hour or day, in the store's timezone (default day). */
+                bucket?: components["schemas"]["Bucket"];
+            };
+            header?: never;
+            path: {
+                merchant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsOut"];
+                };
+            };
+            /** @description Problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ownerStats: {
+        parameters: {
+            query?: {
+                /** @description The range's start, with its offset (default: 30 days before `to`); widened to the start of its bucket. */
+                from?: string | null;
+                /** @description The range's end, exclusive, with its offset (default: now); widened to the end of its bucket. At most 31 days of hour buckets, 366 of day buckets. */
+                to?: string | null;
+                /** @description hour or day, in the store's timezone (default day). */
+                bucket?: components["schemas"]["Bucket"];
+                /** @description The IANA timezone of the buckets (default UTC: an owner's stores may lie in several). */
+                tz?: string;
+                /** @description Required with the admin key. */
+                owner_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsOut"];
+                };
+            };
+            /** @description Problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    offerClaimsCsv: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                offer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description code,claimed_at,redeemed_at,user_id,app,share,cell */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem details */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
