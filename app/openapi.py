@@ -73,6 +73,21 @@ TAGS: list[dict[str, str]] = [
         ("imports", "Bulk store lists (CSV, NDJSON), loaded in the background."),
         ("webhooks", "Signed HTTP POSTs of an owner's events to their URL, retried."),
         ("events", "Everything that happened to an owner's stores and offers, in order."),
+        (
+            "tracking",
+            "An app's users report where they are; Nearby says when they enter, stay"
+            " in and leave offers' fences.",
+        ),
+        (
+            "shares",
+            "Users share offers with friends; QR codes and links lead to a store or an"
+            " offer, and claims through a share credit its whole chain.",
+        ),
+        (
+            "statistics",
+            "Claims and redemptions of an offer, a store or an owner over time, where"
+            " codes were claimed, and who brought the customers.",
+        ),
         ("operations", "Liveness, readiness and Prometheus metrics, for operators."),
     )
 ]

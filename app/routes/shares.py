@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
@@ -38,9 +37,10 @@ router = APIRouter(route_class=params.KnownQueryRoute)
         **problems(401, 403, 404, 422),
     },
     tags=["shares"],
+    openapi_extra=callers.secured_by(callers.app_user),
 )
 async def create_share(
-    request: Request, response: Response, conn: Conn, offer_id: UUID, body: ShareIn
+    request: Request, response: Response, conn: Conn, offer_id: params.OfferId, body: ShareIn
 ) -> ShareOut:
     """A user's share of an offer, below the share they arrived through (`parent`). One share
     per user of an app and offer: sharing again answers 200 with the first share, as it is.
@@ -81,7 +81,7 @@ async def get_share(conn: ReadConn, code: ShareCode, coord: Coord = CoordSystem.
     responses={200: {"content": {SVG: {}}, "description": "An SVG QR code"}, **problems(404, 422)},
     tags=["shares"],
 )
-async def merchant_qr(request: Request, conn: ReadConn, merchant_id: UUID) -> Response:
+async def merchant_qr(request: Request, conn: ReadConn, merchant_id: params.MerchantId) -> Response:
     """A printable QR code (SVG) of the store's deep link `<NEARBY_PUBLIC_URL>/m/<id>`."""
     await merchants.get(conn, merchant_id=merchant_id)
     url = f"{request.app.state.settings.public_base}/m/{merchant_id}"
@@ -97,7 +97,7 @@ async def merchant_qr(request: Request, conn: ReadConn, merchant_id: UUID) -> Re
 async def offer_qr(
     request: Request,
     conn: ReadConn,
-    offer_id: UUID,
+    offer_id: params.OfferId,
     share: Annotated[
         str | None,
         Query(

@@ -53,7 +53,7 @@ async def offer_stats(
     request: Request,
     conn: Conn,
     caller: Caller,
-    offer_id: UUID,
+    offer_id: params.OfferId,
     from_: From = None,
     to: To = None,
     bucket: BucketQ = Bucket.day,
@@ -78,7 +78,7 @@ async def merchant_stats(
     request: Request,
     conn: Conn,
     caller: Caller,
-    merchant_id: UUID,
+    merchant_id: params.MerchantId,
     from_: From = None,
     to: To = None,
     bucket: BucketQ = Bucket.day,
@@ -144,7 +144,7 @@ async def owner_stats(
     tags=["statistics"],
 )
 async def offer_claims_csv(
-    conn: Conn, caller: Caller, stream_conn: StreamConn, offer_id: UUID
+    conn: Conn, caller: Caller, stream_conn: StreamConn, offer_id: params.OfferId
 ) -> StreamingResponse:
     """Every claim of an offer, oldest first, streamed as CSV for its owner (or the admin).
     User strings starting with = + - @ get a leading apostrophe (CSV injection)."""

@@ -13,7 +13,12 @@ from app.schemas.tracking import TrackIn, TrackOut
 router = APIRouter(tags=["tracking"], route_class=params.KnownQueryRoute)
 
 
-@router.post("/v1/track", response_model=TrackOut, responses=problems(401, 403, 409, 422, 429))
+@router.post(
+    "/v1/track",
+    response_model=TrackOut,
+    responses=problems(401, 403, 409, 422, 429),
+    openapi_extra=callers.secured_by(callers.app_user),
+)
 async def track(request: Request, body: TrackIn) -> Response:
     """Report where an app's user is (1..100 points): the fence events (`fence.entered`,
     `fence.exited`, `fence.dwelled`) the points caused, and the offers at the newest point.

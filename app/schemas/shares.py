@@ -27,6 +27,10 @@ class ShareIn(Strict):
         examples=[CODE_EXAMPLE],
     )
 
+    model_config = {
+        "json_schema_extra": {"examples": [{"user_id": "wx-user-42", "parent": CODE_EXAMPLE}]}
+    }
+
 
 class ShareOut(BaseModel):
     code: str = Field(

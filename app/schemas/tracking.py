@@ -47,6 +47,31 @@ class TrackIn(Strict):
         description=f"1..{MAX_POINTS} positions, in any order: they are taken in order of `at`.",
     )
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "user_id": "wx-user-42",
+                    "coord": "wgs84",
+                    "points": [
+                        {
+                            "lat": 60.1699,
+                            "lng": 24.9384,
+                            "at": "2026-12-05T12:00:00Z",
+                            "accuracy_m": 12,
+                        },
+                        {
+                            "lat": 60.1702,
+                            "lng": 24.9390,
+                            "at": "2026-12-05T12:00:10Z",
+                            "accuracy_m": 9,
+                        },
+                    ],
+                }
+            ]
+        }
+    }
+
 
 class TrackOut(BaseModel):
     events: list[EventOut] = Field(description="The fence events these points caused, in order.")

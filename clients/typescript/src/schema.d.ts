@@ -2563,7 +2563,13 @@ export interface components {
              */
             redemptions: number;
         };
-        /** ShareIn */
+        /**
+         * ShareIn
+         * @example {
+         *       "parent": "4kQ9ZtWb1xR7mN2pL8sV0c",
+         *       "user_id": "wx-user-42"
+         *     }
+         */
         ShareIn: {
             /**
              * User Id
@@ -2751,7 +2757,27 @@ export interface components {
              */
             redemption_rate: number | null;
         };
-        /** TrackIn */
+        /**
+         * TrackIn
+         * @example {
+         *       "coord": "wgs84",
+         *       "points": [
+         *         {
+         *           "accuracy_m": 12,
+         *           "at": "2026-12-05T12:00:00Z",
+         *           "lat": 60.1699,
+         *           "lng": 24.9384
+         *         },
+         *         {
+         *           "accuracy_m": 9,
+         *           "at": "2026-12-05T12:00:10Z",
+         *           "lat": 60.1702,
+         *           "lng": 24.939
+         *         }
+         *       ],
+         *       "user_id": "wx-user-42"
+         *     }
+         */
         TrackIn: {
             /**
              * User Id
@@ -3761,6 +3787,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The offer's id. */
                 offer_id: string;
             };
             cookie?: never;
@@ -3882,6 +3909,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The store's id. */
                 merchant_id: string;
             };
             cookie?: never;
@@ -3927,6 +3955,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The offer's id. */
                 offer_id: string;
             };
             cookie?: never;
@@ -5121,6 +5150,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The offer's id. */
                 offer_id: string;
             };
             cookie?: never;
@@ -5190,6 +5220,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The store's id. */
                 merchant_id: string;
             };
             cookie?: never;
@@ -5323,6 +5354,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The offer's id. */
                 offer_id: string;
             };
             cookie?: never;
