@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from app import apps, merchants, offers, qrcodes, shares
-from app.db import Conn, ReadConn, driver_of
+from app.db import Conn, ReadConn, driver_of, public_read
 from app.errors import InvalidInput
 from app.routes import callers, params, presenters
 from app.routes.params import Coord
@@ -66,10 +66,12 @@ async def create_share(
 
 
 @router.get("/v1/shares/{code}", responses=problems(404, 422), tags=["shares"])
-async def get_share(conn: ReadConn, code: ShareCode, coord: Coord = CoordSystem.WGS84) -> ShareView:
+async def get_share(
+    request: Request, code: ShareCode, coord: Coord = CoordSystem.WGS84
+) -> ShareView:
     """A share's offer, for anyone holding its code (a deep link, a QR code): not who shared
-    it."""
-    row, offer = await shares.public_view(conn, code=code)
+    it. Read on a replica unless the request carries a credential."""
+    row, offer = await public_read(request, lambda conn: shares.public_view(conn, code=code))
     return ShareView(
         code=row.code, depth=row.depth, offer=presenters.offer(offer, coord, datetime.now(UTC))
     )
