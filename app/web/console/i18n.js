@@ -123,7 +123,7 @@ const STRINGS = {
     "merchant.key-forgotten": "The key is forgotten.",
     "merchant.stores-summary": ({ n, complete }) =>
       `${n} ${plural(n, "store", "stores")}${complete ? "" : " (the first ones only)"}. ` +
-      "Pick one to see and add its offers.",
+      "Pick one to see and edit it and its offers.",
     "merchant.delete": "Delete",
     "merchant.statistics": "Statistics",
     "merchant.offers-failed": "The store's offers could not be loaded",
@@ -344,7 +344,7 @@ const STRINGS = {
     "merchant.stores-failed": "未能加载您的门店",
     "merchant.key-forgotten": "密钥已清除。",
     "merchant.stores-summary": ({ n, complete }) =>
-      `${n} 家门店${complete ? "" : "（仅前面一部分）"}。选择一家门店查看并添加优惠。`,
+      `${n} 家门店${complete ? "" : "（仅前面一部分）"}。选择一家门店查看、编辑它及其优惠。`,
     "merchant.delete": "删除",
     "merchant.statistics": "统计",
     "merchant.offers-failed": "未能加载该门店的优惠",

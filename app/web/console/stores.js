@@ -8,6 +8,7 @@
 import { api } from "./api.js";
 import { el } from "./dom.js";
 import { toLatLng, viewportBox } from "./geo.js";
+import { t } from "./i18n.js";
 
 const PAGE = 50;
 const MAP_STORES = 100; // a viewport with more of the owner's stores than this shows clusters,
@@ -116,7 +117,7 @@ export class OwnerStores {
   renderList() {
     const summary = $("stores-summary");
     summary.hidden = false;
-    summary.textContent = `${this.total} store${this.total === 1 ? "" : "s"}. Pick one to see and edit it and its offers.`;
+    summary.textContent = t("merchant.stores-summary", { n: this.total, complete: true });
     $("store-tools").hidden = false;
     $("more-stores").hidden = !this.cursor;
     $("no-stores").hidden = this.results.length > 0;

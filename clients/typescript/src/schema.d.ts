@@ -253,7 +253,7 @@ export interface paths {
         /**
          * Get Share
          * @description A share's offer, for anyone holding its code (a deep link, a QR code): not who shared
-         *     it.
+         *     it. Read on a replica unless the request carries a credential.
          */
         get: operations["getShare"];
         put?: never;
