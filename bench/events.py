@@ -29,7 +29,7 @@ import asyncpg
 import orjson
 
 from app import apps, merchants
-from app.claims import new_code
+from app.claims import CLAIM_CELL_RES, new_code
 from app.db import make_engine
 from app.merchants import prepare
 from app.queries import claims as claims_sql
@@ -42,9 +42,11 @@ from app.sealing import SecretBox
 from app.settings import Settings
 from bench.harness import Row, _free_port, server
 from spatial import CoordSystem, circle_fence
+from spatial.h3cells import cell_of
 
 SHOP = (22.5431, 114.0579)
 INSIDE = (22.5440, 114.0579)
+CELL = cell_of(*INSIDE, CLAIM_CELL_RES)
 # The claim statement (without rate limits), and without its event CTEs: the baseline of what
 # the outbox costs.
 TAKE = claims_sql._take_statement(keyed=False)
@@ -166,6 +168,7 @@ async def _claims(
                     point,
                     0.0,  # accuracy_m
                     app_id,
+                    CELL,  # the claim's H3 cell (app/claims.py)
                     None,  # through no share
                 )
                 taken += row[0] is not None
