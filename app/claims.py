@@ -162,6 +162,7 @@ async def redeem(conn: AsyncConnection, *, principal: Principal, code: str) -> C
             offer_id=row.offer_id,
             merchant_id=target.merchant_id,
             user_id=row.user_id,
+            app_id=target.app_id,
             data={
                 "code": row.code,
                 "claimed_at": row.claimed_at.isoformat(),

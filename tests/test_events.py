@@ -88,8 +88,13 @@ async def test_claims_write_offer_claimed_and_the_last_code_offer_sold_out(
         ("offer.claimed", "u2", {"code": second.json()["code"], "claimed": 2, "quantity": 2}),
         ("offer.sold_out", "u2", {"claimed": 2, "quantity": 2}),
     ]
+    (app_id,) = (
+        await conn.execute(
+            text("SELECT DISTINCT app_id FROM claim WHERE offer_id = :o"), {"o": offer.id}
+        )
+    ).one()
     assert {(e["offer_id"], e["merchant_id"], e["app_id"]) for e in written} == {
-        (offer.id, shop.id, None)
+        (offer.id, shop.id, app_id)  # the app whose users claimed
     }
 
 
@@ -117,11 +122,15 @@ async def test_redeeming_writes_claim_redeemed_once(
     assert (await client.post(f"/v1/claims/{code}/redeem", headers=owner[1])).status_code == 409
     redeemed = [e for e in await events_of(conn, owner[0]) if e["type"] == "claim.redeemed"]
     assert len(redeemed) == 1
-    assert (redeemed[0]["offer_id"], redeemed[0]["merchant_id"], redeemed[0]["user_id"]) == (
-        offer.id,
-        shop.id,
-        "u1",
-    )
+    app_id = (
+        await conn.execute(text("SELECT app_id FROM claim WHERE code = :c"), {"c": code})
+    ).scalar_one()
+    assert (
+        redeemed[0]["offer_id"],
+        redeemed[0]["merchant_id"],
+        redeemed[0]["user_id"],
+        redeemed[0]["app_id"],
+    ) == (offer.id, shop.id, "u1", app_id)
     assert redeemed[0]["data"]["code"] == code
     assert redeemed[0]["data"]["redeemed_at"] == done.json()["redeemed_at"].replace("Z", "+00:00")
 

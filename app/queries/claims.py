@@ -130,6 +130,7 @@ class RedeemTarget:
     owner_id: UUID  # of the offer's merchant
     redeemed_at: datetime | None
     merchant_id: UUID
+    app_id: UUID  # whose user claimed the code
 
 
 # Seams of stored fences that are not edges: cuts at the antimeridian, closures over a pole.
@@ -214,7 +215,7 @@ def _preflight_statement(*, limits: int) -> str:
 
 # offer.claimed for every code taken, and offer.sold_out with the one that took the last code.
 _CLAIM_EVENTS = events_sql.emit_ctes(
-    """SELECT k.type, $4::timestamptz, m.owner_id, c.id, c.merchant_id, $2::text, NULL::uuid,
+    """SELECT k.type, $4::timestamptz, m.owner_id, c.id, c.merchant_id, $2::text, $7::uuid,
               k.data
        FROM counted c JOIN merchant m ON m.id = c.merchant_id
        CROSS JOIN LATERAL (VALUES
@@ -487,7 +488,7 @@ async def redeem_target(conn: AsyncConnection, *, code: str) -> RedeemTarget | N
     row = (
         await conn.execute(
             text(
-                """SELECT c.code, c.offer_id, m.owner_id, c.redeemed_at, m.id
+                """SELECT c.code, c.offer_id, m.owner_id, c.redeemed_at, m.id, c.app_id
                    FROM claim c JOIN offer o ON o.id = c.offer_id
                    JOIN merchant m ON m.id = o.merchant_id
                    WHERE c.code = :code
