@@ -73,8 +73,19 @@ async def seeded(conn: AsyncConnection, driver: Any) -> Any:
            FROM (SELECT id FROM offer LIMIT 100) o, generate_series(1, 20) i""",
         app.row.id,
     )
+    # Root shares as an offer being passed around has them (one per sharing user): without
+    # them the table's statistics may say it is empty, and a scan of nothing is cheapest.
     await driver.execute(
-        "ANALYZE offer; ANALYZE merchant; ANALYZE rate_counter; ANALYZE claim_request"
+        """INSERT INTO share (code, offer_id, app_id, user_id, depth, path)
+           SELECT 'S' || o.n || 'x' || i, o.id, $1, 'sharer-' || i, 0,
+                  ARRAY['S' || o.n || 'x' || i]
+           FROM (SELECT id, row_number() OVER () AS n FROM offer LIMIT 100) o,
+                generate_series(1, 20) i""",
+        app.row.id,
+    )
+    await driver.execute(
+        "ANALYZE offer; ANALYZE merchant; ANALYZE rate_counter; ANALYZE claim_request;"
+        " ANALYZE share"
     )
     return driver
 
