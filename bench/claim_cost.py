@@ -17,6 +17,7 @@ import asyncio
 import os
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from statistics import median, quantiles
 from uuid import UUID
 
@@ -95,21 +96,38 @@ async def _drop(server: str, name: str) -> None:
         await conn.close()
 
 
+def run_throwaway(
+    prefix: str,
+    measure: Callable[..., Coroutine[None, None, dict[str, list[float]]]],
+    *,
+    claims: int,
+) -> dict[str, list[float]]:
+    """`measure(url, claims=...)` on a database of its own (named `prefix_<random>`), dropped
+    afterwards."""
+    server = os.environ["DATABASE_URL"]
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    url = bench_database(server, name)
+    try:
+        return asyncio.run(measure(url, claims=claims))
+    finally:
+        asyncio.run(_drop(server, name))
+
+
+def print_times(heading: str, times: dict[str, list[float]]) -> None:
+    """One row per kind of claim: how many, the median and the p90 time."""
+    width = max(len(heading), *map(len, times)) + 4
+    print(f"{heading:<{width}}{'claims':>8}{'median ms':>11}{'p90 ms':>9}")
+    for label, spent in times.items():
+        p90 = quantiles(spent, n=10)[-1]
+        print(f"{label:<{width}}{len(spent):>8}{median(spent) * 1e3:>11.3f}{p90 * 1e3:>9.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.claim_cost", description=__doc__)
     parser.add_argument("--claims", type=int, default=2000, help="per mode and kind of claim")
     args = parser.parse_args()
-    server = os.environ["DATABASE_URL"]
-    name = f"nearby_claim_cost_{uuid.uuid4().hex[:8]}"
-    url = bench_database(server, name)
-    try:
-        times = asyncio.run(measure(url, claims=args.claims))
-    finally:
-        asyncio.run(_drop(server, name))
-    print(f"{'limits, claim':<28}{'claims':>8}{'median ms':>11}{'p90 ms':>9}")
-    for label, spent in times.items():
-        p90 = quantiles(spent, n=10)[-1]
-        print(f"{label:<28}{len(spent):>8}{median(spent) * 1e3:>11.3f}{p90 * 1e3:>9.3f}")
+    times = run_throwaway("nearby_claim_cost", measure, claims=args.claims)
+    print_times("limits, claim", times)
     for kind in ("no key", "Idempotency-Key"):
         on, off = median(times[f"on, {kind}"]), median(times[f"off, {kind}"])
         print(f"limits cost, {kind}: {(on - off) * 1e3:+.3f} ms a claim ({on / off - 1:+.1%})")

@@ -10,18 +10,15 @@ throwaway database of its own on the server of DATABASE_URL.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import time
 import uuid
-from statistics import median, quantiles
+from statistics import median
 
 import httpx
 
 from app.main import create_app
 from app.settings import Settings
-from bench.claim_cost import _drop, _setup
-from bench.harness import bench_database
+from bench.claim_cost import _setup, print_times, run_throwaway
 
 
 async def measure(url: str, *, claims: int) -> dict[str, list[float]]:
@@ -59,17 +56,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.share_cost", description=__doc__)
     parser.add_argument("--claims", type=int, default=2000, help="per kind of claim")
     args = parser.parse_args()
-    server = os.environ["DATABASE_URL"]
-    name = f"nearby_share_cost_{uuid.uuid4().hex[:8]}"
-    url = bench_database(server, name)
-    try:
-        times = asyncio.run(measure(url, claims=args.claims))
-    finally:
-        asyncio.run(_drop(server, name))
-    print(f"{'claim':<20}{'claims':>8}{'median ms':>11}{'p90 ms':>9}")
-    for label, spent in times.items():
-        p90 = quantiles(spent, n=10)[-1]
-        print(f"{label:<20}{len(spent):>8}{median(spent) * 1e3:>11.3f}{p90 * 1e3:>9.3f}")
+    times = run_throwaway("nearby_share_cost", measure, claims=args.claims)
+    print_times("claim", times)
     shared, plain = median(times["through a share"]), median(times["no share"])
     print(f"a share costs {(shared - plain) * 1e3:+.3f} ms a claim ({shared / plain - 1:+.1%})")
 
