@@ -176,11 +176,21 @@ offer = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # Seconds inside the fence before fence.dwelled (app/tracking.py).
     Column("dwell_s", Integer, nullable=False, server_default=text("300")),
+    # The statistics rollup's current quarter-hour (UTC) and its counts: offer_stats holds the
+    # finished ones (app/queries/claims.py, the claim and redeem statements).
+    Column("stats_t", DateTime(timezone=True)),
+    Column("stats_claims", Integer, nullable=False, server_default=text("0")),
+    Column("stats_redemptions", Integer, nullable=False, server_default=text("0")),
     CheckConstraint("(center IS NULL) = (radius_m IS NULL)", name="circle"),
     CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="window"),
     CheckConstraint("quantity IS NULL OR claimed <= quantity", name="not_oversold"),
     CheckConstraint("0 <= redeemed AND redeemed <= claimed", name="counts"),
     CheckConstraint("dwell_s BETWEEN 60 AND 86400", name="dwell"),
+    CheckConstraint(
+        "0 <= stats_claims AND 0 <= stats_redemptions"
+        " AND (stats_t IS NOT NULL OR stats_claims + stats_redemptions = 0)",
+        name="live_quarter",
+    ),
 )
 Index("ix_offer_fence", offer.c.fence, postgresql_using="gist")
 # A merchant's offers, newest first (and the cascade from merchant).
@@ -246,8 +256,9 @@ share = Table(
     CheckConstraint("cardinality(path) = depth + 1 AND path[depth + 1] = code", name="path"),
 )
 
-# Claims and redemptions per offer and quarter-hour (UTC), kept by the claim and redeem
-# statements (app/stats.py): every timezone is whole quarter-hours from UTC.
+# Claims and redemptions per offer and finished quarter-hour (UTC), kept by the claim and redeem
+# statements (app/stats.py): every timezone is whole quarter-hours from UTC. The quarter being
+# counted is on the offer's row (stats_t).
 offer_stats = Table(
     "offer_stats",
     metadata,

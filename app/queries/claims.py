@@ -142,6 +142,45 @@ EDGE_PIECE_DEG = 0.0005
 PRESENCE_SLACK_M = 50.0
 # The quarter-hour (UTC) of offer_stats an instant counts in.
 QUARTER_OF = "date_bin('15 minutes', {}, timestamptz '2000-01-01 00:00+00')"
+_COUNTS = ("claims", "redemptions")
+
+
+def live_quarter_set(kind: str, at: str) -> str:
+    """The SET clauses of an UPDATE of offer `o` that count one of `kind` ("claims" or
+    "redemptions") at the instant `at` on the offer's live quarter (offer.stats_t and its
+    counts, migration 0010): the same quarter adds one; a later one starts afresh (its
+    predecessor goes to offer_stats, `spill_cte`); an earlier one (an instant older than a
+    concurrent claim's that already moved the quarter on) leaves the row alone and goes to
+    offer_stats itself."""
+    q = QUARTER_OF.format(at)
+    sets = [f"stats_t = greatest(o.stats_t, {q})"]
+    for count in _COUNTS:
+        add = int(count == kind)
+        sets.append(
+            f"""stats_{count} = CASE WHEN o.stats_t IS NULL OR o.stats_t < {q} THEN {add}
+                                     WHEN o.stats_t = {q} THEN o.stats_{count} + {add}
+                                     ELSE o.stats_{count} END"""
+        )
+    return ", ".join(sets)
+
+
+def spill_cte(name: str, kind: str, at: str, old: str, done: str) -> str:
+    """The CTE `name` that writes to offer_stats what `live_quarter_set` moves off the offer's
+    row: the finished quarter when a later one starts, or the one count of an earlier quarter.
+    `old` is SQL of the offer's row as locked before the update (columns id, stats_t,
+    stats_claims, stats_redemptions), `done` a condition that the count happened."""
+    q = QUARTER_OF.format(at)
+    adds = ", ".join(str(int(count == kind)) for count in _COUNTS)
+    return f"""{name} AS (
+        INSERT INTO offer_stats AS s (offer_id, t, claims, redemptions)
+        SELECT l.id, l.stats_t, l.stats_claims, l.stats_redemptions FROM {old} l
+        WHERE {done} AND l.stats_t < {q} AND l.stats_claims + l.stats_redemptions > 0
+        UNION ALL
+        SELECT l.id, {q}, {adds} FROM {old} l WHERE {done} AND l.stats_t > {q}
+        ON CONFLICT (offer_id, t) DO UPDATE
+            SET claims = s.claims + excluded.claims,
+                redemptions = s.redemptions + excluded.redemptions
+    )"""
 
 
 def fence_edge_pieces(fence: str) -> str:
@@ -238,7 +277,8 @@ def _take_statement(*, keyed: bool, limits: int = 0) -> str:
     their limit (ON CONFLICT re-checks the newest count), then the offer, then the code. A
     refusal writes nothing but the lock, so without a key no transaction is needed. A code
     taken writes its events in the same statement (events_sql.emit_ctes) and counts itself in
-    its offer's quarter-hour of offer_stats (under the offer's lock: no extra waiting).
+    its offer's live quarter-hour, on the offer's row it updates anyway (`live_quarter_set`;
+    the first claim of a new quarter moves the finished one to offer_stats, `spill_cte`).
 
     Without a key, the statement also counts the attempt against `limits` rate limits first
     (counters from $10, see ratelimit_sql.counting_sql), tries the claim only if every one
@@ -274,6 +314,9 @@ def _take_statement(*, keyed: bool, limits: int = 0) -> str:
         LEFT JOIN gate ON true"""
     else:
         summary = " FROM gate"
+    live_claim = live_quarter_set("claims", "$4::timestamptz")
+    made = "EXISTS (SELECT FROM made)"
+    spilled = spill_cte("spilled", "claims", "$4::timestamptz", "locked", made)
     return f"""
         WITH {"".join(cte + ", " for cte in counting)}via AS (
             SELECT CASE WHEN s.app_id = $7 AND s.user_id = $2 THEN s.parent ELSE s.code END
@@ -282,7 +325,8 @@ def _take_statement(*, keyed: bool, limits: int = 0) -> str:
         ), gate AS (
             SELECT {_gate_columns("$4", "$5", "$6::float8")} FROM offer o WHERE o.id = $1
         ), locked AS (
-            SELECT o.id, o.per_user_limit FROM offer o, gate
+            SELECT o.id, o.per_user_limit, o.stats_t, o.stats_claims, o.stats_redemptions
+            FROM offer o, gate
             WHERE o.id = $1 AND gate.inside {allowed}
               AND ({share} IS NULL OR EXISTS (SELECT FROM via))
               AND o.starts_at <= $4 AND (o.ends_at IS NULL OR $4 < o.ends_at)
@@ -295,7 +339,7 @@ def _take_statement(*, keyed: bool, limits: int = 0) -> str:
             WHERE c.claims < coalesce((SELECT per_user_limit FROM locked), 2147483647)
             RETURNING c.offer_id
         ), counted AS (
-            UPDATE offer o SET claimed = o.claimed + 1
+            UPDATE offer o SET claimed = o.claimed + 1, {live_claim}
             WHERE o.id = (SELECT offer_id FROM mine)
               AND (o.quantity IS NULL OR o.claimed < o.quantity)
             RETURNING o.id, o.merchant_id, o.claimed, o.quantity
@@ -303,11 +347,7 @@ def _take_statement(*, keyed: bool, limits: int = 0) -> str:
             INSERT INTO claim (code, offer_id, app_id, user_id, claimed_at, cell, share)
             SELECT $3, id, $7, $2, $4, $8, (SELECT share FROM via) FROM counted
             RETURNING claimed_at
-        ), tallied AS (
-            INSERT INTO offer_stats AS s (offer_id, t, claims)
-            SELECT $1, {QUARTER_OF.format("$4::timestamptz")}, 1 FROM made
-            ON CONFLICT (offer_id, t) DO UPDATE SET claims = s.claims + 1
-        ){stored}, {_CLAIM_EVENTS}
+        ), {spilled}{stored}, {_CLAIM_EVENTS}
         SELECT (SELECT claimed_at FROM made), EXISTS (SELECT FROM locked),
                {share} IS NULL OR EXISTS (SELECT FROM via), gate.*{summary}"""
 
@@ -501,8 +541,9 @@ async def redeem_target(conn: AsyncConnection, *, code: str) -> RedeemTarget | N
 
 
 async def redeem(conn: AsyncConnection, *, code: str, now: datetime) -> ClaimRow | None:
-    """Mark the code redeemed at `now` and count it on its offer and in offer_stats (the
-    caller holds the offer's lock: redeem_target); None if it already was."""
+    """Mark the code redeemed at `now` and count it on its offer and its live quarter (the
+    caller holds the offer's lock, redeem_target, so `live` reads the newest row); None if it
+    already was."""
     row = (
         await conn.execute(
             text(
@@ -510,14 +551,16 @@ async def redeem(conn: AsyncConnection, *, code: str, now: datetime) -> ClaimRow
                        UPDATE claim SET redeemed_at = :now
                        WHERE code = :code AND redeemed_at IS NULL
                        RETURNING code, offer_id, user_id, claimed_at, redeemed_at
+                   ), live AS (
+                       SELECT o.id, o.stats_t, o.stats_claims, o.stats_redemptions
+                       FROM offer o JOIN done ON o.id = done.offer_id
                    ), counted AS (
-                       UPDATE offer o SET redeemed = o.redeemed + 1
+                       UPDATE offer o SET redeemed = o.redeemed + 1,
+                           {live_quarter_set("redemptions", "CAST(:now AS timestamptz)")}
                        FROM done WHERE o.id = done.offer_id
-                   ), tallied AS (
-                       INSERT INTO offer_stats AS s (offer_id, t, redemptions)
-                       SELECT offer_id, {QUARTER_OF.format("redeemed_at")}, 1 FROM done
-                       ON CONFLICT (offer_id, t) DO UPDATE SET redemptions = s.redemptions + 1
-                   )
+                   ), {
+                    spill_cte("spilled", "redemptions", "CAST(:now AS timestamptz)", "live", "true")
+                }
                    SELECT code, offer_id, user_id, claimed_at, redeemed_at FROM done"""
             ),
             {"code": code, "now": now},

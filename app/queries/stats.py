@@ -1,5 +1,5 @@
 """SQL of merchant statistics (app/stats.py): whose offers a view covers, the quarter-hour
-rollup `offer_stats` summed into local hours or days, the claims of a range by H3 cell with
+rollup (`QUARTERS`) summed into local hours or days, the claims of a range by H3 cell with
 their distinct users, and an offer's claims for the CSV export.
 
 A view covers a set of offers, named by a scope: one offer, a store's offers, or an owner's.
@@ -26,6 +26,15 @@ SCOPES: dict[Scope, str] = {
     "owner": """SELECT o.id FROM offer o JOIN merchant m ON m.id = o.merchant_id
                 WHERE m.owner_id = :id""",
 }
+
+
+# The rollup's quarters: the finished ones in offer_stats, and each offer's live one on its row
+# (migration 0010). A quarter may be in both (a claim of an earlier quarter arriving after a
+# later one began goes to offer_stats): readers sum by quarter.
+QUARTERS = """(SELECT offer_id, t, claims, redemptions FROM offer_stats
+               UNION ALL
+               SELECT id, stats_t, stats_claims, stats_redemptions FROM offer
+               WHERE stats_t IS NOT NULL)"""
 
 
 @dataclass(slots=True)
@@ -102,7 +111,7 @@ async def quarterly(
     rows = await conn.execute(
         text(
             f"""SELECT s.t, sum(s.claims)::bigint, sum(s.redemptions)::bigint
-                FROM offer_stats s
+                FROM {QUARTERS} s
                 WHERE s.offer_id IN ({SCOPES[scope]}) AND s.t >= :start AND s.t < :end
                 GROUP BY s.t"""
         ),
@@ -119,7 +128,7 @@ async def daily(
         text(
             f"""SELECT (s.t AT TIME ZONE :tz)::date AS day,
                        sum(s.claims)::bigint, sum(s.redemptions)::bigint
-                FROM offer_stats s
+                FROM {QUARTERS} s
                 WHERE s.offer_id IN ({SCOPES[scope]}) AND s.t >= :start AND s.t < :end
                 GROUP BY day"""
         ),
