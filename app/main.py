@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if deliverer is not None:
                 await deliverer.close()
             await app.state.imports.close()
+            await app.state.stats_cache.close()
             await connections.close()
             await engine.dispose()
 
@@ -100,7 +101,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.replicas = None  # the lifespan makes them, when NEARBY_REPLICA_URLS names any
     app.state.apps = Directory(box_of(settings))
     app.state.limits = Limits.of(settings)
-    app.state.stats_cache = ViewCache(settings.stats_cache_s)
+    # Statistics refresh ahead on connections of their own (the engine's, once it exists).
+    app.state.stats_cache = ViewCache(
+        settings.stats_cache_s, connect=lambda: app.state.core_connector()
+    )
     errors.install(app)
     for router in routes.ROUTERS:
         app.include_router(router)

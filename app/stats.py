@@ -14,7 +14,9 @@ Where the numbers come from (docs/design.md "Statistics"):
 - a cell (resolution 9, about 0.1 km^2) is shown only with at least K_ANONYMITY distinct users.
 - an answer is kept `NEARBY_STATS_CACHE_S` (30 s) per process (`ViewCache`) and shared by
   the requests for the same view, range and bucket meanwhile (one computation however many
-  ask at once): statistics lag the claims by at most that long. The range is widened to whole
+  ask at once), and refreshed in the background once it is half that old: statistics lag
+  the claims by at most that long (and one computation), and a view asked for steadily is
+  computed while nobody waits. The range is widened to whole
   buckets first, so "the last 30 days" asked again and again within a day is one view.
 - sharers and kol: the claims of the range made through a share, counted per share in SQL and
   credited up the chains by app/attribution.py (the one attribution algorithm), over the whole
@@ -26,8 +28,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import logging
 import time as clock
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -37,13 +41,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import attribution
+from app import attribution, errors
 from app.auth import Principal
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.queries import stats as stats_sql
 from app.queries.stats import Scope, Subject
 from spatial.h3cells import cell_to_hex
 
+log = logging.getLogger("nearby.stats")
 K_ANONYMITY = 5  # a cell with fewer distinct users is left out
 TOP_SHARERS = 100  # sharers listed, most chain redemptions first (kol counts them all)
 DEFAULT_SPAN = timedelta(days=30)
@@ -118,40 +123,93 @@ class Asked:
     now: datetime | None = None  # tests pin it; else the clock
 
 
+Compute = Callable[[AsyncConnection], Awaitable[Stats]]
+Connect = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+
+
+@dataclass
+class _Kept:
+    computed_at: float  # monotonic, when its computation started
+    answer: asyncio.Future[Stats]
+    refreshing: bool = False
+
+
 class ViewCache:
     """Answers kept `ttl_s` seconds, at most `size` of them, each computed once however many
     requests ask for it at the same time (they await the one computation). A failed or
-    cancelled computation is not kept: whoever waited on it computes again."""
+    cancelled computation is not kept: whoever waited on it computes again.
 
-    def __init__(self, ttl_s: float, size: int = 2048) -> None:
+    Refreshed ahead: an answer older than half its time is still given, and the first request
+    that finds it so starts a computation in the background, on a connection of its own
+    (`connect`), that replaces it when done. So a view asked for steadily is never waited for
+    after its first computation, and no answer given is older than `ttl_s` (plus the time its
+    computation took). Without `connect` (or when the background computation fails) the answer
+    is simply recomputed once it is `ttl_s` old."""
+
+    def __init__(self, ttl_s: float, size: int = 2048, connect: Connect | None = None) -> None:
         self.ttl_s = ttl_s
         self.size = size
-        self._kept: dict[Hashable, tuple[float, asyncio.Future[Stats]]] = {}
+        self.connect = connect
+        self._kept: dict[Hashable, _Kept] = {}
+        self._refreshes: set[asyncio.Task[None]] = set()
 
-    async def get(self, key: Hashable, compute: Callable[[], Awaitable[Stats]]) -> Stats:
+    async def get(self, key: Hashable, compute: Compute, conn: AsyncConnection) -> Stats:
         if self.ttl_s <= 0:
-            return await compute()
+            return await compute(conn)
         now = clock.monotonic()
         kept = self._kept.get(key)
-        if kept is not None and kept[0] > now:
-            await asyncio.wait([kept[1]])  # raises only when this request is cancelled
-            if not kept[1].cancelled():
-                return kept[1].result()
-            return await compute()  # the computation failed: try again for this request
+        if kept is not None and now - kept.computed_at < self.ttl_s:
+            await asyncio.wait([kept.answer])  # raises only when this request is cancelled
+            if kept.answer.cancelled():  # the computation failed: try again for this request
+                return await compute(conn)
+            if now - kept.computed_at >= self.ttl_s / 2 and not kept.refreshing:
+                self._refresh(key, kept, compute)
+            return kept.answer.result()
         if len(self._kept) >= self.size:
-            self._kept = {k: v for k, v in self._kept.items() if v[0] > now}
+            self._kept = {k: v for k, v in self._kept.items() if now - v.computed_at < self.ttl_s}
             while len(self._kept) >= self.size:
                 self._kept.pop(next(iter(self._kept)))
-        future: asyncio.Future[Stats] = asyncio.get_running_loop().create_future()
-        self._kept[key] = (now + self.ttl_s, future)
+        answer: asyncio.Future[Stats] = asyncio.get_running_loop().create_future()
+        self._kept[key] = _Kept(now, answer)
         try:
-            future.set_result(await compute())
+            answer.set_result(await compute(conn))
         except BaseException:
-            if self._kept.get(key, (0.0, None))[1] is future:
+            if (held := self._kept.get(key)) is not None and held.answer is answer:
                 del self._kept[key]
-            future.cancel()  # its waiters compute for themselves
+            answer.cancel()  # its waiters compute for themselves
             raise
-        return future.result()
+        return answer.result()
+
+    def _refresh(self, key: Hashable, kept: _Kept, compute: Compute) -> None:
+        if self.connect is None:
+            return
+        kept.refreshing = True
+        connect = self.connect
+
+        async def refresh() -> None:
+            started = clock.monotonic()
+            try:
+                async with connect() as conn:
+                    fresh = await compute(conn)
+            except Exception as exc:  # the kept answer stays until it is too old
+                log.warning("statistics view not refreshed: %s", errors.one_line(exc))
+                return
+            finally:
+                kept.refreshing = False
+            answer: asyncio.Future[Stats] = asyncio.get_running_loop().create_future()
+            answer.set_result(fresh)
+            if self._kept.get(key) is kept:
+                self._kept[key] = _Kept(started, answer)
+
+        task = asyncio.get_running_loop().create_task(refresh())
+        self._refreshes.add(task)
+        task.add_done_callback(self._refreshes.discard)
+
+    async def close(self) -> None:
+        """Cancel the refreshes under way (the service is stopping)."""
+        for task in list(self._refreshes):
+            task.cancel()
+        await asyncio.gather(*self._refreshes, return_exceptions=True)
 
 
 # ---- buckets (pure) ----
@@ -282,7 +340,8 @@ async def _stats(
     starts = buckets(start, end, bucket, tz)
     return await cache.get(
         (scope, id, tz_name, bucket, starts[0], starts[-1]),
-        lambda: _compute(conn, scope, id, tz_name, bucket, starts),
+        lambda c: _compute(c, scope, id, tz_name, bucket, starts),
+        conn,
     )
 
 

@@ -12,6 +12,8 @@ import itertools
 import random
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -507,8 +509,46 @@ async def test_sharers_and_kol_equal_a_brute_force_over_a_random_share_tree(
     assert body["totals"]["shares"] == 0
 
 
-async def get(cache: stats.ViewCache, key: str, compute: Any) -> Any:
-    return await cache.get(key, compute)
+async def get(cache: stats.ViewCache, key: str, compute: Any, conn: Any = "request") -> Any:
+    return await cache.get(key, lambda c: compute(), conn)
+
+
+async def test_an_answer_half_its_time_old_is_refreshed_in_the_background() -> None:
+    calls: list[str] = []
+    fail = False
+
+    async def compute(conn: Any) -> Any:
+        calls.append(conn)
+        await asyncio.sleep(0.05)
+        if fail:
+            raise RuntimeError("database gone")
+        return len(calls)
+
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[str]:
+        yield "own connection"
+
+    cache = stats.ViewCache(1.0, connect=connect)
+
+    async def refreshed() -> None:
+        await asyncio.gather(*cache._refreshes)
+
+    assert await cache.get("k", compute, "request") == 1
+    await asyncio.sleep(0.6)  # past half its time: still given, and refreshed once
+    assert await asyncio.gather(*(cache.get("k", compute, "request") for _ in range(5))) == [1] * 5
+    await refreshed()
+    assert await cache.get("k", compute, "request") == 2
+    assert calls == ["request", "own connection"]
+    fail = True
+    await asyncio.sleep(0.6)
+    assert await cache.get("k", compute, "request") == 2  # the refresh fails: kept meanwhile
+    await refreshed()
+    assert calls[-1] == "own connection" and await cache.get("k", compute, "request") == 2
+    await refreshed()
+    await asyncio.sleep(0.5)  # now older than its time: computed by the request that asks
+    fail = False
+    assert await cache.get("k", compute, "request") == len(calls) and calls[-1] == "request"
+    await cache.close()
 
 
 async def test_an_answer_is_reused_for_the_cache_time_and_computed_once() -> None:

@@ -143,14 +143,24 @@ async def by_cell(
     """The codes claimed in [start, end) per claim cell, and (cell None) over all of them: how
     many, how many of them redeemed since, and by how many distinct users (app, user_id).
     Read from the index (offer_id, claimed_at) alone."""
+    # Grouped by claimant first (hash aggregates), then by cell and overall: a count of
+    # distinct (app_id, user_id) pairs per group sorts records, and measured twice as slow.
     rows = await conn.execute(
         text(
-            f"""SELECT CASE WHEN GROUPING(c.cell) = 0 THEN coalesce(c.cell, 0) END,
-                       count(*), count(c.redeemed_at), count(DISTINCT (c.app_id, c.user_id))
-                FROM claim c
-                WHERE c.offer_id IN ({SCOPES[scope]})
-                  AND c.claimed_at >= :start AND c.claimed_at < :end
-                GROUP BY GROUPING SETS ((c.cell), ())"""
+            f"""WITH per_user AS MATERIALIZED (
+                    SELECT c.cell, c.app_id, c.user_id,
+                           count(*) AS claims, count(c.redeemed_at) AS redeemed
+                    FROM claim c
+                    WHERE c.offer_id IN ({SCOPES[scope]})
+                      AND c.claimed_at >= :start AND c.claimed_at < :end
+                    GROUP BY c.cell, c.app_id, c.user_id
+                )
+                SELECT coalesce(cell, 0), sum(claims)::bigint, sum(redeemed)::bigint, count(*)
+                FROM per_user GROUP BY cell
+                UNION ALL
+                SELECT NULL, coalesce(sum(claims), 0)::bigint, coalesce(sum(redeemed), 0)::bigint,
+                       (SELECT count(*) FROM (SELECT DISTINCT app_id, user_id FROM per_user) AS d)
+                FROM per_user"""
         ),
         {"id": id, "start": start, "end": end},
     )
