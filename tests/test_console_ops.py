@@ -531,22 +531,6 @@ async def test_a_chinese_browser_gets_the_chinese_console_first(
     assert await phone.locator("#check").inner_text() == "查询"
 
 
-def test_every_string_has_both_languages() -> None:
-    """No key of i18n.js is missing from a language, and no page names a key it lacks."""
-    console = ROOT / "app" / "web" / "console"
-    blocks = re.split(r'\n  "zh-CN": \{\n', (console / "i18n.js").read_text())
-    assert len(blocks) == 2
-    english = set(re.findall(r'^    "([\w.-]+)":', blocks[0], re.M))
-    chinese = set(re.findall(r'^    "([\w.-]+)":', blocks[1], re.M))
-    assert english and english == chinese, english ^ chinese
-    used: set[str] = set()
-    for file in console.glob("*.html"):
-        used |= set(re.findall(r'data-i18n(?:-[a-z-]+)?="([\w.-]+)"', file.read_text()))
-    for file in console.glob("*.js"):
-        used |= set(re.findall(r'\bt\("([\w.-]+)"', file.read_text()))
-    assert used <= english, used - english
-
-
 # ------------------------------------------------------------------------------------ hostile text
 
 
