@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,13 +24,12 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Page
 
+from tests.browser import PageMaker
 from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
 from tests.service import free_port, nearby_serve
-from tests.test_console import REPORT_CSP_VIOLATIONS, browser, sign_in
-
-__all__ = ["browser"]
+from tests.test_console import sign_in
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSOLE = ROOT / "app" / "web" / "console"
@@ -250,30 +249,6 @@ def served() -> Iterator[Served]:
         asyncio.run(drop_database(server, name))
 
 
-@pytest.fixture
-async def new_page(browser: Browser) -> AsyncIterator[Any]:  # noqa: F811
-    """Pages in contexts of their own (options: locale, ...); the test fails if one threw."""
-    contexts = []
-    errors: list[str] = []
-
-    async def make(**options: Any) -> Page:
-        context = await browser.new_context(
-            **({"viewport": {"width": 1400, "height": 1000}} | options)
-        )
-        contexts.append(context)
-        page = await context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        await page.expose_function("reportCspViolation", lambda text: errors.append(text))
-        await page.add_init_script(REPORT_CSP_VIOLATIONS)
-        page.set_default_timeout(30_000)
-        return page
-
-    yield make
-    for context in contexts:
-        await context.close()
-    assert errors == [], f"the page threw or broke its policy: {errors}"
-
-
 # Every text a person sees: text nodes of rendered elements, the options of rendered selects,
 # placeholders, titles and aria-labels of rendered elements, and the document's title. The
 # event types of the events and webhooks views are identifiers (`offer.claimed`), left out.
@@ -312,7 +287,7 @@ async def opened(page: Page, url: str) -> None:
 
 
 async def test_the_merchant_views_switched_to_chinese_show_no_english(
-    new_page: Any, served: Served
+    new_page: PageMaker, served: Served
 ) -> None:
     words = english_words()
     page = await new_page(locale="en-US")
@@ -355,7 +330,7 @@ async def test_the_merchant_views_switched_to_chinese_show_no_english(
 
 
 async def test_the_cashier_and_the_link_pages_in_chinese_show_no_english(
-    new_page: Any, served: Served
+    new_page: PageMaker, served: Served
 ) -> None:
     words = english_words()
     phone = await new_page(locale="zh-CN", viewport={"width": 375, "height": 740})

@@ -12,22 +12,21 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Dialog, Page
+from playwright.async_api import Dialog, Page
 
+from tests.browser import PageMaker
 from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
 from tests.service import free_port, nearby_serve
 from tests.test_console import (
     HELSINKI,
     HOSTILE,
     PAGE_STATE,
-    REPORT_CSP_VIOLATIONS,
-    browser,
     hostile,
     hostile_offer,
     hostile_store,
@@ -35,8 +34,6 @@ from tests.test_console import (
     sign_in,
 )
 from tests.webhook_receiver import Receiver, verify
-
-__all__ = ["browser"]  # the module's chromium, shared with tests/test_console.py's fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "console-ops"
@@ -110,36 +107,6 @@ def ops() -> Iterator[OpsServer]:
             served.api.close()
     finally:
         asyncio.run(drop_database(server, name))
-
-
-PageMaker = Callable[..., Awaitable[Page]]
-
-
-@pytest.fixture
-async def new_page(browser: Browser) -> AsyncIterator[PageMaker]:
-    """Pages in contexts of their own (options: viewport, locale, ...); each test fails if a
-    page threw or broke its Content-Security-Policy."""
-    contexts: list[BrowserContext] = []
-    errors: list[str] = []
-    violations: list[str] = []
-
-    async def make(**options: Any) -> Page:
-        context = await browser.new_context(
-            **({"viewport": {"width": 1400, "height": 900}} | options)
-        )
-        contexts.append(context)
-        page = await context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        await page.expose_function("reportCspViolation", lambda text: violations.append(text))
-        await page.add_init_script(REPORT_CSP_VIOLATIONS)
-        page.set_default_timeout(30_000)  # the machine may be busy with other test runs
-        return page
-
-    yield make
-    for context in contexts:
-        await context.close()
-    assert errors == [], f"the page threw: {errors}"
-    assert violations == [], f"the page broke its Content-Security-Policy: {violations}"
 
 
 async def opened(page: Page, url: str) -> None:
