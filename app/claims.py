@@ -42,7 +42,7 @@ import asyncpg
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import cursor, events, ratelimit
+from app import attribution, cursor, events, ratelimit
 from app.auth import AppUser, Principal
 from app.db import constraint_errors
 from app.errors import (
@@ -59,6 +59,7 @@ from app.errors import (
 )
 from app.queries import claims as claims_sql
 from app.queries import offers as offers_sql
+from app.queries import shares as shares_sql
 from app.queries.claims import ClaimGate, ClaimRecord, ClaimRow, OfferSummary, UserClaim
 from app.queries.offers import OfferRow
 from app.queries.ratelimit import Hit
@@ -240,14 +241,17 @@ def offer_summary_body(offer: OfferSummary, offer_id: UUID, coord: CoordSystem) 
     }
 
 
-def _response(attempt: Attempt, offer: OfferSummary, code: str, now: datetime) -> bytes:
-    """A code's 201 JSON."""
+def _response(
+    attempt: Attempt, offer: OfferSummary, code: str, now: datetime, share: str | None
+) -> bytes:
+    """A code's 201 JSON; `share` is the share the claim is attributed to."""
     body = {
         "code": code,
         "offer_id": str(attempt.offer_id),
         "user_id": attempt.user_id,
         "claimed_at": now,
         "offer": offer_summary_body(offer, attempt.offer_id, attempt.coord),
+        "share": share,
     }
     return orjson.dumps(body, option=_JSON)
 
@@ -280,7 +284,7 @@ async def _claim_counted(
     if claimed.taken is None or claimed.offer is None:
         raise _no_offer(attempt.offer_id)
     if claimed.taken.claimed_at is not None:
-        return _response(attempt, claimed.offer, code, now)
+        return _response(attempt, claimed.offer, code, now, claimed.taken.share)
     if not claimed.taken.share_known:
         raise _unknown_share()
     raise await _refusal(conn, attempt, claimed.taken, lat, lng, now)
@@ -292,7 +296,7 @@ async def _take(
     """A keyed claim's code JSON (stored for the key too), or the refusal's error; a refusal
     writes nothing."""
     code = new_code()
-    response = _response(attempt, offer, code, now)
+    response = _response(attempt, offer, code, now, await _attributed(conn, attempt))
     lat, lng = to_wgs84(attempt.lat, attempt.lng, attempt.coord)
     with constraint_errors(_OFFER_GONE, attempt.offer_id):
         taken = await claims_sql.take_code(
@@ -317,6 +321,20 @@ async def _take(
     if not taken.share_known:
         raise _unknown_share()
     raise await _refusal(conn, attempt, taken, lat, lng, now)
+
+
+async def _attributed(conn: asyncpg.Connection, attempt: Attempt) -> str | None:
+    """The share a keyed claim will be attributed to, for the response stored with its key
+    before the claim statement runs: the rule of app/attribution.py, as the statement applies
+    it. A share that is not the offer's gives None here, and the claim a 422."""
+    if attempt.share is None:
+        return None
+    row = await shares_sql.share_of_offer(conn, code=attempt.share, offer_id=attempt.offer_id)
+    if row is None:
+        return None
+    share = attribution.Share(row.code, row.parent, (row.app_id, row.user_id))
+    claimant = (attempt.app_id, attempt.user_id)
+    return attribution.attributed_share({row.code: share}, row.code, claimant)
 
 
 def _unknown_share() -> InvalidInput:

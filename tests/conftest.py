@@ -26,6 +26,7 @@ from app import migrate
 from app.db import get_conn, get_read_conn, make_engine
 from app.main import create_app
 from app.settings import Settings
+from tests.browser import browser, new_page, page  # noqa: F401 (every module's chromium)
 
 ADMIN_KEY = "test-admin-key"
 

@@ -10,18 +10,17 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Dialog, Locator, Page, async_playwright
+from playwright.async_api import Dialog, Locator, Page
 
 from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
 
@@ -116,47 +115,6 @@ def _wait_ready(url: str, process: subprocess.Popen[str]) -> None:
             pass
         subprocess.run(["sleep", "0.1"], check=True)
     pytest.fail("the server did not become ready in 30 s")
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    executable = os.environ.get("NEARBY_CHROMIUM") or shutil.which("chromium")
-    if not executable:
-        pytest.fail("No chromium: `make test` installs Debian's (scripts/chromium).", pytrace=False)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox"]
-        )
-        yield browser
-        await browser.close()
-
-
-# Every breach of the console's Content-Security-Policy, reported by the page itself.
-REPORT_CSP_VIOLATIONS = """
-document.addEventListener("securitypolicyviolation", (e) => window.reportCspViolation(
-    `${e.effectiveDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`
-));
-"""
-
-
-@pytest.fixture
-async def page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
-    """A fresh page; the test fails if the page threw or broke its Content-Security-Policy.
-
-    Parametrised indirectly, the parameter is more options for the browser context."""
-    options = getattr(request, "param", {})
-    context = await browser.new_context(viewport={"width": 1400, "height": 900}, **options)
-    page = await context.new_page()
-    errors: list[str] = []
-    violations: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    await page.expose_function("reportCspViolation", lambda text: violations.append(text))
-    await page.add_init_script(REPORT_CSP_VIOLATIONS)
-    page.set_default_timeout(15_000)
-    yield page
-    await context.close()
-    assert errors == [], f"the page threw: {errors}"
-    assert violations == [], f"the page broke its Content-Security-Policy: {violations}"
 
 
 # Under the console's CSP (no 'unsafe-eval') Playwright's wait_for_function needs a function, not

@@ -12,22 +12,21 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Dialog, Page
+from playwright.async_api import Dialog, Page
 
+from tests.browser import PageMaker
 from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
 from tests.service import free_port, nearby_serve
 from tests.test_console import (
     HELSINKI,
     HOSTILE,
     PAGE_STATE,
-    REPORT_CSP_VIOLATIONS,
-    browser,
     hostile,
     hostile_offer,
     hostile_store,
@@ -35,8 +34,6 @@ from tests.test_console import (
     sign_in,
 )
 from tests.webhook_receiver import Receiver, verify
-
-__all__ = ["browser"]  # the module's chromium, shared with tests/test_console.py's fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "console-ops"
@@ -110,36 +107,6 @@ def ops() -> Iterator[OpsServer]:
             served.api.close()
     finally:
         asyncio.run(drop_database(server, name))
-
-
-PageMaker = Callable[..., Awaitable[Page]]
-
-
-@pytest.fixture
-async def new_page(browser: Browser) -> AsyncIterator[PageMaker]:
-    """Pages in contexts of their own (options: viewport, locale, ...); each test fails if a
-    page threw or broke its Content-Security-Policy."""
-    contexts: list[BrowserContext] = []
-    errors: list[str] = []
-    violations: list[str] = []
-
-    async def make(**options: Any) -> Page:
-        context = await browser.new_context(
-            **({"viewport": {"width": 1400, "height": 900}} | options)
-        )
-        contexts.append(context)
-        page = await context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        await page.expose_function("reportCspViolation", lambda text: violations.append(text))
-        await page.add_init_script(REPORT_CSP_VIOLATIONS)
-        page.set_default_timeout(30_000)  # the machine may be busy with other test runs
-        return page
-
-    yield make
-    for context in contexts:
-        await context.close()
-    assert errors == [], f"the page threw: {errors}"
-    assert violations == [], f"the page broke its Content-Security-Policy: {violations}"
 
 
 async def opened(page: Page, url: str) -> None:
@@ -529,22 +496,6 @@ async def test_a_chinese_browser_gets_the_chinese_console_first(
     phone = await new_page(locale="zh-CN", **PHONE)
     await opened(phone, f"{ops.url}/cashier")
     assert await phone.locator("#check").inner_text() == "查询"
-
-
-def test_every_string_has_both_languages() -> None:
-    """No key of i18n.js is missing from a language, and no page names a key it lacks."""
-    console = ROOT / "app" / "web" / "console"
-    blocks = re.split(r'\n  "zh-CN": \{\n', (console / "i18n.js").read_text())
-    assert len(blocks) == 2
-    english = set(re.findall(r'^    "([\w.-]+)":', blocks[0], re.M))
-    chinese = set(re.findall(r'^    "([\w.-]+)":', blocks[1], re.M))
-    assert english and english == chinese, english ^ chinese
-    used: set[str] = set()
-    for file in console.glob("*.html"):
-        used |= set(re.findall(r'data-i18n(?:-[a-z-]+)?="([\w.-]+)"', file.read_text()))
-    for file in console.glob("*.js"):
-        used |= set(re.findall(r'\bt\("([\w.-]+)"', file.read_text()))
-    assert used <= english, used - english
 
 
 # ------------------------------------------------------------------------------------ hostile text

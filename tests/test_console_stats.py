@@ -24,7 +24,7 @@ from playwright.async_api import Page
 
 from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
 from tests.service import free_port, nearby_serve
-from tests.test_console import ARTIFACTS, browser, open_console, page, shot, sign_in  # noqa: F401
+from tests.test_console import ARTIFACTS, open_console, shot, sign_in
 
 PORTS = range(27400, 27500)  # this module's own range
 STORE = (31.2304, 121.4737)
@@ -123,7 +123,7 @@ async def open_stats(tab: Page, console: Service, button: str) -> dict[str, Any]
 
 
 async def test_the_offer_view_shows_the_apis_numbers_chart_and_heat_map(
-    page: Page,  # noqa: F811
+    page: Page,
     console: Service,
 ) -> None:
     shown = await open_stats(page, console, "#offers > li button.statistics")
@@ -190,7 +190,7 @@ async def test_the_offer_view_shows_the_apis_numbers_chart_and_heat_map(
 
 
 async def test_the_store_view_sums_the_stores_offers(
-    page: Page,  # noqa: F811
+    page: Page,
     console: Service,
 ) -> None:
     shown = await open_stats(page, console, "#store-stats")

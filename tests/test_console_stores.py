@@ -19,14 +19,12 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Dialog, Page
 
-from tests.test_console import (  # noqa: F401 (browser, console, page: the console's fixtures)
+from tests.test_console import (  # noqa: F401 (console: the console's server)
     ConsoleServer,
-    browser,
     click_map,
     console,
     message,
     open_console,
-    page,
     set_view,
     shot,
     sign_in,

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import re
-import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,8 +20,9 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Page
 
+from tests.browser import PageMaker
 from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
 from tests.service import free_port, nearby_serve
 
@@ -111,30 +110,10 @@ def _fill(api: httpx.Client, url: str) -> SimpleNamespace:
     )
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    executable = os.environ.get("NEARBY_CHROMIUM") or shutil.which("chromium")
-    if not executable:
-        pytest.fail("No chromium: `make test` installs Debian's (scripts/chromium).", pytrace=False)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox"]
-        )
-        yield browser
-        await browser.close()
-
-
 @pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    """A fresh page; the test fails if the page threw."""
-    context = await browser.new_context(viewport={"width": 1200, "height": 800})
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.set_default_timeout(15_000)
-    yield page
-    await context.close()
-    assert errors == [], f"the page threw: {errors}"
+async def page(new_page: PageMaker) -> Page:
+    """A fresh page (tests/browser.py), smaller than the console's default."""
+    return await new_page(viewport={"width": 1200, "height": 800})
 
 
 async def decode_svg(page: Page, svg: bytes) -> str:

@@ -7,9 +7,7 @@ refused and reported.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,10 +15,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, Route, async_playwright
+from playwright.async_api import Page, Route
 
 from app.main import create_app
 from app.settings import Settings
+from tests.browser import PageMaker
 from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
 from tests.service import free_port, nearby_serve
 
@@ -86,39 +85,18 @@ def service() -> Iterator[str]:
         asyncio.run(drop_database(server, name))
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    executable = os.environ.get("NEARBY_CHROMIUM") or shutil.which("chromium")
-    if not executable:
-        pytest.fail("No chromium: `make test` installs Debian's (scripts/chromium).", pytrace=False)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox"]
-        )
-        yield browser
-        await browser.close()
-
-
 # ReDoc 2's sidebar badge ("API docs by Redocly") always asks for its logo from the vendor's CDN
 # (redoc 3 adds telemetry to that, so 2.x it is). The page's policy refuses the image before any
 # request leaves, and the badge drops its image on the error: the one refusal that is expected.
 REDOC_BADGE = "img-src blocked https://cdn.redoc.ly/redoc/logo-mini.svg"
 
-REPORT_CSP_VIOLATIONS = """
-document.addEventListener("securitypolicyviolation", (e) => window.reportCspViolation(
-    `${e.effectiveDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`
-));
-"""
-
 
 @pytest.fixture
-async def offline_page(browser: Browser, service: str) -> AsyncIterator[Page]:
+async def offline_page(new_page: PageMaker, service: str) -> AsyncIterator[Page]:
     """A page that can reach the service and nothing else; the test fails if the page asked for
-    anything elsewhere, threw, or broke its Content-Security-Policy."""
-    context = await browser.new_context(viewport={"width": 1400, "height": 900})
+    anything elsewhere, threw, or broke its Content-Security-Policy (tests/browser.py)."""
+    page = await new_page(expected_violations=[REDOC_BADGE])
     elsewhere: list[str] = []
-    errors: list[str] = []
-    violations: list[str] = []
     origin = urlsplit(service).netloc
 
     async def only_the_service(route: Route) -> None:
@@ -129,18 +107,9 @@ async def offline_page(browser: Browser, service: str) -> AsyncIterator[Page]:
             elsewhere.append(url)
             await route.abort("internetdisconnected")
 
-    await context.route("**/*", only_the_service)
-    page = await context.new_page()
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    await page.expose_function("reportCspViolation", lambda text: violations.append(text))
-    await page.add_init_script(REPORT_CSP_VIOLATIONS)
-    page.set_default_timeout(30_000)
+    await page.context.route("**/*", only_the_service)
     yield page
-    await context.close()
     assert elsewhere == [], "the page asked for files elsewhere"
-    assert errors == [], f"the page threw: {errors}"
-    unexpected = [v for v in violations if not v.startswith(REDOC_BADGE)]
-    assert unexpected == [], f"the page broke its Content-Security-Policy: {unexpected}"
 
 
 async def test_swagger_ui_shows_every_operation_and_authorize_offline(

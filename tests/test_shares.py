@@ -222,6 +222,43 @@ async def test_a_claim_is_attributed_to_its_share(
     assert await claim_share(conn, plain.json()["code"]) is None
 
 
+async def test_a_claim_says_which_share_it_is_attributed_to(
+    client: httpx.AsyncClient, conn: AsyncConnection, owner: Any, offer: uuid.UUID
+) -> None:
+    """`share` in the claim's response (with and without an Idempotency-Key, and its replay),
+    in GET /v1/claims/{code} for the owner and the app, and in the user's list: the stored
+    attribution, the parent for one's own share, null without one."""
+    alice = await made(client, offer, "alice")
+    bob = await made(client, offer, "bob", alice)
+    cases = [("carol", bob, bob), ("bob", bob, alice), ("alice", alice, None), ("dave", None, None)]
+    for keyed in (False, True):
+        for user, via, credited in cases:
+            user = f"{user}-{keyed}"
+            if via == bob and user.startswith("bob"):
+                via = await made(client, offer, user, alice)  # the user's own share
+            elif via == alice and user.startswith("alice"):
+                via = await made(client, offer, user)  # a root of one's own
+            headers = {"Idempotency-Key": f"key-{user}"} if keyed else {}
+            body: dict[str, Any] = {"user_id": user, **INSIDE}
+            if via is not None:
+                body["share"] = via
+            response = await client.post(f"/v1/offers/{offer}/claims", json=body, headers=headers)
+            assert response.status_code == 201, response.text
+            code = response.json()["code"]
+            stored = await claim_share(conn, code)
+            assert response.json()["share"] == stored == credited, (user, via)
+            if keyed:
+                again = await client.post(f"/v1/offers/{offer}/claims", json=body, headers=headers)
+                assert again.headers["Idempotent-Replayed"] == "true"
+                assert again.content == response.content
+            for headers in ({}, owner[1]):
+                view = await client.get(f"/v1/claims/{code}", headers=headers)
+                assert view.status_code == 200, view.text
+                assert view.json()["share"] == credited
+            mine = (await client.get(f"/v1/users/{user}/claims")).json()["results"]
+            assert [(c["code"], c["share"]) for c in mine] == [(code, credited)]
+
+
 async def test_a_claim_through_a_share_of_another_offer_is_refused_and_writes_nothing(
     client: httpx.AsyncClient, conn: AsyncConnection, owner: Any, offer: uuid.UUID
 ) -> None:

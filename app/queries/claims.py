@@ -71,6 +71,7 @@ class Taken:
     claimed_at: datetime | None
     open: bool  # inside, active and with a code left when locked: a refusal was the user's limit
     share_known: bool  # no share named, or a share of this offer
+    share: str | None  # the share a code taken is attributed to (API: the claim's `share`)
     gate: ClaimGate
 
 
@@ -116,11 +117,13 @@ class ClaimRow:
 class ClaimRecord(ClaimRow):
     app_id: UUID
     owner_id: UUID  # of the offer's merchant
+    share: str | None  # the share the claim is attributed to
 
 
 @dataclass(slots=True)
 class UserClaim(ClaimRow):
     offer: OfferSummary
+    share: str | None  # the share the claim is attributed to
 
 
 @dataclass(slots=True)
@@ -349,7 +352,8 @@ def _take_statement(*, keyed: bool, limits: int = 0) -> str:
             RETURNING claimed_at
         ), {spilled}{stored}, {_CLAIM_EVENTS}
         SELECT (SELECT claimed_at FROM made), EXISTS (SELECT FROM locked),
-               {share} IS NULL OR EXISTS (SELECT FROM via), gate.*{summary}"""
+               {share} IS NULL OR EXISTS (SELECT FROM via), (SELECT share FROM via),
+               gate.*{summary}"""
 
 
 _TAKE_KEYED = _take_statement(keyed=True)
@@ -432,11 +436,11 @@ async def claim_counted(
         *ratelimit_sql.counting_values(hits, window_no=window_no, fraction=fraction),
     )
     assert row is not None
-    counted = ratelimit_sql.counted(row, 20, len(hits))
-    if row[3] is None:  # the offer's starts_at: no offer
+    counted = ratelimit_sql.counted(row, 21, len(hits))
+    if row[4] is None:  # the offer's starts_at: no offer
         return Claimed(counted, None, None)
-    taken = Taken(row[0], row[1], row[2], ClaimGate(*row[3:11]))
-    return Claimed(counted, taken, OfferSummary(*row[11:20]))
+    taken = Taken(row[0], row[1], row[2], row[3], ClaimGate(*row[4:12]))
+    return Claimed(counted, taken, OfferSummary(*row[12:21]))
 
 
 async def take_code(
@@ -461,7 +465,7 @@ async def take_code(
     """
     values = [offer_id, user_id, code, now, ewkt(lat, lng), accuracy_m, app_id, cell, share]
     row = await conn.fetchrow(_TAKE_KEYED, *values, key, response)
-    return Taken(row[0], row[1], row[2], ClaimGate(*row[3:])) if row else None
+    return Taken(row[0], row[1], row[2], row[3], ClaimGate(*row[4:])) if row else None
 
 
 async def claim_gate(
@@ -575,7 +579,7 @@ async def claim_by_code(conn: AsyncConnection, *, code: str) -> ClaimRecord | No
         await conn.execute(
             text(
                 """SELECT c.code, c.offer_id, c.user_id, c.claimed_at, c.redeemed_at, c.app_id,
-                          m.owner_id
+                          m.owner_id, c.share
                    FROM claim c JOIN offer o ON o.id = c.offer_id
                    JOIN merchant m ON m.id = o.merchant_id
                    WHERE c.code = :code"""
@@ -600,7 +604,7 @@ async def claims_of_user(
         text(
             f"""SELECT c.code, c.offer_id, c.user_id, c.claimed_at, c.redeemed_at,
                        o.title, o.ends_at, m.id, m.name, m.category, m.address, m.phone,
-                       ST_Y(m.location::geometry), ST_X(m.location::geometry)
+                       ST_Y(m.location::geometry), ST_X(m.location::geometry), c.share
                 FROM claim c JOIN offer o ON o.id = c.offer_id
                 JOIN merchant m ON m.id = o.merchant_id
                 WHERE c.app_id = :app_id AND c.user_id = :user_id {after}
@@ -615,5 +619,6 @@ async def claims_of_user(
         },
     )
     return [
-        UserClaim(row[0], row[1], row[2], row[3], row[4], OfferSummary(*row[5:])) for row in rows
+        UserClaim(row[0], row[1], row[2], row[3], row[4], OfferSummary(*row[5:14]), row[14])
+        for row in rows
     ]

@@ -1,5 +1,6 @@
 """SQL of shares: making one (its chain's path copied from its parent's in the same
-statement), finding a user's share of an offer, and reading one by its code."""
+statement), finding a user's share of an offer, and reading one by its code (also on the
+driver connection, for a keyed claim's response)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,6 +33,14 @@ async def share_by_code(conn: AsyncConnection, *, code: str) -> ShareRow | None:
     row = (
         await conn.execute(text(f"SELECT {_COLUMNS} FROM share WHERE code = :code"), {"code": code})
     ).one_or_none()
+    return ShareRow(*row) if row else None
+
+
+async def share_of_offer(conn: asyncpg.Connection, *, code: str, offer_id: UUID) -> ShareRow | None:
+    """The share `code` if it is one of the offer's, on the asyncpg driver connection."""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM share WHERE code = $1 AND offer_id = $2", code, offer_id
+    )
     return ShareRow(*row) if row else None
 
 

@@ -37,6 +37,7 @@ async def get_claim(
         claimed_at=record.claimed_at,
         redeemed_at=record.redeemed_at,
         offer=presenters.offer(offer, coord, datetime.now(UTC)),
+        share=record.share,
     )
 
 

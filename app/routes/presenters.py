@@ -175,6 +175,7 @@ def user_claims(
             "claimed_at": row.claimed_at,
             "redeemed_at": row.redeemed_at,
             "offer": offer_summary_body(row.offer, row.offer_id, coord),
+            "share": row.share,
         }
         for row in rows
     ]

@@ -277,6 +277,10 @@ class ClaimOut(BaseModel):
     user_id: str = Field(description="The app's user who holds it.")
     claimed_at: datetime = Field(description="When it was claimed.")
     offer: ClaimOffer = Field(description="The offer, its end and its store.")
+    share: str | None = Field(
+        description="The share the claim is attributed to (extension): the one named in the "
+        "claim, or its parent when it was the user's own share; null when none."
+    )
 
     model_config = {
         "json_schema_extra": {
@@ -299,6 +303,7 @@ class ClaimOut(BaseModel):
                             "location": {"lat": 60.1676, "lng": 24.9486},
                         },
                     },
+                    "share": None,
                 }
             ]
         }
@@ -322,6 +327,10 @@ class ClaimView(BaseModel):
     claimed_at: datetime = Field(description="When it was claimed.")
     redeemed_at: datetime | None = Field(description="When it was redeemed; null: not yet.")
     offer: OfferOut = Field(description="The whole offer, as now.")
+    share: str | None = Field(
+        description="The share the claim is attributed to (extension): the one named in the "
+        "claim, or its parent when it was the user's own share; null when none."
+    )
 
 
 class UserClaim(BaseModel):
@@ -331,6 +340,10 @@ class UserClaim(BaseModel):
     claimed_at: datetime = Field(description="When it was claimed.")
     redeemed_at: datetime | None = Field(description="When it was redeemed; null: not yet.")
     offer: ClaimOffer = Field(description="The offer, its end and its store.")
+    share: str | None = Field(
+        description="The share the claim is attributed to (extension): the one named in the "
+        "claim, or its parent when it was the user's own share; null when none."
+    )
 
 
 class UserClaimsPage(BaseModel):

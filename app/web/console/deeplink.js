@@ -6,6 +6,7 @@
 import { api } from "./api.js";
 import { el } from "./dom.js";
 import { fenceLayer, toLatLng } from "./geo.js";
+import { dateTime, number, onLanguageChange, t } from "./i18n.js";
 import { showError } from "./message.js";
 import { storeDetails } from "./store.js";
 
@@ -23,40 +24,54 @@ export function linkOfAddress(location) {
 }
 
 const section = () => document.getElementById("deeplink");
-const say = (text) => document.getElementById("deeplink-status").replaceChildren(text);
+
+// What the page says, kept so that a new language can write it again: the status line as
+// [key, vars] (or null), the card and the share line as functions that build them.
+const shown = { status: null, card: null, share: null };
+
+function render() {
+  const [key, vars] = shown.status ?? [null, {}];
+  document.getElementById("deeplink-status").replaceChildren(key ? t(key, vars) : "");
+  if (shown.card) document.getElementById("deeplink-card").replaceChildren(...shown.card());
+  const line = document.getElementById("deeplink-share");
+  line.hidden = !shown.share;
+  if (shown.share) line.replaceChildren(shown.share());
+}
+
+function say(key, vars = {}) {
+  shown.status = key ? [key, vars] : null;
+  render();
+}
 
 function dateText(value) {
-  return value ? new Date(value).toLocaleString() : "—";
+  return value ? dateTime(value) : "—";
 }
 
 export async function showLink(map, link) {
   for (const other of document.querySelectorAll("section[data-mode], nav[role='tablist'], #coord")) other.hidden = true;
   section().hidden = false;
-  const what = link.kind === "m" ? "store" : "offer";
+  onLanguageChange(render);
+  const store = link.kind === "m";
   if (!link.id) {
-    say(`This link does not name ${link.kind === "m" ? "a store" : "an offer"}: check that it was copied whole.`);
+    say(store ? "deeplink.not-a-store" : "deeplink.not-an-offer");
     return;
   }
   try {
-    if (link.kind === "m") await showStore(map, link.id);
+    if (store) await showStore(map, link.id);
     else await showOffer(map, link.id, link.share);
   } catch (error) {
-    if (error.status === 404) say(`There is no ${what} ${link.id}: it may have been removed.`);
+    if (error.status === 404) say(store ? "deeplink.no-store" : "deeplink.no-offer", { id: link.id });
     else {
-      say(`The ${what} could not be loaded.`);
-      showError(`Loading the ${what}`, error);
+      say(store ? "deeplink.store-failed" : "deeplink.offer-failed");
+      showError(t(store ? "deeplink.loading-store" : "deeplink.loading-offer"), error);
     }
   }
 }
 
 async function showStore(map, id) {
   const store = await api(`/v1/merchants/${id}`);
-  const card = document.getElementById("deeplink-card");
-  card.replaceChildren(
-    el("h2", { className: "name", id: "deeplink-name" }, store.name),
-    storeDetails(store),
-  );
-  say("");
+  shown.card = () => [el("h2", { className: "name", id: "deeplink-name" }, store.name), storeDetails(store)];
+  say(null);
   const at = toLatLng(store.location, store.location.lng);
   L.circleMarker(at, { radius: 8, color: "#fff", weight: 2, fillColor: "#1f6feb", fillOpacity: 1 })
     .bindTooltip(el("span", {}, store.name))
@@ -67,24 +82,25 @@ async function showStore(map, id) {
 async function showOffer(map, id, share) {
   const offer = await api(`/v1/offers/${id}`);
   const store = await api(`/v1/merchants/${offer.merchant_id}`);
-  const rows = [
-    ["Store", store.name],
-    ["Status", offer.status],
-    ["Starts", dateText(offer.starts_at)],
-    ["Ends", dateText(offer.ends_at)],
-    ["Codes left", offer.remaining === null ? "unlimited" : String(offer.remaining)],
-  ];
-  const details = el("dl", { className: "details" });
-  for (const [term, value] of rows) details.append(el("dt", {}, term), el("dd", {}, value));
-  const card = document.getElementById("deeplink-card");
-  card.replaceChildren(
-    el("h2", { className: "name", id: "deeplink-name" }, offer.title),
-    offer.description ? el("p", { id: "deeplink-description" }, offer.description) : null,
-    details,
-    el("h3", {}, "Store"),
-    storeDetails(store),
-  );
-  say("");
+  shown.card = () => {
+    const rows = [
+      [t("deeplink.store"), store.name],
+      [t("deeplink.status"), t(`status.${offer.status}`)],
+      [t("merchant.starts"), dateText(offer.starts_at)],
+      [t("merchant.ends"), dateText(offer.ends_at)],
+      [t("deeplink.codes-left"), offer.remaining === null ? t("unlimited") : number(offer.remaining)],
+    ];
+    const details = el("dl", { className: "details" });
+    for (const [term, value] of rows) details.append(el("dt", {}, term), el("dd", {}, value));
+    return [
+      el("h2", { className: "name", id: "deeplink-name" }, offer.title),
+      offer.description ? el("p", { id: "deeplink-description" }, offer.description) : null,
+      details,
+      el("h3", {}, t("deeplink.store")),
+      storeDetails(store),
+    ].filter(Boolean);
+  };
+  say(null);
   window.nearby.share = null;
   if (share !== null) await carryShare(offer.id, share);
   const reference = store.location.lng;
@@ -99,9 +115,9 @@ async function showOffer(map, id, share) {
 // The share of the link, shown and kept when it is a share of this offer (GET /v1/shares/{code}).
 async function carryShare(offerId, code) {
   const line = document.getElementById("deeplink-share");
-  line.hidden = false;
   if (!SHARE.test(code)) {
-    line.replaceChildren("This link's share code is not valid; a claim from here would not be attributed.");
+    shown.share = () => t("deeplink.share-invalid");
+    render();
     return;
   }
   try {
@@ -109,9 +125,10 @@ async function carryShare(offerId, code) {
     if (shared.offer.id !== offerId) throw Object.assign(new Error("another offer's share"), { status: 404 });
     window.nearby.share = code;
     line.dataset.share = code;
-    line.replaceChildren(`Shared with you (share ${code}): a claim from here is credited to it.`);
+    shown.share = () => t("deeplink.shared", { code });
   } catch (error) {
     if (error.status !== 404) throw error;
-    line.replaceChildren("This link's share code is not one of this offer's; a claim from here would not be attributed.");
+    shown.share = () => t("deeplink.share-foreign");
   }
+  render();
 }

@@ -63,6 +63,7 @@ export class EventFeed {
   }
 
   relabel() {
+    if (this.said) this.status(...this.said);
     this.render();
   }
 
@@ -93,21 +94,24 @@ export class EventFeed {
         this.cursor = page.next_cursor ?? this.cursor;
         this.events = [...page.results.reverse(), ...this.events].slice(0, KEEP);
       }
-      this.status(t("events.updated", { time: dateTime(new Date().toISOString(), { seconds: true }) }), false);
+      const at = new Date().toISOString();
+      this.status(() => t("events.updated", { time: dateTime(at, { seconds: true }) }), false);
       this.render();
     } catch (error) {
       if (generation !== this.generation) return;
-      this.status(`${t("events.failed")}: ${error.message}`, true);
+      this.status(() => `${t("events.failed")}: ${error.message}`, true);
       if (error.status === 401) $("events-box").hidden = true; // the merchant view says why
       if (error.status === 401 || error.status === 403) return; // not until the key changes
     }
     if (generation === this.generation && this.active && !document.hidden) this.schedule(POLL_MS);
   }
 
-  status(text, failed) {
+  // The status line: `say` writes it in the page's language (again after a switch).
+  status(say, failed) {
+    this.said = [say, failed];
     const line = $("events-status");
     line.removeAttribute("data-i18n"); // its text is this feed's now
-    line.textContent = text;
+    line.textContent = say();
     line.classList.toggle("failed", failed);
   }
 

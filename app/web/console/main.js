@@ -46,6 +46,7 @@ onOwnerKeyChange(() => {
 // A new language: the fixed words are switched (i18n.js); what the modes drew is drawn again.
 onLanguageChange(() => {
   clearMessage();
+  if (!mode) return; // a link's page (deeplink.js) writes itself again
   for (const name of Object.keys(modes)) if (name !== mode) stale.add(name);
   modes[mode].coordChanged();
   for (const part of merchantParts) part.relabel();

@@ -5,6 +5,7 @@
 
 import { api } from "./api.js";
 import { el } from "./dom.js";
+import { t } from "./i18n.js";
 import { showError, showOk } from "./message.js";
 
 const $ = (id) => document.getElementById(id);
@@ -32,12 +33,12 @@ export class OfferEditor {
 
   // The buttons of one offer in the list.
   actions(offer) {
-    const edit = el("button", { type: "button", className: "edit-offer" }, "Edit");
+    const edit = el("button", { type: "button", className: "edit-offer" }, t("offeredit.edit"));
     edit.addEventListener("click", (event) => {
       event.stopPropagation();
       this.edit(offer);
     });
-    const end = el("button", { type: "button", className: "end-offer" }, "End now");
+    const end = el("button", { type: "button", className: "end-offer" }, t("offeredit.end-now"));
     end.disabled = offer.status === "ended";
     end.addEventListener("click", (event) => {
       event.stopPropagation();
@@ -46,7 +47,7 @@ export class OfferEditor {
     const qr = el(
       "a",
       { href: `/v1/offers/${offer.id}/qr.svg`, target: "_blank", rel: "noopener", className: "print-qr" },
-      "Print QR code",
+      t("offeredit.print-qr"),
     );
     qr.addEventListener("click", (event) => event.stopPropagation());
     return el("div", { className: "buttons offer-actions" }, edit, end, qr);
@@ -85,27 +86,27 @@ export class OfferEditor {
     body.per_user_limit = number("oe-per-user"); // empty: unlimited
     try {
       const saved = await api(`/v1/offers/${offer.id}`, { method: "PATCH", key: this.key(), body });
-      showOk(`Saved "${saved.title}".`);
+      showOk(t("offeredit.saved", { title: saved.title }));
       this.close();
       await this.onChanged(saved);
     } catch (error) {
-      showError("The offer was not changed", error);
+      showError(t("offeredit.not-changed"), error);
     }
   }
 
   // Its end moved to now: no new claims; the codes already claimed can still be redeemed.
   async endNow(offer) {
-    if (!window.confirm(`End "${offer.title}" now? Codes already claimed stay redeemable.`)) return;
+    if (!window.confirm(t("offeredit.confirm-end", { title: offer.title }))) return;
     const now = new Date();
     const body = { ends_at: now.toISOString() };
     // An offer that has not started yet: its window becomes empty at this moment.
     if (new Date(offer.starts_at) >= now) body.starts_at = new Date(now.getTime() - 1000).toISOString();
     try {
       const saved = await api(`/v1/offers/${offer.id}`, { method: "PATCH", key: this.key(), body });
-      showOk(`Ended "${saved.title}"; its ${saved.claimed} claimed codes stay redeemable.`);
+      showOk(t("offeredit.ended", { title: saved.title, n: saved.claimed }));
       await this.onChanged(saved);
     } catch (error) {
-      showError("The offer was not ended", error);
+      showError(t("offeredit.not-ended"), error);
     }
   }
 }

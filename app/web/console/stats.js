@@ -10,11 +10,20 @@
 
 import { api } from "./api.js";
 import { el } from "./dom.js";
+import { onLanguageChange, t } from "./i18n.js";
 import { clearMessage, showError, showOk } from "./message.js";
 
 const $ = (id) => document.getElementById(id);
 const DAY_MS = 86_400_000;
 const SHARERS_SHOWN = 10;
+// The totals: each one's words, and its stable name in the page (data-total).
+const TOTALS = [
+  ["claims", "stats.claims"],
+  ["redemptions", "stats.redemptions"],
+  ["redemption rate", "stats.rate"],
+  ["users", "stats.users"],
+  ["shares", "stats.shares"],
+];
 
 export class StatsView {
   constructor(map, key, coord) {
@@ -25,10 +34,28 @@ export class StatsView {
     this.chart = null;
     this.subject = null; // { kind: "offer" | "merchant", id, title, store }
     this.last = null; // the API's last answer (for the end-to-end tests)
+    this.shift = [0, 0]; // the heat map's offset from WGS-84 to the map's system
     $("stats-range").addEventListener("change", () => this.load());
     $("stats-bucket").addEventListener("change", () => this.load());
     $("stats-close").addEventListener("click", () => this.close());
     $("stats-csv").addEventListener("click", () => this.exportCsv());
+    this.labelRanges();
+    onLanguageChange(() => this.relabel());
+  }
+
+  labelRanges() {
+    for (const option of $("stats-range").options) option.textContent = t("stats.days", { n: Number(option.dataset.days) });
+  }
+
+  // A new language: what is on screen is written again from the last answer, nothing is asked.
+  relabel() {
+    this.labelRanges();
+    const stats = this.last;
+    if (!stats || !this.subject) return;
+    this.renderTotals(stats);
+    this.renderSeries(stats);
+    this.renderSharers(stats);
+    this.drawHeat(stats);
   }
 
   // Show the statistics of an offer (kind "offer") or a store (kind "merchant") of `store`.
@@ -63,7 +90,7 @@ export class StatsView {
       const path = subject.kind === "offer" ? `/v1/offers/${subject.id}/stats` : `/v1/merchants/${subject.id}/stats`;
       stats = await api(path, { key: this.key(), params });
     } catch (error) {
-      showError("The statistics could not be loaded", error);
+      showError(t("stats.failed"), error);
       return;
     }
     if (subject !== this.subject) return;
@@ -76,22 +103,25 @@ export class StatsView {
   }
 
   renderTotals(stats) {
-    const t = stats.totals;
-    const rate = t.redemption_rate === null ? "–" : `${(t.redemption_rate * 100).toFixed(1)}%`;
-    const rows = [
-      ["Claims", t.claims],
-      ["Redemptions", t.redemptions],
-      ["Redemption rate", rate],
-      ["Users", t.users],
-      ["Shares", t.shares],
-    ];
+    const totals = stats.totals;
+    const values = {
+      claims: totals.claims,
+      redemptions: totals.redemptions,
+      "redemption rate": totals.redemption_rate === null ? "–" : `${(totals.redemption_rate * 100).toFixed(1)}%`,
+      users: totals.users,
+      shares: totals.shares,
+    };
     const list = el("dl", { className: "details totals" });
-    for (const [term, value] of rows) {
-      list.append(el("dt", {}, term), el("dd", { dataset: { total: term.toLowerCase() } }, String(value)));
+    for (const [name, key] of TOTALS) {
+      list.append(el("dt", {}, t(key)), el("dd", { dataset: { total: name } }, String(values[name])));
     }
     $("stats-totals").replaceChildren(list);
-    $("stats-range-text").textContent =
-      `${formatTime(stats.from, stats.bucket)} – ${formatTime(stats.to, stats.bucket)} (${stats.timezone}, by ${stats.bucket})`;
+    $("stats-range-text").textContent = t("stats.range-text", {
+      from: formatTime(stats.from, stats.bucket),
+      to: formatTime(stats.to, stats.bucket),
+      timezone: stats.timezone,
+      bucket: t(`stats.bucket.${stats.bucket}`),
+    });
   }
 
   renderSeries(stats) {
@@ -107,8 +137,8 @@ export class StatsView {
         height: 180,
         series: [
           {},
-          { label: "Claims", stroke: "#1f6feb", width: 2 },
-          { label: "Redemptions", stroke: "#2b8a3e", width: 2 },
+          { label: t("stats.claims"), stroke: "#1f6feb", width: 2 },
+          { label: t("stats.redemptions"), stroke: "#2b8a3e", width: 2 },
         ],
         axes: [{}, { size: 40 }],
         scales: { x: { time: true } },
@@ -139,20 +169,29 @@ export class StatsView {
           "li",
           { dataset: { user: s.user_id } },
           el("span", { className: "name" }, s.user_id),
-          s.kol ? el("span", { className: "distance" }, "top 80%") : null,
+          s.kol ? el("span", { className: "distance" }, t("stats.top")) : null,
           el(
             "div",
             { className: "meta" },
-            `own ${s.claims} claims · ${s.redemptions} redeemed · chain ${s.chain_claims} claims · ` +
-              `${s.chain_redemptions} redeemed · depth ${s.depth}`,
+            t("stats.sharer", {
+              claims: s.claims,
+              redemptions: s.redemptions,
+              chainClaims: s.chain_claims,
+              chainRedemptions: s.chain_redemptions,
+              depth: s.depth,
+            }),
           ),
         ),
       ),
     );
     const kol = stats.kol;
     $("stats-kol").textContent = kol.attributed
-      ? `${kol.sharers} of ${kol.of} sharers bring ${Math.round(kol.redemptions_share * 100)}% of the ` +
-        `${kol.attributed} redemptions through shares.`
+      ? t("stats.kol", {
+          sharers: kol.sharers,
+          of: kol.of,
+          percent: Math.round(kol.redemptions_share * 100),
+          attributed: kol.attributed,
+        })
       : "";
   }
 
@@ -165,9 +204,23 @@ export class StatsView {
         const wgs = await api(`/v1/merchants/${subject.store.id}`, { params: { coord: "wgs84" } });
         shift = [subject.store.location.lat - wgs.location.lat, subject.store.location.lng - wgs.location.lng];
       } catch (error) {
-        showError("The store's position could not be read", error);
+        showError(t("stats.position-failed"), error);
       }
     }
+    this.shift = shift;
+    this.drawHeat(stats);
+    if (cells.length) {
+      const bounds = L.latLngBounds([]);
+      for (const layer of this.heat.getLayers()) bounds.extend(layer.getBounds());
+      this.map.fitBounds(bounds, { maxZoom: 16 });
+    }
+  }
+
+  // The claim cells on the map, moved by this.shift, and the line that tells about them.
+  drawHeat(stats) {
+    this.heat.clearLayers();
+    const cells = stats.cells;
+    const shift = this.shift;
     const most = Math.max(1, ...cells.map((c) => c.claims));
     for (const cell of cells) {
       const ring = h3.cellToBoundary(cell.h3).map(([lat, lng]) => [lat + shift[0], lng + shift[1]]);
@@ -178,18 +231,13 @@ export class StatsView {
         fillColor: "#f03e00",
         fillOpacity: 0.15 + 0.6 * (cell.claims / most),
       })
-        .bindTooltip(el("span", {}, `${cell.claims} claims · ${cell.redemptions} redeemed`))
+        .bindTooltip(el("span", {}, t("stats.cell", { claims: cell.claims, redemptions: cell.redemptions })))
         .addTo(this.heat);
     }
+    const withheld = stats.cells_withheld;
     $("stats-cells").textContent = cells.length
-      ? `${cells.length} place${cells.length === 1 ? "" : "s"} on the map where codes were claimed` +
-        (stats.cells_withheld ? ` (${stats.cells_withheld} claims in places of fewer than 5 people not shown).` : ".")
-      : "No place on the map yet: a place shows once 5 different people claimed there.";
-    if (cells.length) {
-      const bounds = L.latLngBounds([]);
-      for (const layer of this.heat.getLayers()) bounds.extend(layer.getBounds());
-      this.map.fitBounds(bounds, { maxZoom: 16 });
-    }
+      ? t("stats.cells", { n: cells.length }) + (withheld ? t("stats.withheld", { n: withheld }) : t("stats.full-stop"))
+      : t("stats.no-cells");
   }
 
   // The CSV needs the owner key, so it is fetched here and handed to the browser as a file.
@@ -202,11 +250,11 @@ export class StatsView {
         headers: { Authorization: `Bearer ${this.key()}` },
       });
     } catch (error) {
-      showError("The export failed", error);
+      showError(t("stats.export-failed"), error);
       return;
     }
     if (!response.ok) {
-      showError("The export failed", `HTTP ${response.status}`);
+      showError(t("stats.export-failed"), `HTTP ${response.status}`);
       return;
     }
     const blob = await response.blob();
@@ -215,7 +263,7 @@ export class StatsView {
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
-    showOk("The claims were exported.");
+    showOk(t("stats.exported"));
   }
 }
 

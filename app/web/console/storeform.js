@@ -5,6 +5,7 @@
 
 import { api } from "./api.js";
 import { formatPoint } from "./geo.js";
+import { onLanguageChange, t } from "./i18n.js";
 import { showError, showOk } from "./message.js";
 
 const $ = (id) => document.getElementById(id);
@@ -34,6 +35,7 @@ export class StoreForm {
     });
     $("cancel-store").addEventListener("click", () => this.close());
     for (const id of ["sf-lat", "sf-lng"]) $(id).addEventListener("change", () => this.typed());
+    onLanguageChange(() => this.label());
   }
 
   get open() {
@@ -43,18 +45,24 @@ export class StoreForm {
   // A new store: typed, or placed by a click on the map.
   create() {
     this.show(null);
-    $("store-form-title").textContent = "New store";
-    $("store-form-hint").textContent = "Click the map where the store is, or type its coordinates.";
+    this.label();
     for (const id of [...Object.values(FIELDS), "sf-tags", "sf-lat", "sf-lng"]) $(id).value = "";
   }
 
   edit(store) {
     this.show(store);
-    $("store-form-title").textContent = `Edit ${store.name}`;
-    $("store-form-hint").textContent = "Drag the marker or click the map to move the store.";
+    this.label();
     for (const [field, id] of Object.entries(FIELDS)) $(id).value = store[field] ?? "";
     $("sf-tags").value = (store.tags ?? []).join("; ");
     this.place(store.location.lat, store.location.lng);
+  }
+
+  // The form's heading and hint, in the page's language: a new store, or the one being edited.
+  label() {
+    const store = this.editing;
+    $("store-form-title").textContent = store ? t("storeform.edit", { name: store.name }) : t("storeform.new");
+    $("store-form-hint").textContent = t(store ? "storeform.edit-hint" : "storeform.new-hint");
+    this.marker?.getElement()?.setAttribute("title", t("storeform.position"));
   }
 
   show(store) {
@@ -79,7 +87,7 @@ export class StoreForm {
     $("sf-lng").value = lng.toFixed(6);
     if (!this.marker) {
       const icon = L.divIcon({ className: "store-pin", iconSize: [18, 18] }); // no image to fetch
-      this.marker = L.marker([lat, lng], { icon, draggable: true, title: "the store's position", keyboard: false })
+      this.marker = L.marker([lat, lng], { icon, draggable: true, title: t("storeform.position"), keyboard: false })
         .on("dragend", () => {
           const at = this.marker.getLatLng();
           this.place(at.lat, L.Util.wrapNum(at.lng, [-180, 180], true));
@@ -123,7 +131,7 @@ export class StoreForm {
   async save() {
     const body = this.body();
     if (!Number.isFinite(body.location.lat) || !Number.isFinite(body.location.lng)) {
-      showError("The store was not saved", "click the map where it is, or type its latitude and longitude");
+      showError(t("storeform.not-saved"), t("storeform.no-position"));
       return;
     }
     const editing = this.editing;
@@ -131,11 +139,11 @@ export class StoreForm {
       const store = editing
         ? await api(`/v1/merchants/${editing.id}`, { method: "PATCH", key: this.key(), body })
         : await api("/v1/merchants", { method: "POST", key: this.key(), body });
-      showOk(`Saved "${store.name}" at ${formatPoint(store.location.lat, store.location.lng)}.`);
+      showOk(t("storeform.saved", { name: store.name, point: formatPoint(store.location.lat, store.location.lng) }));
       this.close();
       await this.onSaved(store, !editing);
     } catch (error) {
-      showError("The store was not saved", error);
+      showError(t("storeform.not-saved"), error);
     }
   }
 }

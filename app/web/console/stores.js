@@ -199,7 +199,7 @@ export class OwnerStores {
         radius: 8 + 14 * Math.sqrt(cell.count / largest), color: "#2b8a3e", weight: 1, fillColor: "#2b8a3e", fillOpacity: 0.35,
         className: "store-cluster",
       })
-        .bindTooltip(el("span", {}, `${cell.count} store${cell.count === 1 ? "" : "s"}`))
+        .bindTooltip(el("span", {}, t("stores.cluster", { n: cell.count })))
         .on("click", () => this.map.setView(at, Math.min(this.map.getZoom() + 2, 18)))
         .addTo(this.layer);
     }

@@ -6,6 +6,7 @@
 
 import { ApiError, api, describe } from "./api.js";
 import { el } from "./dom.js";
+import { has, onLanguageChange, t } from "./i18n.js";
 import { clearMessage, showError, showOk } from "./message.js";
 
 const POLL_MS = 400;
@@ -23,6 +24,9 @@ export class Upload {
     });
     $("close-upload").addEventListener("click", () => this.close());
     $("upload-errors-csv").addEventListener("click", () => this.download());
+    onLanguageChange(() => {
+      if (this.job && !$("upload-status").hidden) this.showStatus(this.job);
+    });
   }
 
   open() {
@@ -56,7 +60,7 @@ export class Upload {
       clearMessage();
       await this.follow(body.id);
     } catch (error) {
-      showError("The store list was not imported", error);
+      showError(t("upload.failed"), error);
       $("upload-status").hidden = true;
     } finally {
       $("start-upload").disabled = false;
@@ -81,9 +85,12 @@ export class Upload {
     const progress = $("upload-progress");
     progress.max = Math.max(job.size_bytes, 1);
     progress.value = job.status === "done" ? progress.max : job.bytes_read;
+    const status = has(`import.${job.status}`) ? t(`import.${job.status}`) : job.status;
     $("upload-counts").textContent =
-      `${job.status}: ${job.rows_total} rows read, ${job.rows_failed} rejected` +
-      (job.status === "done" ? `, ${job.rows_ok} stored (${job.rows_inserted} new, ${job.rows_updated} changed)` : "");
+      t("upload.counts", { status, total: job.rows_total, failed: job.rows_failed }) +
+      (job.status === "done"
+        ? t("upload.stored", { ok: job.rows_ok, inserted: job.rows_inserted, updated: job.rows_updated })
+        : "");
     $("upload-columns").replaceChildren(...(job.columns_failed ?? []).map((column) => el("li", {}, column.fix)));
     const errors = job.errors ?? [];
     $("upload-errors").hidden = errors.length === 0;
@@ -98,10 +105,11 @@ export class Upload {
 
   finished(job) {
     if (job.status === "failed") {
-      showError("The store list was not imported", job.reason);
+      showError(t("upload.failed"), job.reason);
       return;
     }
-    showOk(`Imported ${job.filename ?? "the list"}: ${job.rows_ok} stores stored, ${job.rows_failed} rows rejected.`);
+    const file = job.filename ?? t("upload.the-list");
+    showOk(t("upload.done", { file, ok: job.rows_ok, failed: job.rows_failed }));
     this.onDone(job);
   }
 
@@ -117,7 +125,7 @@ export class Upload {
       link.remove();
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
     } catch (error) {
-      showError("errors.csv could not be fetched", error);
+      showError(t("upload.csv-failed"), error);
     }
   }
 }

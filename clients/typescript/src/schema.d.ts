@@ -965,6 +965,11 @@ export interface components {
             claimed_at: string;
             /** @description The offer, its end and its store. */
             offer: components["schemas"]["ClaimOffer"];
+            /**
+             * Share
+             * @description The share the claim is attributed to (extension): the one named in the claim, or its parent when it was the user's own share; null when none.
+             */
+            share: string | null;
         };
         /**
          * ClaimView
@@ -1000,6 +1005,11 @@ export interface components {
             redeemed_at: string | null;
             /** @description The whole offer, as now. */
             offer: components["schemas"]["OfferOut"];
+            /**
+             * Share
+             * @description The share the claim is attributed to (extension): the one named in the claim, or its parent when it was the user's own share; null when none.
+             */
+            share: string | null;
         };
         /** Cluster */
         Cluster: {
@@ -2866,6 +2876,11 @@ export interface components {
             redeemed_at: string | null;
             /** @description The offer, its end and its store. */
             offer: components["schemas"]["ClaimOffer"];
+            /**
+             * Share
+             * @description The share the claim is attributed to (extension): the one named in the claim, or its parent when it was the user's own share; null when none.
+             */
+            share: string | null;
         };
         /** UserClaimsPage */
         UserClaimsPage: {
