@@ -4,6 +4,7 @@ an oracle in test_tracking_oracle.py)."""
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from app import tracking
 from app.queries.merchants import MerchantRow
 from app.ratelimit import Limits
 from app.schemas.tracking import TrackOut
-from spatial import CoordSystem, circle_fence, from_wgs84
+from spatial import CoordSystem, circle_fence, from_wgs84, polygon_fence
 from tests.factories import create_app, insert_merchant, insert_offer, owner_with_headers
 from tests.test_bad_input import json_values
 
@@ -245,6 +246,61 @@ async def test_positions_in_gcj02_are_converted_both_ways(
     assert (entered["data"]["lat"], entered["data"]["lng"]) == pytest.approx((lat, lng), abs=1e-7)
     location = response.json()["offers_here"][0]["merchant"]["location"]
     assert (location["lat"], location["lng"]) == pytest.approx((lat, lng), abs=1e-7)
+
+
+async def test_offers_here_are_what_offers_here_says_at_the_newest_point(
+    client: httpx.AsyncClient, conn: AsyncConnection, shop: MerchantRow
+) -> None:
+    """At random points, in each coordinate system: the same objects as GET /v1/offers/here
+    (its first page, 20) at the call's newest point, whatever that point's accuracy, with
+    circles and polygons, sold out, ended and scheduled offers, more than a page at some."""
+    rng = random.Random(13)
+    stores = [shop] + [
+        await insert_merchant(
+            conn, shop.owner_id, **away(rng.uniform(0, 1500), rng.uniform(0, 360)), category=c
+        )
+        for c in ("tea", "books", "coffee")
+    ]
+    now = datetime.now(UTC)
+    windows = [
+        {"starts_at": now - timedelta(days=1)},
+        {"starts_at": now - timedelta(days=2), "ends_at": now - timedelta(days=1)},
+        {"starts_at": now + timedelta(days=1)},
+        {"starts_at": now - timedelta(days=1), "quantity": 0},  # sold out
+        {"starts_at": now - timedelta(days=1), "quantity": 5},
+    ]
+    for n in range(60):
+        centre = away(rng.uniform(0, 1200), rng.uniform(0, 360))
+        if n % 3:
+            fence = circle_fence(centre["lat"], centre["lng"], rng.uniform(300, 2000))
+        else:  # a quadrilateral of 0.5..2 km around the centre
+            corners = [
+                GEOD.fwd(centre["lng"], centre["lat"], az, rng.uniform(250, 1000))[:2]
+                for az in (0, 90, 180, 270)
+            ]
+            fence = polygon_fence("Polygon", [[*corners, corners[0]]], CoordSystem.WGS84)
+        await insert_offer(conn, stores[n % 4].id, fence=fence, **windows[n % 5 if n < 30 else 0])
+    pages = found = 0
+    for i in range(24):
+        system = (CoordSystem.WGS84, CoordSystem.GCJ02, CoordSystem.BD09)[i % 3]
+        newest = away(rng.uniform(0, 1800), rng.uniform(0, 360))
+        lat, lng = from_wgs84(newest["lat"], newest["lng"], system)
+        older = away(rng.uniform(0, 1800), rng.uniform(0, 360))
+        points = [
+            {"lat": lat, "lng": lng, "accuracy_m": rng.choice([0, 30, 900])},
+            dict(zip(("lat", "lng"), from_wgs84(older["lat"], older["lng"], system), strict=True))
+            | {"at": (now - timedelta(minutes=1)).isoformat()},
+        ]
+        tracked = await track(client, points, user=f"walker-{i}", coord=system.value)
+        assert tracked.status_code == 200, tracked.text
+        alone = await client.get(
+            "/v1/offers/here", params={"lat": lat, "lng": lng, "coord": system.value}
+        )
+        assert alone.status_code == 200, alone.text
+        assert tracked.json()["offers_here"] == alone.json()["results"], (i, system)
+        pages += alone.json()["next_cursor"] is not None
+        found += bool(alone.json()["results"])
+    assert 0 < pages < found  # more than a page of offers at some points, fewer at others
 
 
 async def test_dwell_s_is_the_offers_own_and_an_owner_sets_it(

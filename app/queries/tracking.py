@@ -20,18 +20,19 @@ only if it did (an optimistic lock). A call that lost the race reads again.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from app.queries import events as events_sql
+from app.queries import offers as offers_sql
 from app.queries import ratelimit as ratelimit_sql
 from app.queries.claims import fence_edge_pieces
 from app.queries.events import EventRow, NewEvent
+from app.queries.offers import Here, OfferHit
 from app.queries.ratelimit import Counted, Hit
 
 # Where a point stands towards a fence.
@@ -68,18 +69,19 @@ class Fence:
     dwell_s: int
     entered_at: datetime | None  # the open visit, if any
     dwelled: bool | None
-    standing: dict[int, str]
+    standing: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class Known:
     """What the read statement found: the rate limits' outcome, the user's newest point and
-    version (None and 0 for a user never tracked), the fences involved."""
+    version (None and 0 for a user never tracked), the fences involved, the offers here."""
 
     counted: list[Counted]
     newest_at: datetime | None
     version: int
     fences: list[Fence]
+    here: list[OfferHit]  # the offers at the point asked for, as GET /v1/offers/here has them
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +109,14 @@ def _standing() -> str:
 
 
 @cache
-def _read_statement(limits: int) -> str:
-    """$1 app, $2 user, $3..$8 the points (lat, lng, at, accuracy, box WKT, reach), counters
-    from $9."""
-    counting, counted = ratelimit_sql.counting_sql(9, limits, gate="true") if limits else ([], [])
+def _read_statement(limits: int, here_sql: str, counters_from: int) -> str:
+    """$1 app, $2 user, $3..$8 the points (lat, lng, at, accuracy, box WKT, reach), then
+    `here_sql`'s parameters (from $9), counters from `counters_from`. One row: the counters'
+    outcomes, the user's newest point and version, the fences (one record per fence and point
+    near it, or per fence with none), the offers here."""
+    counting, counted = (
+        ratelimit_sql.counting_sql(counters_from, limits, gate="true") if limits else ([], [])
+    )
     ctes = [
         *counting,
         """pts AS (
@@ -135,23 +141,20 @@ def _read_statement(limits: int) -> str:
             UNION SELECT offer_id FROM fence_visit WHERE app_id = $1 AND user_id = $2
         )""",
     ]
-    columns = [
-        *counted,
-        "u.newest_at, coalesce(u.version, 0)",
-        "o.id, o.merchant_id, m.owner_id, o.starts_at, o.ends_at, o.dwell_s",
-        "v.entered_at, v.dwelled",
-        "(SELECT array_agg(near.n) FROM near WHERE near.offer_id = o.id)",
-        "(SELECT array_agg(near.standing) FROM near WHERE near.offer_id = o.id)",
-    ]
+    fences = """ARRAY(
+        SELECT ROW(o.id, o.merchant_id, m.owner_id, o.starts_at, o.ends_at, o.dwell_s,
+                   v.entered_at, v.dwelled, near.n, near.standing)
+        FROM involved i JOIN offer o ON o.id = i.offer_id
+        JOIN merchant m ON m.id = o.merchant_id
+        LEFT JOIN fence_visit v ON v.app_id = $1 AND v.user_id = $2 AND v.offer_id = o.id
+        LEFT JOIN near ON near.offer_id = o.id)"""
+    here = f"ARRAY(SELECT h FROM ({here_sql}) AS h ORDER BY h.distance_m, h.id)"
+    columns = [*counted, "u.newest_at", "coalesce(u.version, 0)", fences, here]
     return f"""
         WITH {", ".join(ctes)}
         SELECT {", ".join(columns)}
         FROM (SELECT) AS one
-        LEFT JOIN track_user u ON u.app_id = $1 AND u.user_id = $2
-        LEFT JOIN (involved i JOIN offer o ON o.id = i.offer_id
-                   JOIN merchant m ON m.id = o.merchant_id
-                   LEFT JOIN fence_visit v
-                       ON v.app_id = $1 AND v.user_id = $2 AND v.offer_id = o.id) ON true"""
+        LEFT JOIN track_user u ON u.app_id = $1 AND u.user_id = $2"""
 
 
 async def read(
@@ -160,13 +163,16 @@ async def read(
     app_id: UUID,
     user_id: str,
     fixes: Sequence[Fix],
+    here: Here,
     hits: list[Hit],
     window_no: int,
     fraction: float,
 ) -> Known:
-    """Count the call against `hits` (none: a call reading again) and read what it needs."""
-    rows = await conn.fetch(
-        _read_statement(len(hits)),
+    """Count the call against `hits` (none: a call reading again) and read what it needs,
+    with the offers `here` (queries/offers.py's own SELECT, as GET /v1/offers/here reads them)."""
+    here_sql, here_values = offers_sql.here_statement(here, first=9)
+    row = await conn.fetchrow(
+        _read_statement(len(hits), here_sql, 9 + len(here_values)),
         app_id,
         user_id,
         [f.lat for f in fixes],
@@ -175,19 +181,24 @@ async def read(
         [f.accuracy_m for f in fixes],
         [f.box_wkt for f in fixes],
         [f.reach_deg for f in fixes],
+        *here_values,
         *ratelimit_sql.counting_values(hits, window_no=window_no, fraction=fraction),
     )
+    assert row is not None  # FROM (SELECT): always one row
     first = 2 * len(hits)
-    head = rows[0]
-    fences = [_fence(row[first + 2 :]) for row in rows if row[first + 2] is not None]
-    return Known(ratelimit_sql.counted(head, 0, len(hits)), head[first], head[first + 1], fences)
-
-
-def _fence(row: Sequence[Any]) -> Fence:
-    offer_id, merchant_id, owner_id, starts_at, ends_at, dwell_s, entered_at, dwelled = row[:8]
-    standing = dict(zip(row[8] or (), row[9] or (), strict=True))
-    return Fence(
-        offer_id, merchant_id, owner_id, starts_at, ends_at, dwell_s, entered_at, dwelled, standing
+    fences: dict[UUID, Fence] = {}
+    for record in row[first + 2]:  # the offer's and its visit's columns, a point's n, standing
+        fence = fences.get(record[0])
+        if fence is None:
+            fence = fences[record[0]] = Fence(*record[:8])
+        if record[8] is not None:  # the index of a point near it, and where it stands
+            fence.standing[record[8]] = record[9]
+    return Known(
+        ratelimit_sql.counted(row, 0, len(hits)),
+        row[first],
+        row[first + 1],
+        list(fences.values()),
+        [OfferHit(*record) for record in row[first + 3]],
     )
 
 
