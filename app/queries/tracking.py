@@ -209,16 +209,21 @@ _EVENTS_SOURCE = """
     WHERE EXISTS (SELECT FROM bumped)
     ORDER BY e.n"""
 
-# $1 app, $2 user, $3 newest point, $4 the version read (0: none), $5..$7 visits now open
-# (offer, entered_at, dwelled), $8 offers whose visit ended, $9..$14 the events.
-_WRITE = f"""
-    WITH bumped AS (
+# The user's row: its newest point moved up, its version bumped, only if the version is still
+# the one read ($4; 0: none, and a row made meanwhile has version 1). $1 app, $2 user, $3 the
+# newest point. Alone, it is the write of a call that changed nothing but the newest point.
+_BUMP = """
         INSERT INTO track_user AS u (app_id, user_id, newest_at) VALUES ($1, $2, $3)
         ON CONFLICT (app_id, user_id) DO UPDATE
             SET newest_at = greatest(u.newest_at, excluded.newest_at), version = u.version + 1,
                 seen_at = now()
             WHERE u.version = $4
-        RETURNING version
+        RETURNING version"""
+
+# $1..$4 as _BUMP, $5..$7 visits now open (offer, entered_at, dwelled), $8 offers whose visit
+# ended, $9..$14 the events.
+_WRITE = f"""
+    WITH bumped AS ({_BUMP}
     ), opened AS (
         INSERT INTO fence_visit AS v (app_id, user_id, offer_id, entered_at, dwelled)
         SELECT $1, $2, x.offer_id, x.entered_at, x.dwelled
@@ -249,7 +254,11 @@ async def write(
 ) -> list[EventRow] | None:
     """Write a call's outcome if the user's version is still `version`, in one statement (so
     the events commit with the visits they report); the events written, or None if another
-    call of the user wrote first."""
+    call of the user wrote first. A call that changed nothing but the newest point (most of
+    them) runs the user's row's statement alone (a third of the whole one's database time)."""
+    if not (opened or closed or events):
+        bumped = await conn.fetchval(_BUMP, app_id, user_id, newest_at, version)
+        return None if bumped is None else []
     rows = await conn.fetch(
         _WRITE,
         app_id,
