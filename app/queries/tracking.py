@@ -130,24 +130,32 @@ def _read_statement(limits: int, here_sql: str, counters_from: int) -> str:
         )""",
         # measured once (MATERIALIZED: not again for the filter), each pair only once
         f"""measured AS MATERIALIZED (
-            SELECT o.id AS offer_id, p.n, {_standing()} AS standing
+            SELECT o.id AS offer_id, o.merchant_id, o.starts_at, o.ends_at, o.dwell_s, p.n,
+                   {_standing()} AS standing
             FROM pts p JOIN offer o ON o.fence && p.box
             CROSS JOIN LATERAL (SELECT ST_Distance(o.center, p.gg) AS d) AS circle
             WHERE o.starts_at <= p.at AND (o.ends_at IS NULL OR p.at < o.ends_at)
         )""",
         f"""near AS (SELECT * FROM measured WHERE standing <> '{OUTSIDE}')""",
-        """involved AS (
-            SELECT offer_id FROM near
-            UNION SELECT offer_id FROM fence_visit WHERE app_id = $1 AND user_id = $2
+        """visits AS (
+            SELECT offer_id, entered_at, dwelled FROM fence_visit
+            WHERE app_id = $1 AND user_id = $2
         )""",
     ]
+    # the fences near a point (with what measured read of the offer), and those of open
+    # visits near none (read by id)
     fences = """ARRAY(
-        SELECT ROW(o.id, o.merchant_id, m.owner_id, o.starts_at, o.ends_at, o.dwell_s,
-                   v.entered_at, v.dwelled, near.n, near.standing)
-        FROM involved i JOIN offer o ON o.id = i.offer_id
-        JOIN merchant m ON m.id = o.merchant_id
-        LEFT JOIN fence_visit v ON v.app_id = $1 AND v.user_id = $2 AND v.offer_id = o.id
-        LEFT JOIN near ON near.offer_id = o.id)"""
+        SELECT ROW(f.offer_id, f.merchant_id, m.owner_id, f.starts_at, f.ends_at, f.dwell_s,
+                   v.entered_at, v.dwelled, f.n, f.standing)
+        FROM (
+            SELECT offer_id, merchant_id, starts_at, ends_at, dwell_s, n, standing FROM near
+            UNION ALL
+            SELECT o.id, o.merchant_id, o.starts_at, o.ends_at, o.dwell_s, NULL, NULL
+            FROM visits JOIN offer o ON o.id = visits.offer_id
+            WHERE NOT EXISTS (SELECT FROM near WHERE near.offer_id = visits.offer_id)
+        ) AS f
+        JOIN merchant m ON m.id = f.merchant_id
+        LEFT JOIN visits v ON v.offer_id = f.offer_id)"""
     here = f"ARRAY(SELECT h FROM ({here_sql}) AS h ORDER BY h.distance_m, h.id)"
     columns = [*counted, "u.newest_at", "coalesce(u.version, 0)", fences, here]
     return f"""
