@@ -21,11 +21,13 @@ An offer that is not active at a point's time takes no part in it: its visits st
 are (an offer that ends leaves its visits open, without `fence.exited`: the user did not move;
 they are pruned a day after it ended). A deleted offer's visits go with it.
 
-A call is two statements (queries/tracking.py): one reads the user, the fences near the points
-and the user's open visits, counting the call against the "track" rate limit; the machine runs
-here; one statement writes the visits, the user's newest point and the events together,
-only if no other call of the user wrote in between (else it reads again). Then the offers at
-the newest point (`offers/here`, now): a third.
+A call is two statements (queries/tracking.py): one reads the user, the fences near the points,
+the user's open visits and the offers at the newest point (`offers/here`'s own SELECT, now),
+counting the call against the "track" rate limit; the machine runs here; one statement writes
+the visits, the user's newest point and the events together, only if no other call of the user
+wrote in between (else it reads again). A call that changed nothing but the user's newest point
+(most calls: a point's time is now) writes only the user's row; one whose newest point did not
+move writes nothing.
 
 Pruning: the delivery loop of every process (app/delivery.py), with event pruning, deletes
 users not seen for NEARBY_TRACK_KEEP_S (7 days; a user back after that starts afresh, outside

@@ -1,6 +1,7 @@
 """SQL of location tracking: what a tracking call reads (the user, the fences near its points,
-the user's open visits) and the one statement that writes its outcome (visits, the user's
-newest point, the events), plus pruning.
+the user's open visits, the offers at its newest point: queries/offers.py's SELECT, numbered
+after the read's own parameters) and the one statement that writes its outcome (visits, the
+user's newest point, the events; the user's row alone when nothing else changed), plus pruning.
 
 Where a point stands towards a fence, given its accuracy circle (radius `acc`):
 - a circle fence (centre c, radius R, geodesic on the spheroid): inside when d(c, p) <= R - acc,
@@ -15,6 +16,11 @@ fence is certainly outside.
 A call's two statements need no transaction between them: the read sees one snapshot; the
 write bumps the user's `version` only if it is still the one read, and writes everything else
 only if it did (an optimistic lock). A call that lost the race reads again.
+
+The read is one row: the rate limits' outcome, the user's newest point and version, the fences
+as an array of records (one per fence and point near it, or per fence of an open visit near no
+point) and the offers here as an array of records (OfferHit's columns): the offers are sent
+once, whatever the number of fences.
 """
 
 from __future__ import annotations
@@ -143,7 +149,8 @@ def _read_statement(limits: int, here_sql: str, counters_from: int) -> str:
         )""",
     ]
     # the fences near a point (with what measured read of the offer), and those of open
-    # visits near none (read by id)
+    # visits near none (read by id); a record per point, as asyncpg decodes no array inside
+    # an anonymous record
     fences = """ARRAY(
         SELECT ROW(f.offer_id, f.merchant_id, m.owner_id, f.starts_at, f.ends_at, f.dwell_s,
                    v.entered_at, v.dwelled, f.n, f.standing)
