@@ -114,7 +114,7 @@ async def track(
         for p in sorted(points, key=lambda p: p.at or received)
         if p.accuracy_m <= MAX_ACCURACY_M
     ]
-    # the offers at the newest point (whatever its accuracy), now: read with the first read
+    # the offers at the newest point (whatever its accuracy), now: read by the read statement
     newest = max(points, key=lambda p: p.at or received)
     here_lat, here_lng = to_wgs84(newest.lat, newest.lng, coord)
     here = Here(here_lat, here_lng, received, categories=(), limit=HERE_LIMIT)
