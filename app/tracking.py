@@ -21,11 +21,13 @@ An offer that is not active at a point's time takes no part in it: its visits st
 are (an offer that ends leaves its visits open, without `fence.exited`: the user did not move;
 they are pruned a day after it ended). A deleted offer's visits go with it.
 
-A call is two statements (queries/tracking.py): one reads the user, the fences near the points
-and the user's open visits, counting the call against the "track" rate limit; the machine runs
-here; one statement writes the visits, the user's newest point and the events together,
-only if no other call of the user wrote in between (else it reads again). Then the offers at
-the newest point (`offers/here`, now): a third.
+A call is two statements (queries/tracking.py): one reads the user, the fences near the points,
+the user's open visits and the offers at the newest point (`offers/here`'s own SELECT, now),
+counting the call against the "track" rate limit; the machine runs here; one statement writes
+the visits, the user's newest point and the events together, only if no other call of the user
+wrote in between (else it reads again). A call that changed nothing but the user's newest point
+(most calls: a point's time is now) writes only the user's row; one whose newest point did not
+move writes nothing.
 
 Pruning: the delivery loop of every process (app/delivery.py), with event pruning, deletes
 users not seen for NEARBY_TRACK_KEEP_S (7 days; a user back after that starts afresh, outside
@@ -47,11 +49,11 @@ from uuid import UUID
 
 import asyncpg
 
-from app import events, offers, ratelimit
+from app import events, ratelimit
 from app.errors import Conflict, InvalidInput
 from app.queries import tracking as tracking_sql
 from app.queries.events import EventRow, NewEvent
-from app.queries.offers import OfferHit
+from app.queries.offers import Here, OfferHit
 from app.queries.tracking import EDGE, INSIDE, OUTSIDE, Fence, Fix, Visit
 from app.ratelimit import Clock, Limits
 from spatial import CoordSystem, circle_box, to_wgs84
@@ -62,6 +64,7 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # and no earlier than this
 ENDED_KEEP_S = 24 * 3600.0  # visits of an offer that ended this long ago are pruned
 PRUNE_BATCH = 1000
 _RETRIES = 8  # reads again after losing a race with another call of the same user
+HERE_LIMIT = 20  # offers at the newest point: GET /v1/offers/here's first page, by default
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,10 @@ async def track(
         for p in sorted(points, key=lambda p: p.at or received)
         if p.accuracy_m <= MAX_ACCURACY_M
     ]
+    # the offers at the newest point (whatever its accuracy), now: read by the read statement
+    newest = max(points, key=lambda p: p.at or received)
+    here_lat, here_lng = to_wgs84(newest.lat, newest.lng, coord)
+    here = Here(here_lat, here_lng, received, categories=(), limit=HERE_LIMIT)
     written: list[EventRow] | None = None
     for _ in range(_RETRIES):
         known = await tracking_sql.read(
@@ -118,6 +125,7 @@ async def track(
             app_id=app_id,
             user_id=user_id,
             fixes=fixes,
+            here=here,
             hits=hits,
             window_no=clock.window_no,
             fraction=clock.fraction,
@@ -147,18 +155,7 @@ async def track(
             break
     if written is None:
         raise Conflict("Other tracking calls of this user keep changing its state; try again")
-    newest = max(points, key=lambda p: p.at or received)
-    here = await offers.here(
-        conn,
-        lat=newest.lat,
-        lng=newest.lng,
-        coord=coord,
-        at=None,
-        categories=[],
-        limit=20,
-        after_cursor=None,
-    )
-    return Tracked(sorted(written, key=lambda e: (e.at, e.id)), here.hits, here.at)
+    return Tracked(sorted(written, key=lambda e: (e.at, e.id)), known.here, received)
 
 
 def run(

@@ -1,8 +1,9 @@
 -- wrk script: POST /v1/track, one point a call, at the points of BENCH_POINTS ("lat,lng" per
 -- line) in turn, as BENCH_USERS users of the app whose key is BENCH_APP_KEY (user ids begin
 -- with BENCH_RUN). BENCH_MODE "stay": each point always reported by the same user (after a
--- user's first call, nothing changes); "move": the users take the points in turn, so most calls
--- move their user from one fence to another (events and writes on most calls).
+-- user's first call, nothing changes but its newest point); "move": the users take the points
+-- in turn, so most calls move their user from one fence to another (events and writes on most
+-- calls).
 local points = {}
 for line in io.lines(os.getenv("BENCH_POINTS")) do points[#points + 1] = line end
 local run = os.getenv("BENCH_RUN")

@@ -1,16 +1,17 @@
 """Case `track`: single-point POST /v1/track against GET /v1/offers/here at the same points.
 
 Target (issue 13): tracking keeps >= 0.5x the requests/s of offers/here, p99 <= 2x. A tracking
-call does what offers/here does (its response carries the offers at the point) plus counting
-the call against the user's rate limit, reading the fences near the point and the user's open
-visits, and, when something changed, writing the visits, the user's newest point and the
-events in one statement (and its commit).
+call does what offers/here does (its response carries the offers at the point, read in the same
+statement) plus counting the call against the user's rate limit, reading the fences near the
+point and the user's open visits, and, when something changed, writing the visits, the user's
+newest point and the events in one statement (and its commit).
 
 Both sides run against the same service process (one worker), on the points of the `offers`
 case (nine in ten inside an offer's fence) and its 100,000 offers, 16 wrk connections, in
 alternating rounds. Two scenarios of who reports the points:
 - "users stay": each point always reported by the same user (5,000 users): after a user's
-  first call nothing changes, the common case of a user who stands or walks inside one area;
+  first call nothing changes but the user's newest point (its time is now; the user's row
+  alone is written), the common case of a user who stands or walks inside one area;
 - "users move": 1,000 users take the points in turn, so nearly every call moves its user out of
   one fence and into another: events and a write on most calls, the worst case.
 The rate limit is set out of reach (the counters are still written on every call).

@@ -4,6 +4,7 @@ an oracle in test_tracking_oracle.py)."""
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,11 +19,13 @@ from pyproj import Geod
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import tracking
+from app import events, tracking
+from app.queries import tracking as tracking_sql
 from app.queries.merchants import MerchantRow
+from app.queries.tracking import Visit
 from app.ratelimit import Limits
 from app.schemas.tracking import TrackOut
-from spatial import CoordSystem, circle_fence, from_wgs84
+from spatial import CoordSystem, circle_fence, from_wgs84, polygon_fence
 from tests.factories import create_app, insert_merchant, insert_offer, owner_with_headers
 from tests.test_bad_input import json_values
 
@@ -247,6 +250,61 @@ async def test_positions_in_gcj02_are_converted_both_ways(
     assert (location["lat"], location["lng"]) == pytest.approx((lat, lng), abs=1e-7)
 
 
+async def test_offers_here_are_what_offers_here_says_at_the_newest_point(
+    client: httpx.AsyncClient, conn: AsyncConnection, shop: MerchantRow
+) -> None:
+    """At random points, in each coordinate system: the same objects as GET /v1/offers/here
+    (its first page, 20) at the call's newest point, whatever that point's accuracy, with
+    circles and polygons, sold out, ended and scheduled offers, more than a page at some."""
+    rng = random.Random(13)
+    stores = [shop] + [
+        await insert_merchant(
+            conn, shop.owner_id, **away(rng.uniform(0, 1500), rng.uniform(0, 360)), category=c
+        )
+        for c in ("tea", "books", "coffee")
+    ]
+    now = datetime.now(UTC)
+    windows: list[dict[str, Any]] = [
+        {"starts_at": now - timedelta(days=1)},
+        {"starts_at": now - timedelta(days=2), "ends_at": now - timedelta(days=1)},
+        {"starts_at": now + timedelta(days=1)},
+        {"starts_at": now - timedelta(days=1), "quantity": 0},  # sold out
+        {"starts_at": now - timedelta(days=1), "quantity": 5},
+    ]
+    for n in range(60):
+        centre = away(rng.uniform(0, 1200), rng.uniform(0, 360))
+        if n % 3:
+            fence = circle_fence(centre["lat"], centre["lng"], rng.uniform(300, 2000))
+        else:  # a quadrilateral of 0.5..2 km around the centre
+            corners = [
+                GEOD.fwd(centre["lng"], centre["lat"], az, rng.uniform(250, 1000))[:2]
+                for az in (0, 90, 180, 270)
+            ]
+            fence = polygon_fence("Polygon", [[*corners, corners[0]]], CoordSystem.WGS84)
+        await insert_offer(conn, stores[n % 4].id, fence=fence, **windows[n % 5 if n < 30 else 0])
+    pages = found = 0
+    for i in range(24):
+        system = (CoordSystem.WGS84, CoordSystem.GCJ02, CoordSystem.BD09)[i % 3]
+        newest = away(rng.uniform(0, 1800), rng.uniform(0, 360))
+        lat, lng = from_wgs84(newest["lat"], newest["lng"], system)
+        older = away(rng.uniform(0, 1800), rng.uniform(0, 360))
+        points: list[dict[str, Any]] = [
+            {"lat": lat, "lng": lng, "accuracy_m": rng.choice([0, 30, 900])},
+            dict(zip(("lat", "lng"), from_wgs84(older["lat"], older["lng"], system), strict=True))
+            | {"at": (now - timedelta(minutes=1)).isoformat()},
+        ]
+        tracked = await track(client, points, user=f"walker-{i}", coord=system.value)
+        assert tracked.status_code == 200, tracked.text
+        alone = await client.get(
+            "/v1/offers/here", params={"lat": lat, "lng": lng, "coord": system.value}
+        )
+        assert alone.status_code == 200, alone.text
+        assert tracked.json()["offers_here"] == alone.json()["results"], (i, system)
+        pages += alone.json()["next_cursor"] is not None
+        found += bool(alone.json()["results"])
+    assert 0 < pages < found  # more than a page of offers at some points, fewer at others
+
+
 async def test_dwell_s_is_the_offers_own_and_an_owner_sets_it(
     client: httpx.AsyncClient, shop: MerchantRow, owner: tuple[uuid.UUID, dict[str, str]]
 ) -> None:
@@ -270,6 +328,59 @@ async def test_dwell_s_is_the_offers_own_and_an_owner_sets_it(
         f"/v1/offers/{made.json()['id']}", json={"dwell_s": 900}, headers=owner[1]
     )
     assert patched.json()["dwell_s"] == 900
+
+
+async def test_a_write_on_a_version_another_call_moved_writes_nothing(
+    driver: Any, made: Any, offer: Any, shop: MerchantRow
+) -> None:
+    """The optimistic lock, in both forms of the write: the user's row alone (a call that
+    changed nothing but the newest point) and the whole statement with visits and events."""
+    app_id = made.row.id
+
+    async def write(version: int, seconds: float, *, entering: bool = False) -> Any:
+        at = T0 + timedelta(seconds=seconds)
+        entered = [Visit(offer.id, at, False)] if entering else []
+        event = events.new(
+            "fence.entered",
+            owner_id=shop.owner_id,
+            at=at,
+            offer_id=offer.id,
+            merchant_id=shop.id,
+            app_id=app_id,
+            user_id="racer",
+            data={},
+        )
+        return await tracking_sql.write(
+            driver,
+            app_id=app_id,
+            user_id="racer",
+            newest_at=at,
+            version=version,
+            opened=entered,
+            closed=[],
+            events=[event] if entering else [],
+        )
+
+    async def state() -> tuple[Any, ...]:
+        row = await driver.fetchrow(
+            """SELECT u.newest_at, u.version, count(v.*), count(e.*) FROM track_user u
+               LEFT JOIN fence_visit v USING (app_id, user_id)
+               LEFT JOIN event e ON e.app_id = u.app_id AND e.user_id = u.user_id
+               WHERE u.app_id = $1 AND u.user_id = 'racer' GROUP BY 1, 2""",
+            app_id,
+        )
+        return tuple(row)
+
+    assert await write(0, 10) == []  # a new user: its row made, version 1
+    assert await write(0, 20) is None  # read before another call made the row
+    assert await state() == (T0 + timedelta(seconds=10), 1, 0, 0)
+    assert await write(1, 5) == []  # an older point leaves the newest as it is
+    assert await state() == (T0 + timedelta(seconds=10), 2, 0, 0)
+    assert await write(1, 30, entering=True) is None
+    assert await state() == (T0 + timedelta(seconds=10), 2, 0, 0)
+    [written] = await write(2, 30, entering=True)
+    assert written.type == "fence.entered"
+    assert await state() == (T0 + timedelta(seconds=30), 3, 1, 1)
 
 
 async def test_an_offer_deleted_takes_its_visits_and_an_ended_one_says_nothing(

@@ -91,14 +91,14 @@ _OFFER_COLUMNS = tuple(
     _OWNER if field.name == "owner_id" else o.c[field.name] for field in fields(OfferRow)
 )
 
-# Scalar subqueries, computed once per execution (see queries.search._HERE).
-_HERE, _HERE_GEOMETRY = "(SELECT $1::geography)", "(SELECT $1::geography::geometry)"
+# What a hit reads beyond the offer's own columns; `{here}` is the point (geography), a scalar
+# subquery computed once per execution (see queries.search._HERE).
 _HIT_SQL = {
     "owner_id": "m.owner_id",
     "geofence": "o.geofence::text",  # RawJson
     "merchant_lat": "ST_Y(m.location::geometry)",
     "merchant_lng": "ST_X(m.location::geometry)",
-    "distance_m": f"ST_Distance(m.location, {_HERE}) AS distance_m",
+    "distance_m": "ST_Distance(m.location, {here}) AS distance_m",
 }
 _OFFER_FIELDS = frozenset(field.name for field in fields(OfferRow))
 _HIT_COLUMNS = ", ".join(
@@ -191,29 +191,37 @@ async def offers_here(conn: asyncpg.Connection, here: Here) -> list[OfferHit]:
     return [OfferHit(*row) for row in await conn.fetch(statement, *values)]
 
 
-def here_statement(here: Here) -> tuple[str, list[Any]]:
-    """The SQL and parameters of `offers_here` (tests/test_offer_plans.py explains them).
+def here_statement(here: Here, first: int = 1) -> tuple[str, list[Any]]:
+    """The SQL and parameters of `offers_here` (tests/test_offer_plans.py explains them), its
+    placeholders numbered from `$first`: a statement of its own, or with `first` past the
+    other's parameters, a part of another (the tracking read, queries/tracking.py). Its
+    columns are OfferHit's, in order.
 
     Every covering offer is ranked, not walked nearest-first: a point lies in few fences, and
     ordering by distance to the store cannot use the fence index anyway.
     """
-    sql = Params(ewkt(here.lat, here.lng), here.at)  # $1: the point (geography), $2: the instant
+    # the point (geography), the instant
+    sql = Params(ewkt(here.lat, here.lng), here.at, first=first)
+    # scalar subqueries, computed once per execution (see queries.search._HERE)
+    point, instant = f"${first}", f"${first + 1}"
+    here_geography = f"(SELECT {point}::geography)"
+    here_geometry = f"(SELECT {point}::geography::geometry)"
     where = [
-        f"o.fence && {_HERE_GEOMETRY}",
-        f"""CASE WHEN o.radius_m IS NULL THEN ST_Covers(o.fence, {_HERE_GEOMETRY})
-                 ELSE ST_DWithin(o.center, {_HERE}, o.radius_m) END""",
-        "o.starts_at <= $2 AND (o.ends_at IS NULL OR o.ends_at > $2)",
+        f"o.fence && {here_geometry}",
+        f"""CASE WHEN o.radius_m IS NULL THEN ST_Covers(o.fence, {here_geometry})
+                 ELSE ST_DWithin(o.center, {here_geography}, o.radius_m) END""",
+        f"o.starts_at <= {instant} AND (o.ends_at IS NULL OR o.ends_at > {instant})",
         "(o.quantity IS NULL OR o.claimed < o.quantity)",
     ]
     if here.categories:
         where.append(f"m.category = ANY({sql.add(list(here.categories))}::text[])")
     if here.after is not None:
         where.append(
-            f"(ST_Distance(m.location, {_HERE}), o.id)"
+            f"(ST_Distance(m.location, {here_geography}), o.id)"
             f" > ({sql.add(here.after[0])}::float8, {sql.add(here.after[1])}::uuid)"
         )
     statement = f"""
-        SELECT {_HIT_COLUMNS}
+        SELECT {_HIT_COLUMNS.format(here=here_geography)}
         FROM offer o JOIN merchant m ON m.id = o.merchant_id
         WHERE {" AND ".join(where)}
         ORDER BY distance_m, o.id

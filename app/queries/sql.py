@@ -10,14 +10,16 @@ from spatial.geometry import normalize_lng
 
 
 class Params:
-    """Positional parameters for SQL text: `add` a value, get its placeholder."""
+    """Positional parameters for SQL text: `add` a value, get its placeholder; numbered from
+    `$first` (past those of a statement this SQL is a part of)."""
 
-    def __init__(self, *values: Any) -> None:
+    def __init__(self, *values: Any, first: int = 1) -> None:
         self.values = list(values)
+        self.first = first
 
     def add(self, value: Any) -> str:
         self.values.append(value)
-        return f"${len(self.values)}"
+        return f"${self.first + len(self.values) - 1}"
 
 
 def escape_like(value: str) -> str:
