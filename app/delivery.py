@@ -9,10 +9,10 @@ ended (_TICK_S at most), then records their outcomes and takes as many due deliv
 is room for, the two statements side by side on two connections. One round trip settles a
 batch: that is what lets one process deliver over 1,000 events/s beside claims on a busy
 machine (docs/design.md, "Events and webhooks"). Pruning runs in a task of its own.
-A process killed mid-delivery
-leaves its rows leased; they fall due again when the lease runs out, and another process (or
-the same one, restarted) sends them. So delivery is at least once: a receiver dedupes on
-`Nearby-Event-Id`.
+
+A process killed mid-delivery leaves its rows leased; they fall due again when the lease runs
+out, and another process (or the same one, restarted) sends them. So delivery is at least
+once: a receiver dedupes on `Nearby-Event-Id`.
 
 An attempt is a success when the receiver answers 2xx within NEARBY_WEBHOOK_TIMEOUT_S (10 s),
 from connecting to the status line. Redirects are not followed (a 3xx is a failure).
