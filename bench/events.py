@@ -82,10 +82,15 @@ def run(database_url: str, *, seconds: float, rounds: int, connections: int) -> 
     os.environ["NEARBY_WEBHOOK_ALLOW_PRIVATE"] = "true"  # the receiver is on 127.0.0.1
     name = f"nearby_events_{uuid.uuid4().hex[:8]}"
     url = bench_database(database_url, name)
+    before = os.getloadavg()[0]
     try:
-        return asyncio.run(_measure(url, seconds=seconds, rounds=rounds, connections=connections))
+        rows = asyncio.run(_measure(url, seconds=seconds, rounds=rounds, connections=connections))
     finally:
         drop_database(database_url, name)
+    after = os.getloadavg()[0]
+    # The machine is shared: the numbers above mean little without how busy it was.
+    load = f"{before:.1f} -> {after:.1f}"
+    return [*rows, Row("events", "the machine", "load average, 1 min", load, "", "", "", None)]
 
 
 async def _measure(url: str, *, seconds: float, rounds: int, connections: int) -> list[Row]:
