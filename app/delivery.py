@@ -3,10 +3,16 @@
 
 Every process of the service runs one `Deliverer` (started in the app's lifespan). They share
 the work through the database (queries/webhooks.py): a process takes due deliveries with a
-lease, sends each as one signed POST, and records the outcome. A process killed mid-delivery
-leaves its rows leased; they fall due again when the lease runs out, and another process (or
-the same one, restarted) sends them. So delivery is at least once: a receiver dedupes on
-`Nearby-Event-Id`.
+lease, sends each as one signed POST, and records the outcome. It works in rounds, with up to
+NEARBY_WEBHOOK_CONCURRENCY (128) attempts in flight: a round waits until a quarter of them have
+ended (_TICK_S at most), then records their outcomes and takes as many due deliveries as there
+is room for, the two statements side by side on two connections. One round trip settles a
+batch: that is what lets one process deliver over 1,000 events/s beside claims on a busy
+machine (docs/design.md, "Events and webhooks"). Pruning runs in a task of its own.
+
+A process killed mid-delivery leaves its rows leased; they fall due again when the lease runs
+out, and another process (or the same one, restarted) sends them. So delivery is at least
+once: a receiver dedupes on `Nearby-Event-Id`.
 
 An attempt is a success when the receiver answers 2xx within NEARBY_WEBHOOK_TIMEOUT_S (10 s),
 from connecting to the status line. Redirects are not followed (a 3xx is a failure).
@@ -55,6 +61,7 @@ log = logging.getLogger("nearby.delivery")
 JITTER = (0.8, 1.2)
 PRUNE_EVERY_S = 600.0
 _TICK_S = 0.05  # how long a round waits for its attempts before taking more work
+_CLOSE_RECORD_S = 3.0  # at shutdown, how long recording the last outcomes may take
 _ERROR_CHARS = 300
 _ANSWER_BYTES = 64 * 1024  # of a receiver's answer, read (and ignored) to keep the connection
 
@@ -144,10 +151,17 @@ class Deliverer:
         self._tls = ssl.create_default_context()  # one: each costs a CA bundle load
         self._session: aiohttp.ClientSession | None = None  # made in the running loop
         self._task: asyncio.Task[None] | None = None
+        self._pruner: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[Outcome]] = set()
+        # Attempts that ended since the last round, and outcomes a failed `record` left over.
+        self._ended: list[asyncio.Task[Outcome]] = []
+        self._unrecorded: list[Outcome] = []
+        self._awaited = 1  # a round waits until this many attempts have ended (or a tick)
+        self._enough = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="webhook deliveries")
+        self._pruner = asyncio.create_task(self._prune(), name="event pruning")
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -167,43 +181,89 @@ class Deliverer:
         return self._session
 
     async def close(self) -> None:
-        """Stop: attempts in flight are dropped (their rows fall due when their lease ends)."""
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
+        """Stop: the outcomes of attempts that ended are recorded (if the database answers
+        within a few seconds); attempts in flight are dropped (their rows fall due when their
+        lease ends)."""
+        for loop in (self._task, self._pruner):
+            if loop is not None:
+                loop.cancel()
+                with suppress(asyncio.CancelledError):
+                    await loop
         for task in self._inflight:
             task.cancel()
         await asyncio.gather(*self._inflight, return_exceptions=True)
+        outcomes = self._unrecorded + [
+            t.result() for t in self._ended if not t.cancelled() and t.exception() is None
+        ]
+        self._inflight.clear()
+        self._ended.clear()
+        self._unrecorded = []
+        with suppress(OSError, asyncpg.PostgresError, SQLAlchemyError, TimeoutError):
+            async with asyncio.timeout(_CLOSE_RECORD_S):
+                await self._record(outcomes)
         if self._session is not None:
             await self._session.close()
 
     async def run_once(self) -> int:
-        """One round: take what is due (as much as there is room for), wait until an attempt in
-        flight ends (a tick at most), record those that ended; how many were taken."""
-        room = self._settings.webhook_concurrency - len(self._inflight)
-        due: list[Due] = []
-        if room > 0:
-            async with self._connect() as conn:
-                due = await webhooks_sql.take_due(
-                    conn, lease_s=self._settings.webhook_lease_s, most=room
-                )
-            self._inflight.update(asyncio.create_task(self._attempt(d)) for d in due)
+        """One round: wait until a quarter of the attempts in flight have ended (a tick at
+        most; not at all when none is in flight), then at once, on two connections, record the
+        outcomes of those that ended and take as much due work as there is room for; how many
+        were taken.
+
+        Taking and recording in batches of many attempts, side by side, is what lets one
+        process keep up with thousands of events a second on a busy machine: a round costs one
+        database round trip however many attempts it settles (see docs/design.md)."""
         if self._inflight:
-            done, _ = await asyncio.wait(
-                self._inflight, timeout=_TICK_S, return_when=asyncio.FIRST_COMPLETED
-            )
-            await asyncio.sleep(0)  # and whatever ended at the same time
-            done |= {task for task in self._inflight if task.done()}
-            self._inflight -= done
-            outcomes = [task.result() for task in done]
-            if outcomes:
-                async with self._connect() as conn:
-                    await webhooks_sql.record(conn, outcomes=outcomes)
+            self._awaited = max(1, min(len(self._inflight), self._refill()))
+            if len(self._ended) < self._awaited:
+                self._enough.clear()
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(_TICK_S):
+                        await self._enough.wait()
+            ended, self._ended = self._ended, []
+            self._inflight.difference_update(ended)
+            outcomes = self._unrecorded + [task.result() for task in ended]
+            self._unrecorded = []
+        else:
+            outcomes, self._unrecorded = self._unrecorded, []
+        room = self._settings.webhook_concurrency - len(self._inflight)
+        taken, recorded = await asyncio.gather(
+            self._take(room), self._record(outcomes), return_exceptions=True
+        )
+        if isinstance(recorded, BaseException):
+            self._unrecorded = outcomes + self._unrecorded  # recorded next round
+        due = [] if isinstance(taken, BaseException) else taken
+        for d in due:
+            task = asyncio.create_task(self._attempt(d))
+            task.add_done_callback(self._attempt_ended)
+            self._inflight.add(task)
+        for failed in (taken, recorded):
+            if isinstance(failed, BaseException):
+                raise failed
         return len(due)
 
+    def _refill(self) -> int:
+        return max(1, self._settings.webhook_concurrency // 4)
+
+    def _attempt_ended(self, task: asyncio.Task[Outcome]) -> None:
+        self._ended.append(task)
+        if len(self._ended) >= self._awaited:
+            self._enough.set()
+
+    async def _take(self, room: int) -> list[Due]:
+        if room <= 0:
+            return []
+        async with self._connect() as conn:
+            return await webhooks_sql.take_due(
+                conn, lease_s=self._settings.webhook_lease_s, most=room
+            )
+
+    async def _record(self, outcomes: list[Outcome]) -> None:
+        if outcomes:
+            async with self._connect() as conn:
+                await webhooks_sql.record(conn, outcomes=outcomes)
+
     async def _run(self) -> None:
-        prune_at = time.monotonic() + random.uniform(0, PRUNE_EVERY_S)
         paused = False  # say so once when the database goes, and once when it is back
         while True:
             try:
@@ -211,21 +271,6 @@ class Deliverer:
                 if paused:
                     paused = False
                     log.info("webhook deliveries resumed")
-                if time.monotonic() >= prune_at:
-                    prune_at = time.monotonic() + PRUNE_EVERY_S
-                    async with self._connect() as conn:
-                        pruned = await events.prune(conn, keep_s=self._settings.event_keep_s)
-                        users, visits = await tracking.prune(
-                            conn, keep_s=self._settings.track_keep_s
-                        )
-                    if pruned:
-                        log.info("pruned %d events older than the retention", pruned)
-                    if users or visits:
-                        log.info(
-                            "pruned %d tracked users not seen lately and %d visits of ended offers",
-                            users,
-                            visits,
-                        )
             except (OSError, asyncpg.PostgresError, SQLAlchemyError) as exc:
                 if not paused:
                     paused = True
@@ -234,6 +279,28 @@ class Deliverer:
                 continue
             if not taken and not self._inflight:
                 await asyncio.sleep(self._settings.delivery_poll_s)
+
+    async def _prune(self) -> None:
+        """Every PRUNE_EVERY_S (the first time at random within it, so that processes started
+        together spread out): old events, and old tracking state. A task of its own: a long
+        prune does not hold deliveries up."""
+        await asyncio.sleep(random.uniform(0, PRUNE_EVERY_S))
+        while True:
+            try:
+                async with self._connect() as conn:
+                    pruned = await events.prune(conn, keep_s=self._settings.event_keep_s)
+                    users, visits = await tracking.prune(conn, keep_s=self._settings.track_keep_s)
+                if pruned:
+                    log.info("pruned %d events older than the retention", pruned)
+                if users or visits:
+                    log.info(
+                        "pruned %d tracked users not seen lately and %d visits of ended offers",
+                        users,
+                        visits,
+                    )
+            except (OSError, asyncpg.PostgresError, SQLAlchemyError) as exc:
+                log.warning("pruning failed, tried again in %g s: %s", PRUNE_EVERY_S, exc)
+            await asyncio.sleep(PRUNE_EVERY_S)
 
     async def _attempt(self, due: Due) -> Outcome:
         http_status: int | None = None

@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     webhook_max_retry_s: float = Field(6 * 3600.0, gt=0)  # delays double up to this
     webhook_retry_for_s: float = Field(72 * 3600.0, ge=0)  # then a delivery is marked failed
     webhook_lease_s: float = Field(60.0, gt=0)  # a taken delivery is left alone this long
-    webhook_concurrency: int = Field(32, ge=1)  # attempts in flight per process
+    webhook_concurrency: int = Field(128, ge=1)  # attempts in flight per process
     delivery_poll_s: float = Field(0.25, gt=0)  # how often an idle process looks for work
     delivery: bool = True  # run the delivery loop in this process
     event_keep_s: float = Field(7 * 24 * 3600.0, gt=0)  # then events are pruned

@@ -21,14 +21,13 @@ from collections.abc import Callable, Coroutine
 from statistics import median, quantiles
 from uuid import UUID
 
-import asyncpg
 import httpx
 
 from app.main import create_app
 from app.queries.ratelimit import Hit
 from app.ratelimit import Limits
 from app.settings import Settings
-from bench.harness import bench_database
+from bench.harness import bench_database, drop_database
 
 ADMIN = {"Authorization": "Bearer claim-cost-admin"}
 
@@ -87,15 +86,6 @@ async def _setup(client: httpx.AsyncClient) -> tuple[str, str]:
     return str(offer["id"]), str(app["app_key"])
 
 
-async def _drop(server: str, name: str) -> None:
-    scheme, _, rest = server.partition("://")
-    conn = await asyncpg.connect(f"postgresql://{rest.rpartition('/')[0]}/postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 def run_throwaway(
     prefix: str,
     measure: Callable[..., Coroutine[None, None, dict[str, list[float]]]],
@@ -110,7 +100,7 @@ def run_throwaway(
     try:
         return asyncio.run(measure(url, claims=claims))
     finally:
-        asyncio.run(_drop(server, name))
+        drop_database(server, name)
 
 
 def print_times(heading: str, times: dict[str, list[float]]) -> None:

@@ -150,6 +150,20 @@ def bench_database(base_url: str, name: str = "nearby_bench") -> str:
     return url
 
 
+def drop_database(base_url: str, name: str) -> None:
+    """Drop database `name` on the server of `base_url` (a throwaway one), sessions and all."""
+    server = base_url.partition("://")[2].rpartition("/")[0]
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(f"postgresql://{server}/postgres")
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
 def ensure_wrk() -> str:
     wrk = shutil.which("wrk")
     if wrk:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -256,3 +257,65 @@ async def test_a_hanging_receiver_costs_one_timeout_and_is_retried(
             await deliverer.run_once()
             assert asyncio.get_running_loop().time() - started < 10
     assert (await deliveries(engine, hook))[0][:3] == ("delivered", 2, 200)
+
+
+class _Outage:
+    """Connections of `connections` while `down` is false; while it is true every new one
+    fails as an unreachable database does."""
+
+    def __init__(self, connections: DriverConnections) -> None:
+        self.connections = connections
+        self.down = False
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[Any]:
+        if self.down:
+            raise ConnectionRefusedError("the database is down")
+        async with self.connections() as conn:
+            yield conn
+
+
+async def _until_received(receiver: Receiver, n: int) -> None:
+    for _ in range(500):
+        if len(receiver.received) >= n:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{len(receiver.received)} of {n} requests arrived in 5 s")
+
+
+async def test_outcomes_a_round_could_not_record_are_recorded_by_the_next(
+    engine: AsyncEngine, setup: Callable[..., Any], receiver: Receiver, settings: Settings
+) -> None:
+    _, _, hook = await setup(f"http://127.0.0.1:{receiver.port}/hook", 3)
+    connections = DriverConnections(engine, keep=2)
+    outage = _Outage(connections)
+    # A lease far longer than the test: only a recorded outcome can settle these rows.
+    deliverer = Deliverer(
+        outage, settings_for(settings, webhook_allow_private=True, webhook_lease_s=60.0)
+    )
+    try:
+        assert await deliverer.run_once() == 3
+        await _until_received(receiver, 3)
+        outage.down = True
+        with pytest.raises(ConnectionRefusedError):
+            await deliverer.run_once()
+        assert {r[0] for r in await deliveries(engine, hook)} == {"pending"}
+        outage.down = False
+        assert await deliverer.run_once() == 0
+        assert await deliveries(engine, hook) == [("delivered", 1, 200, None)] * 3
+        assert len(receiver.received) == 3  # each sent once
+    finally:
+        await deliverer.close()
+        await connections.close()
+
+
+async def test_closing_records_the_attempts_that_ended(
+    engine: AsyncEngine, setup: Callable[..., Any], receiver: Receiver, settings: Settings
+) -> None:
+    _, _, hook = await setup(f"http://127.0.0.1:{receiver.port}/hook", 4)
+    lease = settings_for(settings, webhook_allow_private=True, webhook_lease_s=60.0)
+    async with running(engine, lease) as deliverer:
+        assert await deliverer.run_once() == 4
+        await _until_received(receiver, 4)
+        await asyncio.sleep(0.1)  # the answers read, the attempts ended
+    assert await deliveries(engine, hook) == [("delivered", 1, 200, None)] * 4
