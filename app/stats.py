@@ -32,7 +32,7 @@ import logging
 import time as clock
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import cast
@@ -111,6 +111,9 @@ class Stats:
     cells_withheld: int  # claims in cells left out for k-anonymity (or kept without a cell)
     sharers: list[Sharer]
     kol: Kol
+    # What a presenter made of this answer, kept with it: a cached answer is shared by every
+    # request for its view, and so is its rendering (routes/stats.py).
+    rendered: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -378,7 +381,9 @@ async def _compute(
     claimed = total.claims if total else 0
     shares = await stats_sql.shares(conn, scope=scope, id=id)
     attributed = await stats_sql.attributed(conn, scope=scope, id=id, start=first, end=last)
-    sharers, kol = _credit(shares, attributed)
+    # In a thread: crediting a whole owner's chains takes a while in Python, and the event
+    # loop keeps serving other requests meanwhile (a background refresh must not stall them).
+    sharers, kol = await asyncio.to_thread(_credit, shares, attributed)
     return Stats(
         start=first.astimezone(tz),
         end=last.astimezone(tz),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -47,7 +47,10 @@ router = APIRouter(route_class=params.KnownQueryRoute)
 
 
 @router.get(
-    "/v1/offers/{offer_id}/stats", responses=problems(401, 403, 404, 422), tags=["statistics"]
+    "/v1/offers/{offer_id}/stats",
+    response_model=StatsOut,
+    responses=problems(401, 403, 404, 422),
+    tags=["statistics"],
 )
 async def offer_stats(
     request: Request,
@@ -57,7 +60,7 @@ async def offer_stats(
     from_: From = None,
     to: To = None,
     bucket: BucketQ = Bucket.day,
-) -> StatsOut:
+) -> Response:
     """An offer's statistics for its owner (or the admin), bucketed in its store's timezone."""
     view = await stats.of_offer(
         conn,
@@ -66,11 +69,12 @@ async def offer_stats(
         asked=Asked(from_, to, bucket),
         cache=request.app.state.stats_cache,
     )
-    return _out(view)
+    return _response(view)
 
 
 @router.get(
     "/v1/merchants/{merchant_id}/stats",
+    response_model=StatsOut,
     responses=problems(401, 403, 404, 422),
     tags=["statistics"],
 )
@@ -82,7 +86,7 @@ async def merchant_stats(
     from_: From = None,
     to: To = None,
     bucket: BucketQ = Bucket.day,
-) -> StatsOut:
+) -> Response:
     """A store's statistics over all its offers, for its owner (or the admin), bucketed in the
     store's timezone."""
     view = await stats.of_merchant(
@@ -92,10 +96,15 @@ async def merchant_stats(
         asked=Asked(from_, to, bucket),
         cache=request.app.state.stats_cache,
     )
-    return _out(view)
+    return _response(view)
 
 
-@router.get("/v1/stats", responses=problems(401, 403, 404, 422), tags=["statistics"])
+@router.get(
+    "/v1/stats",
+    response_model=StatsOut,
+    responses=problems(401, 403, 404, 422),
+    tags=["statistics"],
+)
 async def owner_stats(
     request: Request,
     conn: Conn,
@@ -113,7 +122,7 @@ async def owner_stats(
         ),
     ] = "UTC",
     owner_id: Annotated[UUID | None, Query(description="Required with the admin key.")] = None,
-) -> StatsOut:
+) -> Response:
     """Statistics over every offer of an owner (an extension): the caller's own, or with the
     admin key the `owner_id` given."""
     try:
@@ -128,7 +137,7 @@ async def owner_stats(
         asked=Asked(from_, to, bucket),
         cache=request.app.state.stats_cache,
     )
-    return _out(view)
+    return _response(view)
 
 
 @router.get(
@@ -154,6 +163,14 @@ async def offer_claims_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="offer-{offer_id}-claims.csv"'},
     )
+
+
+def _response(view: Stats) -> Response:
+    """The answer's JSON, rendered once for all the requests that share a cached answer."""
+    body = view.rendered.get("json")
+    if body is None:
+        body = view.rendered["json"] = _out(view).model_dump_json(by_alias=True).encode()
+    return Response(body, media_type="application/json")
 
 
 def _out(view: Stats) -> StatsOut:
