@@ -55,7 +55,8 @@ class Settings(BaseSettings):
     claims_per_minute: int = Field(10, ge=1)
     track_per_minute: int = Field(60, ge=1)
     app_claims_per_minute: int = Field(6000, ge=1)
-    # Statistics (app/stats.py): an answer is reused this long (0: never), per process.
+    # Statistics (app/stats.py): an answer is reused this long (0: never), per process, and
+    # computed again in the background every half of it while requests ask for it.
     stats_cache_s: float = Field(30.0, ge=0)
     # Operations: `nearby serve` logs JSON unless told `text`; other commands log text for people.
     log_format: Literal["json", "text"] | None = None

@@ -14,9 +14,9 @@ Where the numbers come from (docs/design.md "Statistics"):
 - a cell (resolution 9, about 0.1 km^2) is shown only with at least K_ANONYMITY distinct users.
 - an answer is kept `NEARBY_STATS_CACHE_S` (30 s) per process (`ViewCache`) and shared by
   the requests for the same view, range and bucket meanwhile (one computation however many
-  ask at once), and refreshed in the background once it is half that old: statistics lag
-  the claims by at most that long (and one computation), and a view asked for steadily is
-  computed while nobody waits. The range is widened to whole
+  ask at once), and computed again in the background every 15 s while requests keep asking
+  for it: statistics lag the claims by at most that long, and a view in use is computed
+  while nobody waits. The range is widened to whole
   buckets first, so "the last 30 days" asked again and again within a day is one view.
 - sharers and kol: the claims of the range made through a share, counted per share in SQL and
   credited up the chains by app/attribution.py (the one attribution algorithm), over the whole
@@ -134,7 +134,7 @@ Connect = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 class _Kept:
     computed_at: float  # monotonic, when its computation started
     answer: asyncio.Future[Stats]
-    refreshing: bool = False
+    used_at: float  # monotonic, when a request last asked for it
 
 
 class ViewCache:
@@ -142,19 +142,29 @@ class ViewCache:
     requests ask for it at the same time (they await the one computation). A failed or
     cancelled computation is not kept: whoever waited on it computes again.
 
-    Refreshed ahead: an answer older than half its time is still given, and the first request
-    that finds it so starts a computation in the background, on a connection of its own
-    (`connect`), that replaces it when done. So a view asked for steadily is never waited for
-    after its first computation, and no answer given is older than `ttl_s` (plus the time its
-    computation took). Without `connect` (or when the background computation fails) the answer
-    is simply recomputed once it is `ttl_s` old."""
+    Kept warm: with `connect`, a view computed for a request is computed again in the
+    background every `ttl_s / 2` seconds, on a connection of its own, for as long as requests
+    keep asking for it (until it has gone `warm_s` without one), at most `REFRESHES` at a time
+    per process. So a view in use is never waited for after its first computation, and no
+    answer is older than `ttl_s`: a refresh that fails or falls behind leaves the answer until
+    then, and the request that finds it too old computes it."""
 
-    def __init__(self, ttl_s: float, size: int = 2048, connect: Connect | None = None) -> None:
+    REFRESHES = 2
+
+    def __init__(
+        self,
+        ttl_s: float,
+        size: int = 2048,
+        connect: Connect | None = None,
+        warm_s: float = 300.0,
+    ) -> None:
         self.ttl_s = ttl_s
         self.size = size
         self.connect = connect
+        self.warm_s = warm_s
         self._kept: dict[Hashable, _Kept] = {}
-        self._refreshes: set[asyncio.Task[None]] = set()
+        self._warm: dict[Hashable, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(self.REFRESHES)
 
     async def get(self, key: Hashable, compute: Compute, conn: AsyncConnection) -> Stats:
         if self.ttl_s <= 0:
@@ -162,18 +172,17 @@ class ViewCache:
         now = clock.monotonic()
         kept = self._kept.get(key)
         if kept is not None and now - kept.computed_at < self.ttl_s:
+            kept.used_at = now
             await asyncio.wait([kept.answer])  # raises only when this request is cancelled
             if kept.answer.cancelled():  # the computation failed: try again for this request
                 return await compute(conn)
-            if now - kept.computed_at >= self.ttl_s / 2 and not kept.refreshing:
-                self._refresh(key, kept, compute)
             return kept.answer.result()
         if len(self._kept) >= self.size:
             self._kept = {k: v for k, v in self._kept.items() if now - v.computed_at < self.ttl_s}
             while len(self._kept) >= self.size:
                 self._kept.pop(next(iter(self._kept)))
         answer: asyncio.Future[Stats] = asyncio.get_running_loop().create_future()
-        self._kept[key] = _Kept(now, answer)
+        self._kept[key] = _Kept(now, answer, now)
         try:
             answer.set_result(await compute(conn))
         except BaseException:
@@ -181,38 +190,40 @@ class ViewCache:
                 del self._kept[key]
             answer.cancel()  # its waiters compute for themselves
             raise
+        if self.connect is not None and key not in self._warm:
+            task = asyncio.get_running_loop().create_task(self._keep_warm(key, compute))
+            self._warm[key] = task
         return answer.result()
 
-    def _refresh(self, key: Hashable, kept: _Kept, compute: Compute) -> None:
-        if self.connect is None:
-            return
-        kept.refreshing = True
-        connect = self.connect
-
-        async def refresh() -> None:
-            started = clock.monotonic()
-            try:
-                async with connect() as conn:
-                    fresh = await compute(conn)
-            except Exception as exc:  # the kept answer stays until it is too old
-                log.warning("statistics view not refreshed: %s", errors.one_line(exc))
-                return
-            finally:
-                kept.refreshing = False
-            answer: asyncio.Future[Stats] = asyncio.get_running_loop().create_future()
-            answer.set_result(fresh)
-            if self._kept.get(key) is kept:
-                self._kept[key] = _Kept(started, answer)
-
-        task = asyncio.get_running_loop().create_task(refresh())
-        self._refreshes.add(task)
-        task.add_done_callback(self._refreshes.discard)
+    async def _keep_warm(self, key: Hashable, compute: Compute) -> None:
+        assert self.connect is not None
+        try:
+            while True:
+                await asyncio.sleep(self.ttl_s / 2)
+                kept = self._kept.get(key)
+                if kept is None or clock.monotonic() - kept.used_at > self.warm_s:
+                    return
+                async with self._slots:
+                    started = clock.monotonic()
+                    try:
+                        async with self.connect() as conn:
+                            fresh = await compute(conn)
+                    except Exception as exc:  # the kept answer stays until it is too old
+                        log.warning("statistics view not refreshed: %s", errors.one_line(exc))
+                        continue
+                answer: asyncio.Future[Stats] = asyncio.get_running_loop().create_future()
+                answer.set_result(fresh)
+                if (now_kept := self._kept.get(key)) is not None:
+                    self._kept[key] = _Kept(started, answer, now_kept.used_at)
+        finally:
+            self._warm.pop(key, None)
 
     async def close(self) -> None:
-        """Cancel the refreshes under way (the service is stopping)."""
-        for task in list(self._refreshes):
+        """Stop keeping views warm (the service is stopping)."""
+        tasks = list(self._warm.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._refreshes, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 # ---- buckets (pure) ----

@@ -513,7 +513,7 @@ async def get(cache: stats.ViewCache, key: str, compute: Any, conn: Any = "reque
     return await cache.get(key, lambda c: compute(), conn)
 
 
-async def test_an_answer_half_its_time_old_is_refreshed_in_the_background() -> None:
+async def test_a_view_in_use_is_kept_warm_in_the_background() -> None:
     calls: list[str] = []
     fail = False
 
@@ -529,26 +529,22 @@ async def test_an_answer_half_its_time_old_is_refreshed_in_the_background() -> N
         yield "own connection"
 
     # Strings stand for the connections and ints for the answers: the cache looks at neither.
-    cache: Any = stats.ViewCache(1.0, connect=cast(Any, connect))
-
-    async def refreshed() -> None:
-        await asyncio.gather(*cache._refreshes)
-
+    cache: Any = stats.ViewCache(1.0, connect=cast(Any, connect), warm_s=1.5)
     assert await cache.get("k", compute, "request") == 1
-    await asyncio.sleep(0.6)  # past half its time: still given, and refreshed once
-    assert await asyncio.gather(*(cache.get("k", compute, "request") for _ in range(5))) == [1] * 5
-    await refreshed()
+    await asyncio.sleep(0.8)  # refreshed once half its time had passed
     assert await cache.get("k", compute, "request") == 2
     assert calls == ["request", "own connection"]
     fail = True
-    await asyncio.sleep(0.6)
-    assert await cache.get("k", compute, "request") == 2  # the refresh fails: kept meanwhile
-    await refreshed()
+    await asyncio.sleep(0.5)  # the next refresh fails: the answer is kept meanwhile
     assert calls[-1] == "own connection" and await cache.get("k", compute, "request") == 2
-    await refreshed()
-    await asyncio.sleep(0.5)  # now older than its time: computed by the request that asks
+    await asyncio.sleep(0.8)  # failing on: now older than its time, the request computes
     fail = False
     assert await cache.get("k", compute, "request") == len(calls) and calls[-1] == "request"
+    asked = len(calls)
+    await asyncio.sleep(2.5)  # nobody asks for warm_s: no more refreshes
+    settled = len(calls)
+    await asyncio.sleep(0.7)
+    assert asked < settled == len(calls) and not cache._warm
     await cache.close()
 
 
