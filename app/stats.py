@@ -272,6 +272,26 @@ def buckets(start: datetime, end: datetime, bucket: Bucket, tz: ZoneInfo) -> lis
     return out
 
 
+def widened(
+    start: datetime, end: datetime, bucket: Bucket, tz: ZoneInfo
+) -> tuple[datetime, datetime]:
+    """The first and the last element of `buckets(start, end, bucket, tz)` (the range widened
+    to whole buckets), without listing the buckets between: a view's cache key, on every
+    request."""
+    first = bucket_start(start, bucket, tz)
+    if end <= first:
+        return first, first
+    holding = bucket_start(end, bucket, tz)
+    if holding == end:
+        return first, end
+    if bucket is Bucket.day:
+        return first, day_start(end.astimezone(tz).date() + timedelta(days=1), tz)
+    q = floor_quarter(end)
+    while bucket_start(q, bucket, tz) == holding:
+        q += QUARTER
+    return first, bucket_start(q, bucket, tz)
+
+
 def window(
     start: datetime | None, end: datetime | None, bucket: Bucket, *, now: datetime
 ) -> tuple[datetime, datetime]:
@@ -351,10 +371,10 @@ async def _stats(
 ) -> Stats:
     tz, bucket = ZoneInfo(tz_name), asked.bucket
     start, end = window(asked.start, asked.end, bucket, now=asked.now or datetime.now(UTC))
-    starts = buckets(start, end, bucket, tz)
+    first, last = widened(start, end, bucket, tz)
     return await cache.get(
-        (scope, id, tz_name, bucket, starts[0], starts[-1]),
-        lambda c: _compute(c, scope, id, tz_name, bucket, starts),
+        (scope, id, tz_name, bucket, first, last),
+        lambda c: _compute(c, scope, id, tz_name, bucket, buckets(first, last, bucket, tz)),
         conn,
     )
 

@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import claims, stats
@@ -229,6 +231,32 @@ def test_local_hours_of_a_night_that_falls_back_stay_apart() -> None:
         Bucket.hour, ZoneInfo("Asia/Kolkata"),
     )  # fmt: skip
     assert [t.strftime("%H:%M") for t in kolkata] == ["23:30", "00:30", "01:30", "02:30"]
+
+
+ZONES = ["UTC", "Asia/Kolkata", "Asia/Kathmandu", "America/New_York", "Australia/Lord_Howe",
+         "Pacific/Chatham", "America/St_Johns"]  # fmt: skip
+
+
+@given(
+    start=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 1, 1)),
+    span=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=4)),
+    zone=st.sampled_from(ZONES),
+    bucket=st.sampled_from(list(Bucket)),
+    whole=st.booleans(),
+)
+def test_a_widened_range_is_the_first_and_last_of_its_buckets(
+    start: datetime, span: timedelta, zone: str, bucket: Bucket, whole: bool
+) -> None:
+    tz = ZoneInfo(zone)
+    start = start.replace(tzinfo=UTC)
+    if whole:  # ranges on quarter-hours too, where a bucket may end exactly at `end`
+        start = stats.floor_quarter(start)
+        span = span - span % timedelta(minutes=15)
+    end = start + span
+    listed = stats.buckets(start, end, bucket, tz)
+    first, last = stats.widened(start, end, bucket, tz)
+    assert (first, last) == (listed[0], listed[-1])
+    assert stats.buckets(first, last, bucket, tz) == listed
 
 
 async def test_cells_show_only_places_of_five_users_or_more(
