@@ -92,6 +92,13 @@ def points(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np
     return lat, lng, city
 
 
+async def hold_loading_lock(conn: asyncpg.Connection) -> None:
+    """Wait for, and hold until `conn` closes, the lock of loading bench data into its
+    database: two benchmark runs checking and loading at once would both load (once, the
+    offers' H3 coverings ended up twice in bench_offer_cell)."""
+    await conn.execute("SELECT pg_advisory_lock(hashtext('nearby bench data'))")
+
+
 async def ensure_loaded(url: str, n: int) -> bool:
     """Load n merchants into the database at `url` (already migrated) unless they are there.
 
@@ -99,6 +106,7 @@ async def ensure_loaded(url: str, n: int) -> bool:
     """
     conn = await asyncpg.connect(url)
     try:
+        await hold_loading_lock(conn)
         await conn.execute("CREATE TABLE IF NOT EXISTS bench_meta (seed bigint, size bigint)")
         if await conn.fetchval(
             "SELECT count(*) FROM bench_meta WHERE seed = $1 AND size = $2", SEED, n

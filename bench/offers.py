@@ -121,6 +121,7 @@ async def ensure_offers(url: str, size: int = OFFERS) -> bool:
     bench/scale_data.py are only read through the GiST index."""
     conn = await asyncpg.connect(url)
     try:
+        await data.hold_loading_lock(conn)
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS bench_offers_meta (seed bigint, size bigint);
                CREATE TABLE IF NOT EXISTS bench_offer_cell (cell bigint NOT NULL,
