@@ -21,13 +21,15 @@ An offer that is not active at a point's time takes no part in it: its visits st
 are (an offer that ends leaves its visits open, without `fence.exited`: the user did not move;
 they are pruned a day after it ended). A deleted offer's visits go with it.
 
-A call is two statements (queries/tracking.py): one reads the user, the fences near the points,
-the user's open visits and the offers at the newest point (`offers/here`'s own SELECT, now),
-counting the call against the "track" rate limit; the machine runs here; one statement writes
-the visits, the user's newest point and the events together, only if no other call of the user
-wrote in between (else it reads again). A call that changed nothing but the user's newest point
-(most calls: a point's time is now) writes only the user's row; one whose newest point did not
-move writes nothing.
+A call is one statement, or two (queries/tracking.py). The first counts the call against the
+"track" rate limit, locks the user's row and moves its newest point up, and reads the fences
+near the points, the user's open visits and the offers at the newest point (`offers/here`'s own
+SELECT, now); the machine runs here on the newest point from before the call. Most calls
+(a user standing or walking inside one area) change nothing more: one round trip. A call that
+enters, leaves or dwells writes the visits and the events together in a second statement, only
+if no other call of the user moved the newest point in between (else it reads again: its
+points may then be no newer than the newest, and count for nothing, which is what the two
+calls would give in the other order).
 
 Pruning: the delivery loop of every process (app/delivery.py), with event pruning, deletes
 users not seen for NEARBY_TRACK_KEEP_S (7 days; a user back after that starts afresh, outside
@@ -135,11 +137,8 @@ async def track(
             await ratelimit.purge_now_and_then(conn, clock)
         hits = []  # counted once
         outcome = run(known.fences, fixes, known.newest_at, app_id, user_id)
-        if outcome.newest_at is None or (
-            not (outcome.events or outcome.opened or outcome.closed)
-            and outcome.newest_at == known.newest_at
-        ):
-            written = []
+        if outcome.newest_at is None or not (outcome.events or outcome.opened or outcome.closed):
+            written = []  # the read moved the newest point: nothing else to write
             break
         written = await tracking_sql.write(
             conn,

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import events, tracking
+from app.queries import offers as offers_sql
 from app.queries import tracking as tracking_sql
 from app.queries.merchants import MerchantRow
 from app.queries.tracking import Visit
@@ -333,8 +334,7 @@ async def test_dwell_s_is_the_offers_own_and_an_owner_sets_it(
 async def test_a_write_on_a_version_another_call_moved_writes_nothing(
     driver: Any, made: Any, offer: Any, shop: MerchantRow
 ) -> None:
-    """The optimistic lock, in both forms of the write: the user's row alone (a call that
-    changed nothing but the newest point) and the whole statement with visits and events."""
+    """The optimistic lock of the write, with and without visits and events."""
     app_id = made.row.id
 
     async def write(version: int, seconds: float, *, entering: bool = False) -> Any:
@@ -381,6 +381,61 @@ async def test_a_write_on_a_version_another_call_moved_writes_nothing(
     [written] = await write(2, 30, entering=True)
     assert written.type == "fence.entered"
     assert await state() == (T0 + timedelta(seconds=30), 3, 1, 1)
+
+
+async def test_two_calls_of_a_user_that_cross_give_the_outcome_of_one_order(
+    driver: Any, made: Any, offer: Any
+) -> None:
+    """Call A reads (and moves the newest point to its own), call B reads with a newer point,
+    B writes its entry, A's write finds the version moved and A reads again: its point is now
+    older than the newest and counts for nothing, the outcome of B then A. A read the rate
+    limit refuses moves nothing."""
+    app_id = made.row.id
+    inside = away(50)
+
+    async def read(seconds: float, hits: list[Any]) -> Any:
+        fix = tracking._fix(
+            tracking.Point(inside["lat"], inside["lng"], T0 + timedelta(seconds=seconds), 0.0),
+            CoordSystem.WGS84,
+        )
+        here = offers_sql.Here(fix.lat, fix.lng, T0, categories=(), limit=20)
+        known = await tracking_sql.read(
+            driver, app_id=app_id, user_id="both", fixes=[fix], here=here, hits=hits,
+            window_no=1, fraction=0.0,
+        )  # fmt: skip
+        return known, tracking.run(known.fences, [fix], known.newest_at, app_id, "both")
+
+    async def write(known: Any, outcome: Any) -> Any:
+        return await tracking_sql.write(
+            driver, app_id=app_id, user_id="both", newest_at=outcome.newest_at,
+            version=known.version, opened=outcome.opened, closed=outcome.closed,
+            events=outcome.events,
+        )  # fmt: skip
+
+    known_a, outcome_a = await read(20, [])
+    assert (known_a.newest_at, known_a.version) == (None, 1)  # its row made, at its point
+    assert [e.type for e in outcome_a.events] == ["fence.entered"]
+    known_b, outcome_b = await read(30, [])
+    assert (known_b.newest_at, known_b.version) == (T0 + timedelta(seconds=20), 2)
+    assert [e.type for e in outcome_b.events] == ["fence.entered"]
+    assert len(await write(known_b, outcome_b)) == 1
+    assert await write(known_a, outcome_a) is None  # B moved the version
+    again, outcome = await read(20, [])
+    assert again.newest_at == T0 + timedelta(seconds=30) and outcome.newest_at is None
+    refused = Limits(claims_per_minute=1, track_per_minute=1, app_claims_per_minute=10)
+    hit = refused.track(app_id, "both")
+    for seconds in (40, 41):  # the second is refused
+        known, _ = await read(seconds, hit)
+    assert not all(c.counted for c in known.counted)
+    assert await driver.fetchval(
+        "SELECT newest_at FROM track_user WHERE app_id = $1 AND user_id = 'both'", app_id
+    ) == T0 + timedelta(seconds=40)
+    assert (
+        await driver.fetchval(
+            "SELECT count(*) FROM event WHERE app_id = $1 AND user_id = 'both'", app_id
+        )
+        == 1
+    )
 
 
 async def test_an_offer_deleted_takes_its_visits_and_an_ended_one_says_nothing(

@@ -116,15 +116,39 @@ def _standing() -> str:
 
 @cache
 def _read_statement(limits: int, here_sql: str, counters_from: int) -> str:
-    """$1 app, $2 user, $3..$8 the points (lat, lng, at, accuracy, box WKT, reach), then
-    `here_sql`'s parameters (from $9), counters from `counters_from`. One row: the counters'
-    outcomes, the user's newest point and version, the fences (one record per fence and point
-    near it, or per fence with none), the offers here."""
+    """$1 app, $2 user, $3..$8 the points (lat, lng, at, accuracy, box WKT, reach), $9 the
+    newest of them (NULL: none), then `here_sql`'s parameters (from $10), counters from
+    `counters_from`. One row: the counters' outcomes, the user's newest point before the call
+    and the user's version after it, the fences (one record per fence and point near it, or
+    per fence with none), the offers here.
+
+    The user's row is locked (`mine`: the newest committed version) and, if the counters
+    allowed the call, its newest point moved up to $9 with its version bumped when $9 is
+    newer (`bumped`). Most calls change nothing else: for them this is the whole write. A call
+    whose points do change something writes that with the version read here (`write`): if
+    another call bumped it meanwhile, it reads again, and its points, now no newer than the
+    newest, may count for nothing; that is the outcome of the two calls in the other order,
+    where a point older than the user's newest causes no event."""
     counting, counted = (
         ratelimit_sql.counting_sql(counters_from, limits, gate="true") if limits else ([], [])
     )
+    allowed = f"AND EXISTS (SELECT FROM counted{limits - 1})" if limits else ""
     ctes = [
         *counting,
+        """mine AS MATERIALIZED (
+            SELECT newest_at, version FROM track_user
+            WHERE app_id = $1 AND user_id = $2 FOR UPDATE
+        )""",
+        # reads `mine` first, so the lock is taken before the row is written
+        f"""bumped AS (
+            INSERT INTO track_user AS u (app_id, user_id, newest_at)
+            SELECT $1, $2, $9::timestamptz FROM (SELECT) AS one LEFT JOIN mine ON true
+            WHERE $9::timestamptz IS NOT NULL {allowed}
+            ON CONFLICT (app_id, user_id) DO UPDATE
+                SET newest_at = excluded.newest_at, version = u.version + 1, seen_at = now()
+                WHERE u.newest_at < excluded.newest_at
+            RETURNING version
+        )""",
         """pts AS (
             SELECT n, g, g::geography AS gg, at, acc, box, reach FROM (
                 SELECT p.n::int - 1 AS n, ST_SetSRID(ST_MakePoint(p.lng, p.lat), 4326) AS g,
@@ -164,12 +188,17 @@ def _read_statement(limits: int, here_sql: str, counters_from: int) -> str:
         JOIN merchant m ON m.id = f.merchant_id
         LEFT JOIN visits v ON v.offer_id = f.offer_id)"""
     here = f"ARRAY(SELECT h FROM ({here_sql}) AS h ORDER BY h.distance_m, h.id)"
-    columns = [*counted, "u.newest_at", "coalesce(u.version, 0)", fences, here]
+    columns = [
+        *counted,
+        "(SELECT newest_at FROM mine)",
+        "coalesce((SELECT version FROM bumped), (SELECT version FROM mine), 0)",
+        fences,
+        here,
+    ]
     return f"""
         WITH {", ".join(ctes)}
         SELECT {", ".join(columns)}
-        FROM (SELECT) AS one
-        LEFT JOIN track_user u ON u.app_id = $1 AND u.user_id = $2"""
+        FROM (SELECT) AS one"""
 
 
 async def read(
@@ -185,9 +214,9 @@ async def read(
 ) -> Known:
     """Count the call against `hits` (none: a call reading again) and read what it needs,
     with the offers `here` (queries/offers.py's own SELECT, as GET /v1/offers/here reads them)."""
-    here_sql, here_values = offers_sql.here_statement(here, first=9)
+    here_sql, here_values = offers_sql.here_statement(here, first=10)
     row = await conn.fetchrow(
-        _read_statement(len(hits), here_sql, 9 + len(here_values)),
+        _read_statement(len(hits), here_sql, 10 + len(here_values)),
         app_id,
         user_id,
         [f.lat for f in fixes],
@@ -196,6 +225,7 @@ async def read(
         [f.accuracy_m for f in fixes],
         [f.box_wkt for f in fixes],
         [f.reach_deg for f in fixes],
+        max((f.at for f in fixes), default=None),
         *here_values,
         *ratelimit_sql.counting_values(hits, window_no=window_no, fraction=fraction),
     )
@@ -226,7 +256,7 @@ _EVENTS_SOURCE = """
 
 # The user's row: its newest point moved up, its version bumped, only if the version is still
 # the one read ($4; 0: none, and a row made meanwhile has version 1). $1 app, $2 user, $3 the
-# newest point. Alone, it is the write of a call that changed nothing but the newest point.
+# newest point.
 _BUMP = """
         INSERT INTO track_user AS u (app_id, user_id, newest_at) VALUES ($1, $2, $3)
         ON CONFLICT (app_id, user_id) DO UPDATE
@@ -269,11 +299,8 @@ async def write(
 ) -> list[EventRow] | None:
     """Write a call's outcome if the user's version is still `version`, in one statement (so
     the events commit with the visits they report); the events written, or None if another
-    call of the user wrote first. A call that changed nothing but the newest point (most of
-    them) runs the user's row's statement alone (a third of the whole one's database time)."""
-    if not (opened or closed or events):
-        bumped = await conn.fetchval(_BUMP, app_id, user_id, newest_at, version)
-        return None if bumped is None else []
+    call of the user wrote first. (A call that changed nothing but the newest point, most of
+    them, has nothing to write: its read moved the newest point.)"""
     rows = await conn.fetch(
         _WRITE,
         app_id,
