@@ -60,7 +60,14 @@ from app.errors import (
 from app.queries import claims as claims_sql
 from app.queries import offers as offers_sql
 from app.queries import shares as shares_sql
-from app.queries.claims import ClaimGate, ClaimRecord, ClaimRow, OfferSummary, UserClaim
+from app.queries.claims import (
+    ClaimGate,
+    ClaimRecord,
+    ClaimRow,
+    NewClaim,
+    OfferSummary,
+    UserClaim,
+)
 from app.queries.offers import OfferRow
 from app.queries.ratelimit import Hit
 from app.ratelimit import Clock, Limits
@@ -261,33 +268,19 @@ async def _claim_counted(
 ) -> bytes:
     """A claim without a key, counted against the limits in its one statement: the code's
     JSON, or the refusal's error (a 429 first); a refusal writes nothing but the counts."""
-    code, now = new_code(), datetime.now(UTC)
-    lat, lng = to_wgs84(attempt.lat, attempt.lng, attempt.coord)
+    made = _new_claim(attempt, datetime.now(UTC))
     claimed = await claims_sql.claim_counted(
-        conn,
-        offer_id=attempt.offer_id,
-        user_id=attempt.user_id,
-        lat=lat,
-        lng=lng,
-        accuracy_m=attempt.accuracy_m,
-        app_id=attempt.app_id,
-        code=code,
-        now=now,
-        cell=cell_of(lat, lng, CLAIM_CELL_RES),
-        share=attempt.share,
-        hits=hits,
-        window_no=clock.window_no,
-        fraction=clock.fraction,
+        conn, made, hits=hits, window_no=clock.window_no, fraction=clock.fraction
     )
     await ratelimit.purge_now_and_then(conn, clock)
     ratelimit.raise_if_refused(hits, claimed.counted, clock)
     if claimed.taken is None or claimed.offer is None:
         raise _no_offer(attempt.offer_id)
     if claimed.taken.claimed_at is not None:
-        return _response(attempt, claimed.offer, code, now, claimed.taken.share)
+        return _response(attempt, claimed.offer, made.code, made.now, claimed.taken.share)
     if not claimed.taken.share_known:
         raise _unknown_share()
-    raise await _refusal(conn, attempt, claimed.taken, lat, lng, now)
+    raise await _refusal(conn, attempt, claimed.taken, made)
 
 
 async def _take(
@@ -295,32 +288,17 @@ async def _take(
 ) -> bytes:
     """A keyed claim's code JSON (stored for the key too), or the refusal's error; a refusal
     writes nothing."""
-    code = new_code()
-    response = _response(attempt, offer, code, now, await _attributed(conn, attempt))
-    lat, lng = to_wgs84(attempt.lat, attempt.lng, attempt.coord)
+    made = _new_claim(attempt, now)
+    response = _response(attempt, offer, made.code, now, await _attributed(conn, attempt))
     with constraint_errors(_OFFER_GONE, attempt.offer_id):
-        taken = await claims_sql.take_code(
-            conn,
-            offer_id=attempt.offer_id,
-            user_id=attempt.user_id,
-            lat=lat,
-            lng=lng,
-            accuracy_m=attempt.accuracy_m,
-            app_id=attempt.app_id,
-            code=code,
-            now=now,
-            cell=cell_of(lat, lng, CLAIM_CELL_RES),
-            key=key,
-            response=response.decode(),
-            share=attempt.share,
-        )
+        taken = await claims_sql.take_code(conn, made, key=key, response=response.decode())
     if taken is None:
         raise _no_offer(attempt.offer_id)
     if taken.claimed_at is not None:
         return response
     if not taken.share_known:
         raise _unknown_share()
-    raise await _refusal(conn, attempt, taken, lat, lng, now)
+    raise await _refusal(conn, attempt, taken, made)
 
 
 async def _attributed(conn: asyncpg.Connection, attempt: Attempt) -> str | None:
@@ -337,17 +315,30 @@ async def _attributed(conn: asyncpg.Connection, attempt: Attempt) -> str | None:
     return attribution.attributed_share({row.code: share}, row.code, claimant)
 
 
+def _new_claim(attempt: Attempt, now: datetime) -> NewClaim:
+    """The attempt as the claim statement takes it, with a new code: in WGS-84, with its
+    resolution-9 cell."""
+    lat, lng = to_wgs84(attempt.lat, attempt.lng, attempt.coord)
+    return NewClaim(
+        offer_id=attempt.offer_id,
+        user_id=attempt.user_id,
+        lat=lat,
+        lng=lng,
+        accuracy_m=attempt.accuracy_m,
+        app_id=attempt.app_id,
+        code=new_code(),
+        now=now,
+        cell=cell_of(lat, lng, CLAIM_CELL_RES),
+        share=attempt.share,
+    )
+
+
 def _unknown_share() -> InvalidInput:
     return InvalidInput.at(["body", "share"], "is not a share of this offer")
 
 
 async def _refusal(
-    conn: asyncpg.Connection,
-    attempt: Attempt,
-    taken: claims_sql.Taken,
-    lat: float,
-    lng: float,
-    now: datetime,
+    conn: asyncpg.Connection, attempt: Attempt, taken: claims_sql.Taken, made: NewClaim
 ) -> Forbidden | Conflict:
     """Why nothing was taken: the offer as the claim found it, read again if it sold out."""
     gate = taken.gate
@@ -369,7 +360,12 @@ async def _refusal(
     # It sold out, maybe since the gate's read (the lock re-checks the newest row), or, rarely,
     # its owner just changed it: read it again for the message.
     again = await claims_sql.claim_gate(
-        conn, offer_id=attempt.offer_id, lat=lat, lng=lng, accuracy_m=attempt.accuracy_m, now=now
+        conn,
+        offer_id=made.offer_id,
+        lat=made.lat,
+        lng=made.lng,
+        accuracy_m=made.accuracy_m,
+        now=made.now,
     )
     return _inactive(again) if again and not again.active else _sold_out(again or gate)
 

@@ -78,16 +78,17 @@ async def traffic(
         code = claims.new_code()
         claimed = await claims_sql.claim_counted(
             driver,
-            offer_id=offer_id,
-            user_id=f"u{rng.randrange(users)}",
-            lat=lat,
-            lng=lng,
-            accuracy_m=0,
-            app_id=app_id,
-            code=code,
-            now=at,
-            cell=cell_of(lat, lng, claims.CLAIM_CELL_RES),
-            share=None,
+            claims_sql.NewClaim(
+                offer_id=offer_id,
+                user_id=f"u{rng.randrange(users)}",
+                lat=lat,
+                lng=lng,
+                accuracy_m=0,
+                app_id=app_id,
+                code=code,
+                now=at,
+                cell=cell_of(lat, lng, claims.CLAIM_CELL_RES),
+            ),
             **NO_LIMITS,
         )
         assert claimed.taken is not None and claimed.taken.claimed_at == at
@@ -459,9 +460,13 @@ async def test_sharers_and_kol_equal_a_brute_force_over_a_random_share_tree(
         lat, lng = point_near(rng)
         code = claims.new_code()
         claimed = await claims_sql.claim_counted(
-            driver, offer_id=offer.id, user_id=f"u{rng.randrange(10)}", lat=lat, lng=lng,
-            accuracy_m=0, app_id=app.row.id, code=code, now=at, cell=cell_of(lat, lng, 9),
-            share=rng.choice([None, *parent_of]), **NO_LIMITS,
+            driver,
+            claims_sql.NewClaim(
+                offer_id=offer.id, user_id=f"u{rng.randrange(10)}", lat=lat, lng=lng,
+                accuracy_m=0, app_id=app.row.id, code=code, now=at, cell=cell_of(lat, lng, 9),
+                share=rng.choice([None, *parent_of]),
+            ),
+            **NO_LIMITS,
         )  # fmt: skip
         assert claimed.taken is not None and claimed.taken.claimed_at is not None
         if rng.random() < 0.6:

@@ -38,6 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -392,6 +393,38 @@ OFFER_REFERENCES = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class NewClaim:
+    """A claim as the claim statement takes it: `code` at `now` for the app's user at the
+    WGS-84 point (in H3 `cell`, kept for statistics), reported with `accuracy_m`, through the
+    `share` if any."""
+
+    offer_id: UUID
+    user_id: str
+    lat: float
+    lng: float
+    accuracy_m: float
+    app_id: UUID
+    code: str
+    now: datetime
+    cell: int
+    share: str | None = None
+
+    def values(self) -> list[Any]:
+        """$1..$9 of _take_statement."""
+        return [
+            self.offer_id,
+            self.user_id,
+            self.code,
+            self.now,
+            ewkt(self.lat, self.lng),
+            self.accuracy_m,
+            self.app_id,
+            self.cell,
+            self.share,
+        ]
+
+
 @dataclass(slots=True)
 class Claimed:
     """The outcome of `claim_counted`: how the attempt counted against the rate limits, and,
@@ -404,35 +437,17 @@ class Claimed:
 
 async def claim_counted(
     conn: asyncpg.Connection,
+    claim: NewClaim,
     *,
-    offer_id: UUID,
-    user_id: str,
-    lat: float,
-    lng: float,
-    accuracy_m: float,
-    app_id: UUID,
-    code: str,
-    now: datetime,
-    cell: int,
-    share: str | None,
     hits: list[Hit],
     window_no: int,
     fraction: float,
 ) -> Claimed:
-    """Count the attempt against `hits` and, if every one counted, claim `code` at `now` for
-    the app's user at the WGS-84 point (in H3 `cell`), through the `share` if any: one
+    """Count the attempt against `hits` and, if every one counted, make the `claim`: one
     statement (see _take_statement)."""
     row = await conn.fetchrow(
         _take_statement(keyed=False, limits=len(hits)),
-        offer_id,
-        user_id,
-        code,
-        now,
-        ewkt(lat, lng),
-        accuracy_m,
-        app_id,
-        cell,
-        share,
+        *claim.values(),
         *ratelimit_sql.counting_values(hits, window_no=window_no, fraction=fraction),
     )
     assert row is not None
@@ -444,27 +459,12 @@ async def claim_counted(
 
 
 async def take_code(
-    conn: asyncpg.Connection,
-    *,
-    offer_id: UUID,
-    user_id: str,
-    lat: float,
-    lng: float,
-    accuracy_m: float,
-    app_id: UUID,
-    code: str,
-    now: datetime,
-    cell: int,
-    key: str,
-    response: str,
-    share: str | None = None,
+    conn: asyncpg.Connection, claim: NewClaim, *, key: str, response: str
 ) -> Taken | None:
-    """Claim `code` at `now` for the app's user at the WGS-84 point (in H3 `cell`), through
-    the `share` if any, or nothing at all; None if there is no such offer. The `key` was taken
-    by `preflight`: a code made is stored with its `response`.
+    """Make the `claim`, or nothing at all; None if there is no such offer. The `key` was
+    taken by `preflight`: a code made is stored with its `response`.
     """
-    values = [offer_id, user_id, code, now, ewkt(lat, lng), accuracy_m, app_id, cell, share]
-    row = await conn.fetchrow(_TAKE_KEYED, *values, key, response)
+    row = await conn.fetchrow(_TAKE_KEYED, *claim.values(), key, response)
     return Taken(row[0], row[1], row[2], row[3], ClaimGate(*row[4:])) if row else None
 
 
