@@ -11,7 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,18 @@ async def create_database(server: str, name: str) -> None:
 
 async def drop_database(server: str, name: str) -> None:
     await _on_server(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def own_database(prefix: str) -> Iterator[str]:
+    """A new, empty database on the test server, named `prefix` and a random suffix, dropped
+    afterwards (with whatever still holds it); its URL."""
+    server, name = server_url(), f"{prefix}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(create_database(server, name))
+    try:
+        yield database_url_for(server, name)
+    finally:
+        asyncio.run(drop_database(server, name))
 
 
 async def _on_server(server: str, statement: str) -> None:

@@ -13,7 +13,6 @@ is Chinese, so any English on screen is the console's own.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from collections.abc import Iterator
@@ -27,7 +26,10 @@ import pytest
 from playwright.async_api import Page
 
 from tests.browser import PageMaker
-from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
+from tests.conftest import (
+    ADMIN_KEY,
+    own_database,
+)
 from tests.service import free_port, nearby_serve
 from tests.test_console import sign_in
 
@@ -204,49 +206,47 @@ def _ok(response: httpx.Response) -> Any:
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
     """`nearby serve` with an owner whose store, offer, customers and share are all Chinese."""
-    server, name = server_url(), f"nearby_test_console_i18n_{uuid.uuid4().hex[:8]}"
-    asyncio.run(create_database(server, name))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = free_port(PORTS)
-    try:
-        with nearby_serve(
-            database_url=database_url_for(server, name),
+    with (
+        own_database("nearby_test_console_i18n") as database_url,
+        nearby_serve(
+            database_url=database_url,
             port=port,
             log=ARTIFACTS / "server.log",
             env={"NEARBY_ADMIN_KEY": ADMIN_KEY},
-        ):
-            url = f"http://127.0.0.1:{port}"
-            admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-            with httpx.Client(base_url=url, timeout=30) as api:
-                owner = _ok(api.post("/v1/owners", json={"name": "茶饮连锁"}, headers=admin))
-                app = _ok(api.post("/v1/apps", json={"name": "小程序"}, headers=admin))
-                keys = {"Authorization": f"Bearer {owner['api_key']}"}
-                by_app = {"Authorization": f"Bearer {app['app_key']}"}
-                store = _ok(api.post("/v1/merchants", headers=keys, json={
-                    "external_id": "沪-001", "name": "人民广场茶馆", "category": "茶饮",
-                    "address": "上海市黄浦区人民大道", "tags": ["外卖"],
-                    "location": {"lat": STORE[0], "lng": STORE[1]},
-                    "timezone": "Asia/Shanghai",
-                }))  # fmt: skip
-                offer = _ok(api.post(f"/v1/merchants/{store['id']}/offers", headers=keys, json={
-                    "title": "第二杯半价", "description": "仅限堂食", "quantity": 50,
-                    "geofence": {"type": "circle", "center": {"lat": STORE[0], "lng": STORE[1]},
-                                 "radius_m": 400},
-                }))  # fmt: skip
-                share = _ok(api.post(f"/v1/offers/{offer['id']}/shares", headers=by_app,
-                                     json={"user_id": "分享者"}))["code"]  # fmt: skip
-                codes = []
-                for n, user in enumerate(CLAIMERS):
-                    body = {"user_id": user, "lat": STORE[0], "lng": STORE[1]}
-                    if n < 2:
-                        body["share"] = share
-                    path = f"/v1/offers/{offer['id']}/claims"
-                    codes.append(_ok(api.post(path, headers=by_app, json=body))["code"])
-                for code in codes[:3]:
-                    _ok(api.post(f"/v1/claims/{code}/redeem", headers=keys))
-            yield Served(url, owner["api_key"], store, offer, share, codes)
-    finally:
-        asyncio.run(drop_database(server, name))
+        ),
+    ):
+        url = f"http://127.0.0.1:{port}"
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        with httpx.Client(base_url=url, timeout=30) as api:
+            owner = _ok(api.post("/v1/owners", json={"name": "茶饮连锁"}, headers=admin))
+            app = _ok(api.post("/v1/apps", json={"name": "小程序"}, headers=admin))
+            keys = {"Authorization": f"Bearer {owner['api_key']}"}
+            by_app = {"Authorization": f"Bearer {app['app_key']}"}
+            store = _ok(api.post("/v1/merchants", headers=keys, json={
+                "external_id": "沪-001", "name": "人民广场茶馆", "category": "茶饮",
+                "address": "上海市黄浦区人民大道", "tags": ["外卖"],
+                "location": {"lat": STORE[0], "lng": STORE[1]},
+                "timezone": "Asia/Shanghai",
+            }))  # fmt: skip
+            offer = _ok(api.post(f"/v1/merchants/{store['id']}/offers", headers=keys, json={
+                "title": "第二杯半价", "description": "仅限堂食", "quantity": 50,
+                "geofence": {"type": "circle", "center": {"lat": STORE[0], "lng": STORE[1]},
+                             "radius_m": 400},
+            }))  # fmt: skip
+            share = _ok(api.post(f"/v1/offers/{offer['id']}/shares", headers=by_app,
+                                 json={"user_id": "分享者"}))["code"]  # fmt: skip
+            codes = []
+            for n, user in enumerate(CLAIMERS):
+                body = {"user_id": user, "lat": STORE[0], "lng": STORE[1]}
+                if n < 2:
+                    body["share"] = share
+                path = f"/v1/offers/{offer['id']}/claims"
+                codes.append(_ok(api.post(path, headers=by_app, json=body))["code"])
+            for code in codes[:3]:
+                _ok(api.post(f"/v1/claims/{code}/redeem", headers=keys))
+        yield Served(url, owner["api_key"], store, offer, share, codes)
 
 
 # Every text a person sees: text nodes of rendered elements, the options of rendered selects,

@@ -21,7 +21,10 @@ import pytest
 from playwright.async_api import Dialog, Page
 
 from tests.browser import PageMaker
-from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
+from tests.conftest import (
+    ADMIN_KEY,
+    own_database,
+)
 from tests.service import free_port, nearby_serve
 from tests.test_console import (
     HELSINKI,
@@ -82,9 +85,6 @@ class OpsServer:
 @pytest.fixture(scope="module")
 def ops() -> Iterator[OpsServer]:
     """`nearby serve --demo` on a fresh database, its webhooks allowed to reach 127.0.0.1."""
-    server = server_url()
-    name = f"nearby_test_console_ops_{uuid.uuid4().hex[:8]}"
-    asyncio.run(create_database(server, name))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = free_port(PORTS)
     log = ARTIFACTS / "server.log"
@@ -94,19 +94,17 @@ def ops() -> Iterator[OpsServer]:
         "NEARBY_WEBHOOK_FIRST_RETRY_S": "1",
         "NEARBY_LOG_FORMAT": "text",
     }
-    try:
-        with nearby_serve(
-            database_url=database_url_for(server, name), port=port, log=log, env=env, demo=True
-        ):
-            said = log.read_text()
-            owner_key = re.search(r"demo owner key: (\S+)", said)
-            app_key = re.search(r"demo app key: (\S+)", said)
-            assert owner_key and app_key, said
-            served = OpsServer(f"http://127.0.0.1:{port}", owner_key.group(1), app_key.group(1))
-            yield served
-            served.api.close()
-    finally:
-        asyncio.run(drop_database(server, name))
+    with (
+        own_database("nearby_test_console_ops") as database_url,
+        nearby_serve(database_url=database_url, port=port, log=log, env=env, demo=True),
+    ):
+        said = log.read_text()
+        owner_key = re.search(r"demo owner key: (\S+)", said)
+        app_key = re.search(r"demo app key: (\S+)", said)
+        assert owner_key and app_key, said
+        served = OpsServer(f"http://127.0.0.1:{port}", owner_key.group(1), app_key.group(1))
+        yield served
+        served.api.close()
 
 
 async def opened(page: Page, url: str) -> None:

@@ -9,10 +9,8 @@ one of them).
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +20,10 @@ import httpx
 import pytest
 from playwright.async_api import Page
 
-from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
+from tests.conftest import (
+    ADMIN_KEY,
+    own_database,
+)
 from tests.service import free_port, nearby_serve
 from tests.test_console import ARTIFACTS, open_console, shot, sign_in
 
@@ -60,28 +61,26 @@ def _ok(response: httpx.Response) -> Any:
 
 @pytest.fixture(scope="module")
 def console() -> Iterator[Service]:
-    server, name = server_url(), f"nearby_test_console_stats_{uuid.uuid4().hex[:8]}"
-    asyncio.run(create_database(server, name))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = free_port(PORTS)
-    try:
-        with nearby_serve(
-            database_url=database_url_for(server, name),
+    with (
+        own_database("nearby_test_console_stats") as database_url,
+        nearby_serve(
+            database_url=database_url,
             port=port,
             log=ARTIFACTS / "stats-server.log",
             env={"NEARBY_ADMIN_KEY": ADMIN_KEY},
-        ):
-            url = f"http://127.0.0.1:{port}"
-            admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-            with httpx.Client(base_url=url, timeout=30) as client:
-                owner = _ok(client.post("/v1/owners", json={"name": "Tea chain"}, headers=admin))
-                app = _ok(client.post("/v1/apps", json={"name": "Mini program"}, headers=admin))
-            service = Service(url, owner["api_key"])
-            _traffic(service, {"Authorization": f"Bearer {app['app_key']}"})
-            yield service
-            service.api.close()
-    finally:
-        asyncio.run(drop_database(server, name))
+        ),
+    ):
+        url = f"http://127.0.0.1:{port}"
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        with httpx.Client(base_url=url, timeout=30) as client:
+            owner = _ok(client.post("/v1/owners", json={"name": "Tea chain"}, headers=admin))
+            app = _ok(client.post("/v1/apps", json={"name": "Mini program"}, headers=admin))
+        service = Service(url, owner["api_key"])
+        _traffic(service, {"Authorization": f"Bearer {app['app_key']}"})
+        yield service
+        service.api.close()
 
 
 def _traffic(service: Service, app: dict[str, str]) -> None:

@@ -7,7 +7,6 @@ Store names and offer titles here are XSS payloads: the pages must show them as 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
 import uuid
@@ -23,7 +22,10 @@ import pytest
 from playwright.async_api import Page
 
 from tests.browser import PageMaker
-from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
+from tests.conftest import (
+    ADMIN_KEY,
+    own_database,
+)
 from tests.service import free_port, nearby_serve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,26 +44,16 @@ def bearer(key: str) -> dict[str, str]:
 def served() -> Iterator[SimpleNamespace]:
     """`nearby serve` with NEARBY_PUBLIC_URL (trailing slash and all), a store and an offer
     named with XSS payloads, another offer, and shares of both."""
-    server = server_url()
-    name = f"nearby_test_deeplinks_{uuid.uuid4().hex[:8]}"
-    asyncio.run(create_database(server, name))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = free_port(PORTS)
     url = f"http://127.0.0.1:{port}"
     env = {"NEARBY_ADMIN_KEY": ADMIN_KEY, "NEARBY_PUBLIC_URL": f"{url}/"}
-    try:
-        with (
-            nearby_serve(
-                database_url=database_url_for(server, name),
-                port=port,
-                log=ARTIFACTS / "server.log",
-                env=env,
-            ),
-            httpx.Client(base_url=url, timeout=30) as api,
-        ):
-            yield _fill(api, url)
-    finally:
-        asyncio.run(drop_database(server, name))
+    with (
+        own_database("nearby_test_deeplinks") as database_url,
+        nearby_serve(database_url=database_url, port=port, log=ARTIFACTS / "server.log", env=env),
+        httpx.Client(base_url=url, timeout=30) as api,
+    ):
+        yield _fill(api, url)
 
 
 def _fill(api: httpx.Client, url: str) -> SimpleNamespace:

@@ -4,18 +4,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app.settings import Settings
-from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
+from tests.conftest import (
+    ADMIN_KEY,
+    own_database,
+)
 from tests.service import free_port, nearby_serve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,15 +37,12 @@ def quick_start() -> str:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """`nearby serve --demo` on a database of its own: its URL and the demo owner's key, read
     from what it printed, as a reader of the README does."""
-    server = server_url()
-    name = f"nearby_test_readme_{uuid.uuid4().hex[:8]}"
-    asyncio.run(create_database(server, name))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = ARTIFACTS / "server.log"
-    try:
+    with own_database("nearby_test_readme") as database_url:
         port = free_port(PORTS)
         with nearby_serve(
-            database_url=database_url_for(server, name),
+            database_url=database_url,
             port=port,
             log=log,
             demo=True,
@@ -56,8 +54,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
             key = re.search(r"demo owner key: (\S+)", log.read_text())
             assert key, log.read_text()
             yield f"http://127.0.0.1:{port}", key.group(1)
-    finally:
-        asyncio.run(drop_database(server, name))
 
 
 def test_the_quick_start_runs_as_written(demo: tuple[str, str]) -> None:

@@ -6,9 +6,7 @@ refused and reported.
 
 from __future__ import annotations
 
-import asyncio
 import re
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,7 +18,10 @@ from playwright.async_api import Page, Route
 from app.main import create_app
 from app.settings import Settings
 from tests.browser import PageMaker
-from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
+from tests.conftest import (
+    ADMIN_KEY,
+    own_database,
+)
 from tests.service import free_port, nearby_serve
 
 PORTS = range(27700, 27800)
@@ -68,21 +69,18 @@ async def test_the_document_the_pages_read_is_served(client: httpx.AsyncClient) 
 @pytest.fixture(scope="module")
 def service() -> Iterator[str]:
     """`nearby serve` on a database of its own; its base URL."""
-    server = server_url()
-    name = f"nearby_test_reference_{uuid.uuid4().hex[:8]}"
-    asyncio.run(create_database(server, name))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = free_port(PORTS)
-    try:
-        with nearby_serve(
-            database_url=database_url_for(server, name),
+    with (
+        own_database("nearby_test_reference") as database_url,
+        nearby_serve(
+            database_url=database_url,
             port=port,
             log=ARTIFACTS / "server.log",
             env={"NEARBY_ADMIN_KEY": ADMIN_KEY},
-        ):
-            yield f"http://127.0.0.1:{port}"
-    finally:
-        asyncio.run(drop_database(server, name))
+        ),
+    ):
+        yield f"http://127.0.0.1:{port}"
 
 
 # ReDoc 2's sidebar badge ("API docs by Redocly") always asks for its logo from the vendor's CDN

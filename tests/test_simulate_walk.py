@@ -4,13 +4,11 @@ webhook receiver; every fence event is printed, delivered and verified, and in t
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import stat
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,29 +16,27 @@ import httpx
 import pytest
 
 from app import demo
-from tests.conftest import create_database, database_url_for, drop_database, server_url
+from tests.conftest import (
+    own_database,
+)
 from tests.service import free_port, nearby_serve
 
 PORTS = range(27000, 27100)
 
 
 @pytest.fixture
-def own_database() -> Iterator[str]:
-    server, name = server_url(), f"nearby_test_walk_{uuid.uuid4().hex[:8]}"
-    asyncio.run(create_database(server, name))
-    try:
-        yield database_url_for(server, name)
-    finally:
-        asyncio.run(drop_database(server, name))
+def walk_database() -> Iterator[str]:
+    with own_database("nearby_test_walk") as database_url:
+        yield database_url
 
 
 def test_a_walk_past_the_demo_fences_is_entered_dwelled_exited_and_delivered(
-    own_database: str, tmp_path: Path
+    walk_database: str, tmp_path: Path
 ) -> None:
     port = free_port(PORTS)
     env = {"NEARBY_STATE_DIR": str(tmp_path), "NEARBY_WEBHOOK_ALLOW_PRIVATE": "true"}
     with nearby_serve(
-        database_url=own_database, port=port, log=tmp_path / "serve.log", env=env, demo=True
+        database_url=walk_database, port=port, log=tmp_path / "serve.log", env=env, demo=True
     ):
         app_key = tmp_path / demo.APP_KEY_FILE
         assert stat.S_IMODE(app_key.stat().st_mode) == 0o600
@@ -90,7 +86,7 @@ def test_a_walk_past_the_demo_fences_is_entered_dwelled_exited_and_delivered(
 
 
 def test_the_walk_says_how_to_allow_its_receiver_and_where_the_keys_are(
-    own_database: str, tmp_path: Path
+    walk_database: str, tmp_path: Path
 ) -> None:
     command = [sys.executable, "-m", "app.cli"]
     keyless = subprocess.run(
@@ -101,10 +97,10 @@ def test_the_walk_says_how_to_allow_its_receiver_and_where_the_keys_are(
     )
     assert keyless.returncode == 2 and "--app-key" in keyless.stderr
     port = free_port(PORTS)
-    with nearby_serve(database_url=own_database, port=port, log=tmp_path / "serve.log"):
+    with nearby_serve(database_url=walk_database, port=port, log=tmp_path / "serve.log"):
         created = subprocess.run(
             [*command, "create-owner", "Walk owner"],
-            env=dict(os.environ, DATABASE_URL=own_database),
+            env=dict(os.environ, DATABASE_URL=walk_database),
             capture_output=True,
             text=True,
             check=True,

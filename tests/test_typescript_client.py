@@ -9,19 +9,20 @@ with node against a real `nearby serve`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_KEY, create_database, database_url_for, drop_database, server_url
+from tests.conftest import (
+    ADMIN_KEY,
+    own_database,
+)
 from tests.service import free_port, nearby_serve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,21 +62,16 @@ def tools() -> None:
 @pytest.fixture(scope="module")
 def service() -> Iterator[str]:
     """`nearby serve` on a database of its own; its base URL."""
-    server = server_url()
-    name = f"nearby_test_tsclient_{uuid.uuid4().hex[:8]}"
-    asyncio.run(create_database(server, name))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    try:
+    with own_database("nearby_test_tsclient") as database_url:
         port = free_port(PORTS)
         with nearby_serve(
-            database_url=database_url_for(server, name),
+            database_url=database_url,
             port=port,
             log=ARTIFACTS / "server.log",
             env={"NEARBY_ADMIN_KEY": ADMIN_KEY},
         ):
             yield f"http://127.0.0.1:{port}"
-    finally:
-        asyncio.run(drop_database(server, name))
 
 
 def test_the_committed_types_are_those_of_the_live_document(
