@@ -3,8 +3,9 @@ and an offer's claims as CSV (API.md "Shares, QR codes and merchant statistics";
 view and the CSV export are extensions, docs/api-extensions.md).
 
 Where the numbers come from (docs/design.md "Statistics"):
-- claims and redemptions per bucket: the rollup `offer_stats`, one row per offer and UTC
-  quarter-hour, counted by the claim and redeem statements themselves (no lag, exact). Every
+- claims and redemptions per bucket: the rollup, one row per offer and UTC quarter-hour
+  (`offer_stats` for finished quarters, the offer's own row for its current one), counted by
+  the claim and redeem statements themselves (no lag, exact). Every
   timezone is a whole number of quarter-hours from UTC, so a local hour or day is an exact
   sum of quarters. The range is widened to whole buckets, so the totals are the series' sums.
 - users, the redemption rate and cells: the claims of the range, read from the index
