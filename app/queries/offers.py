@@ -81,7 +81,8 @@ class OfferHit(OfferRow):
 
 # OfferRow and OfferHit are the one definition of an offer as read: the SELECT lists below
 # follow their fields, in their order (so a record unpacks straight into them), each the column
-# of its name unless spelt here. Built once, at import.
+# of its name unless spelt here; a hit's columns are named after its fields (HIT_NAMES: the
+# tracking read takes them by name). Built once, at import.
 #
 # Written out: SQLAlchemy does not correlate a scalar subquery inside INSERT/UPDATE RETURNING.
 _OWNER = literal_column(
@@ -98,13 +99,17 @@ _HIT_SQL = {
     "geofence": "o.geofence::text",  # RawJson
     "merchant_lat": "ST_Y(m.location::geometry)",
     "merchant_lng": "ST_X(m.location::geometry)",
-    "distance_m": "ST_Distance(m.location, {here}) AS distance_m",
+    "distance_m": "ST_Distance(m.location, {here})",
 }
 _OFFER_FIELDS = frozenset(field.name for field in fields(OfferRow))
+HIT_NAMES = tuple(field.name for field in fields(OfferHit))
 _HIT_COLUMNS = ", ".join(
-    _HIT_SQL.get(name)
-    or (f"o.{name}" if name in _OFFER_FIELDS else f"m.{name.removeprefix('merchant_')}")
-    for name in (field.name for field in fields(OfferHit))
+    (
+        _HIT_SQL.get(name)
+        or (f"o.{name}" if name in _OFFER_FIELDS else f"m.{name.removeprefix('merchant_')}")
+    )
+    + f" AS {name}"
+    for name in HIT_NAMES
 )
 
 

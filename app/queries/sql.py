@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import asyncpg
@@ -22,6 +23,22 @@ class Params:
         return f"${self.first + len(self.values) - 1}"
 
 
+def as_arrays(select: str, names: Sequence[str]) -> str:
+    """A SELECT of one row: for each column of `select` named in `names`, an array of its
+    values, in the order `select` yields its rows (an aggregate over an ordered subquery keeps
+    that order in PostgreSQL). NULLs when `select` yields no row; `unzipped` gives the rows back.
+
+    Many rows inside one row of a larger statement: an array of anonymous records would do
+    too, but asyncpg decodes each field of those by looking up its type, several times slower
+    than an array of one type, decoded by that type's own codec."""
+    return f"SELECT {', '.join(f'array_agg(r.{name})' for name in names)} FROM ({select}) AS r"
+
+
+def unzipped(arrays: Sequence[list[Any] | None]) -> Iterator[tuple[Any, ...]]:
+    """The rows of `as_arrays`'s arrays."""
+    return zip(*arrays, strict=True) if arrays and arrays[0] is not None else iter(())
+
+
 def escape_like(value: str) -> str:
     """`value` as a literal inside a LIKE pattern (LIKE's default escape is the backslash)."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -30,6 +47,16 @@ def escape_like(value: str) -> str:
 def ewkt(lat: float, lng: float) -> str:
     """A point as EWKT for a geography parameter; repr keeps every bit of the float."""
     return f"SRID=4326;POINT({normalize_lng(lng)!r} {lat!r})"
+
+
+def boxes_wkt(boxes: Sequence[tuple[float, float, float, float]]) -> str:
+    """Longitude/latitude boxes (min lng, min lat, max lng, max lat) as one MULTIPOLYGON's WKT."""
+    return "MULTIPOLYGON({})".format(
+        ",".join(
+            f"(({w!r} {s!r},{e!r} {s!r},{e!r} {n!r},{w!r} {n!r},{w!r} {s!r}))"
+            for w, s, e, n in boxes
+        )
+    )
 
 
 async def fetch_isolated(conn: asyncpg.Connection, statement: str, values: list[Any]) -> list[Any]:

@@ -18,9 +18,9 @@ write bumps the user's `version` only if it is still the one read, and writes ev
 only if it did (an optimistic lock). A call that lost the race reads again.
 
 The read is one row: the rate limits' outcome, the user's newest point and version, the fences
-as an array of records (one per fence and point near it, or per fence of an open visit near no
-point) and the offers here as an array of records (OfferHit's columns): the offers are sent
-once, whatever the number of fences.
+(one row per fence and point near it, or per fence of an open visit near no point) and the
+offers here (OfferHit's columns), each as one array per column (queries/sql.py `as_arrays`):
+the offers are sent once, whatever the number of fences.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from app.queries.claims import fence_edge_pieces
 from app.queries.events import EventRow, NewEvent
 from app.queries.offers import Here, OfferHit
 from app.queries.ratelimit import Counted, Hit
+from app.queries.sql import as_arrays, unzipped
 
 # Where a point stands towards a fence.
 INSIDE, EDGE, OUTSIDE = "in", "edge", "out"
@@ -48,7 +49,7 @@ INSIDE, EDGE, OUTSIDE = "in", "edge", "out"
 @dataclass(frozen=True, slots=True)
 class Fix:
     """A point as the read statement measures it: WGS-84, with the WKT of its accuracy
-    circle's box (spatial.circle_box) and the half diagonal of that box in degrees: no point
+    circle's box (spatial.circle_bounds) and the half diagonal of that box in degrees: no point
     farther than that in lng/lat from the point is within its accuracy (a cheap planar test
     before a polygon's edge is measured piece by piece)."""
 
@@ -119,7 +120,7 @@ def _read_statement(limits: int, here_sql: str, counters_from: int) -> str:
     """$1 app, $2 user, $3..$8 the points (lat, lng, at, accuracy, box WKT, reach), $9 the
     newest of them (NULL: none), then `here_sql`'s parameters (from $10), counters from
     `counters_from`. One row: the counters' outcomes, the user's newest point before the call
-    and the user's version after it, the fences (one record per fence and point near it, or
+    and the user's version after it, the fences (a row per fence and point near it, or
     per fence with none), the offers here.
 
     The user's row is locked (`mine`: the newest committed version) and, if the counters
@@ -173,11 +174,10 @@ def _read_statement(limits: int, here_sql: str, counters_from: int) -> str:
         )""",
     ]
     # the fences near a point (with what measured read of the offer), and those of open
-    # visits near none (read by id); a record per point, as asyncpg decodes no array inside
-    # an anonymous record
-    fences = """ARRAY(
-        SELECT ROW(f.offer_id, f.merchant_id, m.owner_id, f.starts_at, f.ends_at, f.dwell_s,
-                   v.entered_at, v.dwelled, f.n, f.standing)
+    # visits near none (read by id); a row per point
+    fences = as_arrays(
+        """SELECT f.offer_id, f.merchant_id, m.owner_id, f.starts_at, f.ends_at, f.dwell_s,
+                  v.entered_at, v.dwelled, f.n, f.standing
         FROM (
             SELECT offer_id, merchant_id, starts_at, ends_at, dwell_s, n, standing FROM near
             UNION ALL
@@ -186,19 +186,35 @@ def _read_statement(limits: int, here_sql: str, counters_from: int) -> str:
             WHERE NOT EXISTS (SELECT FROM near WHERE near.offer_id = visits.offer_id)
         ) AS f
         JOIN merchant m ON m.id = f.merchant_id
-        LEFT JOIN visits v ON v.offer_id = f.offer_id)"""
-    here = f"ARRAY(SELECT h FROM ({here_sql}) AS h ORDER BY h.distance_m, h.id)"
+        LEFT JOIN visits v ON v.offer_id = f.offer_id""",
+        _FENCE_COLUMNS,
+    )
     columns = [
         *counted,
         "(SELECT newest_at FROM mine)",
         "coalesce((SELECT version FROM bumped), (SELECT version FROM mine), 0)",
-        fences,
-        here,
+        "fences.*",
+        "here.*",
     ]
     return f"""
         WITH {", ".join(ctes)}
         SELECT {", ".join(columns)}
-        FROM (SELECT) AS one"""
+        FROM ({fences}) AS fences, ({as_arrays(here_sql, offers_sql.HIT_NAMES)}) AS here"""
+
+
+# The fences' columns: Fence's fields but `standing`, then a point's n and where it stands.
+_FENCE_COLUMNS = (
+    "offer_id",
+    "merchant_id",
+    "owner_id",
+    "starts_at",
+    "ends_at",
+    "dwell_s",
+    "entered_at",
+    "dwelled",
+    "n",
+    "standing",
+)
 
 
 async def read(
@@ -232,18 +248,19 @@ async def read(
     assert row is not None  # FROM (SELECT): always one row
     first = 2 * len(hits)
     fences: dict[UUID, Fence] = {}
-    for record in row[first + 2]:  # the offer's and its visit's columns, a point's n, standing
-        fence = fences.get(record[0])
+    fence_columns = row[first + 2 : first + 2 + len(_FENCE_COLUMNS)]
+    for *columns, n, standing in unzipped(fence_columns):
+        fence = fences.get(columns[0])
         if fence is None:
-            fence = fences[record[0]] = Fence(*record[:8])
-        if record[8] is not None:  # the index of a point near it, and where it stands
-            fence.standing[record[8]] = record[9]
+            fence = fences[columns[0]] = Fence(*columns)
+        if n is not None:  # the index of a point near it, and where it stands
+            fence.standing[n] = standing
     return Known(
         ratelimit_sql.counted(row, 0, len(hits)),
         row[first],
         row[first + 1],
         list(fences.values()),
-        [OfferHit(*record) for record in row[first + 3]],
+        [OfferHit(*hit) for hit in unzipped(row[first + 2 + len(_FENCE_COLUMNS) :])],
     )
 
 
