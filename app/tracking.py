@@ -56,9 +56,10 @@ from app.errors import Conflict, InvalidInput
 from app.queries import tracking as tracking_sql
 from app.queries.events import EventRow, NewEvent
 from app.queries.offers import Here, OfferHit
+from app.queries.sql import boxes_wkt
 from app.queries.tracking import EDGE, INSIDE, OUTSIDE, Fence, Fix, Visit
 from app.ratelimit import Clock, Limits
-from spatial import CoordSystem, circle_box, to_wgs84
+from spatial import CoordSystem, circle_bounds, to_wgs84
 
 MAX_ACCURACY_M = 500.0  # points less accurate than this are ignored
 MAX_AHEAD_S = 300  # a point's `at` may be this far ahead of the server's clock, no further
@@ -237,10 +238,11 @@ def _timed(point: Point, index: int, received: datetime) -> Point:
 def _fix(point: Point, coord: CoordSystem) -> Fix:
     assert point.at is not None
     lat, lng = to_wgs84(point.lat, point.lng, coord)
-    box = circle_box(lat, lng, point.accuracy_m)
-    min_x, min_y, max_x, max_y = box.bounds
+    boxes = circle_bounds(lat, lng, point.accuracy_m)
+    min_x, min_y = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    max_x, max_y = max(b[2] for b in boxes), max(b[3] for b in boxes)
     reach = math.hypot(max(max_x - lng, lng - min_x), max(max_y - lat, lat - min_y))
-    return Fix(lat, lng, point.at, point.accuracy_m, box.wkt, reach)
+    return Fix(lat, lng, point.at, point.accuracy_m, boxes_wkt(boxes), reach)
 
 
 def _event(

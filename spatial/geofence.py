@@ -85,7 +85,18 @@ def circle_fence(lat: float, lng: float, radius_m: float) -> Fence:
 
 
 def circle_box(lat: float, lng: float, radius_m: float) -> shapely.MultiPolygon:
-    """Longitude/latitude boxes holding every point within `radius_m` (geodesic) of the centre.
+    """Longitude/latitude boxes holding every point within `radius_m` (geodesic) of the centre:
+    `circle_bounds` as a shape."""
+    return shapely.MultiPolygon([shapely.box(*box) for box in circle_bounds(lat, lng, radius_m)])
+
+
+Bounds = tuple[float, float, float, float]  # min lng, min lat, max lng, max lat
+
+
+def circle_bounds(lat: float, lng: float, radius_m: float) -> tuple[Bounds, ...]:
+    """The boxes, within -180..180, that hold every point within `radius_m` (geodesic) of the
+    centre: one, or two where the circle crosses the antimeridian. Plain arithmetic, no shape:
+    tracking asks for one per point it is sent.
 
     On a sphere a cap of angular radius rho around (lat, lng) spans lat +- rho and, when it
     does not hold a pole, lng +- asin(sin rho / cos lat): where meridians touch the circle.
@@ -93,11 +104,19 @@ def circle_box(lat: float, lng: float, radius_m: float) -> shapely.MultiPolygon:
     rho = (radius_m * (1.0 + SPHEROID_SLACK) + _CIRCLE_PAD_M) / EARTH_RADIUS_M
     rho_deg = math.degrees(rho) + _BOX_PAD_DEG
     if lat + rho_deg >= 90.0:
-        return shapely.MultiPolygon([shapely.box(-180.0, max(-90.0, lat - rho_deg), 180.0, 90.0)])
+        return ((-180.0, max(-90.0, lat - rho_deg), 180.0, 90.0),)
     if lat - rho_deg <= -90.0:
-        return shapely.MultiPolygon([shapely.box(-180.0, -90.0, 180.0, min(90.0, lat + rho_deg))])
+        return ((-180.0, -90.0, 180.0, min(90.0, lat + rho_deg)),)
     dlng = math.degrees(math.asin(math.sin(rho) / math.cos(math.radians(lat)))) + _BOX_PAD_DEG
-    return _folded(shapely.box(lng - dlng, lat - rho_deg, lng + dlng, lat + rho_deg))
+    south, north = lat - rho_deg, lat + rho_deg
+    west, east = lng - dlng, lng + dlng
+    if east - west >= 360.0:
+        return ((-180.0, south, 180.0, north),)
+    turn = 360.0 * math.floor((west + 180.0) / 360.0)  # so that -180 <= west < 180
+    west, east = west - turn, east - turn
+    if east <= 180.0:
+        return ((west, south, east, north),)
+    return ((-180.0, south, east - 360.0, north), (west, south, 180.0, north))
 
 
 def polygon_fence(

@@ -10,12 +10,13 @@ from typing import Any, Literal
 import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
 from spatial import CoordSystem, FenceError, circle_fence, geojson_in, polygon_fence
-from spatial.geofence import MAX_VERTICES, covering_cells, stored_fence
+from spatial.geofence import MAX_VERTICES, circle_bounds, covering_cells, stored_fence
 from spatial.h3cells import cell_of
 
 GEOD = Geod(ellps="WGS84")
@@ -77,6 +78,41 @@ def test_a_circle_on_the_antimeridian_is_cut_into_two_boxes() -> None:
     assert len(fence.shape.geoms) == 2
     assert covers(fence.shape, -16.5, -179.999) and covers(fence.shape, -16.5, 180.0)
     assert not covers(fence.shape, -16.5, 0.0)
+
+
+@settings(max_examples=400, deadline=None)
+@given(centres, st.floats(0, 50_000))
+def test_a_circles_bounds_are_its_box_folded_into_one_world(
+    centre: tuple[float, float], radius_m: float
+) -> None:
+    """circle_bounds (plain arithmetic) against shapely: the one box in continuous longitude,
+    cut by the worlds to its west, on and to its east and moved into -180..180."""
+    lat0, lng0 = centre
+    boxes = circle_bounds(lat0, lng0, radius_m)
+    min_lng, min_lat, max_lng, max_lat = (
+        min(b[0] for b in boxes), min(b[1] for b in boxes),
+        max(b[2] for b in boxes), max(b[3] for b in boxes),
+    )  # fmt: skip
+    assert min_lng >= -180 and max_lng <= 180 and min_lat >= -90 and max_lat <= 90
+    assert len(boxes) <= 2
+    if len(boxes) == 2:  # disjoint, each side of the antimeridian
+        assert boxes[0][0] == -180 and boxes[1][2] == 180 and boxes[0][2] < boxes[1][0]
+    shape = shapely.MultiPolygon([shapely.box(*b) for b in boxes])
+    if max_lat == 90 or min_lat == -90:  # a cap: every longitude
+        assert (min_lng, max_lng) == (-180, 180)
+        return
+    width = sum(b[2] - b[0] for b in boxes)
+    if width >= 360:
+        assert boxes == ((-180, min_lat, 180, max_lat),)
+        return
+    # the box in continuous longitude, centred on the centre's
+    continuous = shapely.box(lng0 - width / 2, min_lat, lng0 + width / 2, max_lat)
+    folded = shapely.union_all([
+        shapely.intersection(shapely.affinity.translate(continuous, xoff=turn), world)
+        for turn in (-360, 0, 360)
+        for world in [shapely.box(-180, -90, 180, 90)]
+    ])  # fmt: skip
+    assert shapely.symmetric_difference(shape, folded).area < 1e-9 * shape.area
 
 
 def test_a_circles_box_is_tight() -> None:
