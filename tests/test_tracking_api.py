@@ -438,6 +438,40 @@ async def test_two_calls_of_a_user_that_cross_give_the_outcome_of_one_order(
     )
 
 
+async def test_the_read_sends_only_the_fences_where_something_may_happen(
+    client: httpx.AsyncClient, driver: Any, made: Any, offer: Any
+) -> None:
+    """A user who stays inside a fence they entered is sent no fence until the visit may
+    dwell; nor is one standing on the edge of a fence they are outside of. A point outside
+    (exit), past dwell_s (dwelled) or inside a fence with no visit (entered) sends it."""
+    app_id = made.row.id
+    entered = await track(client, [away(20) | {"at": at(0)}], user="stayer")
+    assert [e["type"] for e in entered.json()["events"]] == ["fence.entered"]
+
+    async def fences(metres: float, seconds: float, accuracy_m: float = 0.0) -> list[Any]:
+        where = away(metres)
+        fix = tracking._fix(
+            tracking.Point(where["lat"], where["lng"], T0 + timedelta(seconds=seconds), accuracy_m),
+            CoordSystem.WGS84,
+        )
+        here = offers_sql.Here(fix.lat, fix.lng, T0, categories=(), limit=20)
+        known = await tracking_sql.read(
+            driver, app_id=app_id, user_id="stayer", fixes=[fix], here=here, hits=[],
+            window_no=1, fraction=0.0,
+        )  # fmt: skip
+        return [fence.offer_id for fence in known.fences]
+
+    assert await fences(20, 10) == []  # inside, visit open, not yet 300 s
+    assert await fences(190, 20, accuracy_m=30) == []  # on the edge
+    assert await fences(20, 300) == [offer.id]  # may dwell
+    assert await fences(900, 310) == [offer.id]  # outside: may leave
+    assert await fences(20, 5) == []  # older than the newest: counts for nothing
+    await track(client, [away(900) | {"at": at(320)}], user="stayer")  # left
+    assert await fences(190, 330, accuracy_m=30) == []  # on the edge, outside
+    assert await fences(900, 340) == []
+    assert await fences(20, 350) == [offer.id]  # may enter
+
+
 async def test_an_offer_deleted_takes_its_visits_and_an_ended_one_says_nothing(
     client: httpx.AsyncClient,
     conn: AsyncConnection,

@@ -46,6 +46,7 @@ from app.queries.sql import as_arrays, unzipped
 INSIDE, EDGE, OUTSIDE = "in", "edge", "out"
 
 
+
 @dataclass(frozen=True, slots=True)
 class Fix:
     """A point as the read statement measures it: WGS-84, with the WKT of its accuracy
@@ -172,21 +173,26 @@ def _read_statement(limits: int, here_sql: str, counters_from: int) -> str:
             SELECT offer_id, entered_at, dwelled FROM fence_visit
             WHERE app_id = $1 AND user_id = $2
         )""",
+        # the fences near a point (with what measured read of the offer), and those of open
+        # visits near none (read by id); a row per point near, with the fence's visit
+        """fenced AS (
+            SELECT f.*, v.entered_at, v.dwelled
+            FROM (
+                SELECT offer_id, merchant_id, starts_at, ends_at, dwell_s, n, standing FROM near
+                UNION ALL
+                SELECT o.id, o.merchant_id, o.starts_at, o.ends_at, o.dwell_s, NULL, NULL
+                FROM visits JOIN offer o ON o.id = visits.offer_id
+                WHERE NOT EXISTS (SELECT FROM near WHERE near.offer_id = visits.offer_id)
+            ) AS f
+            LEFT JOIN visits v ON v.offer_id = f.offer_id
+        )""",
+        _MOVING,
     ]
-    # the fences near a point (with what measured read of the offer), and those of open
-    # visits near none (read by id); a row per point
     fences = as_arrays(
         """SELECT f.offer_id, f.merchant_id, m.owner_id, f.starts_at, f.ends_at, f.dwell_s,
-                  v.entered_at, v.dwelled, f.n, f.standing
-        FROM (
-            SELECT offer_id, merchant_id, starts_at, ends_at, dwell_s, n, standing FROM near
-            UNION ALL
-            SELECT o.id, o.merchant_id, o.starts_at, o.ends_at, o.dwell_s, NULL, NULL
-            FROM visits JOIN offer o ON o.id = visits.offer_id
-            WHERE NOT EXISTS (SELECT FROM near WHERE near.offer_id = visits.offer_id)
-        ) AS f
-        JOIN merchant m ON m.id = f.merchant_id
-        LEFT JOIN visits v ON v.offer_id = f.offer_id""",
+                  f.entered_at, f.dwelled, f.n, f.standing
+        FROM fenced f JOIN merchant m ON m.id = f.merchant_id
+        WHERE f.offer_id IN (SELECT offer_id FROM moving)""",
         _FENCE_COLUMNS,
     )
     columns = [
@@ -201,6 +207,28 @@ def _read_statement(limits: int, here_sql: str, counters_from: int) -> str:
         SELECT {", ".join(columns)}
         FROM ({fences}) AS fences, ({as_arrays(here_sql, offers_sql.HIT_NAMES)}) AS here"""
 
+
+# The fences where the call's points may cause an event, by the machine's own rules
+# (app/tracking.py `run`) on the points it runs on, those no older than the user's newest
+# (`fresh`): with no visit, a point inside; with a visit, an active point not near (outside,
+# so the user leaves) or, before the visit has dwelled, a point near it `dwell_s` after the
+# visit began. Only these are sent: every other fence would change nothing, and a user who
+# stays where they are (the common call) has none, however many fences they stand in.
+_MOVING = f"""moving AS (
+    SELECT f.offer_id
+    FROM fenced f
+    LEFT JOIN pts p ON p.n = f.n
+        AND (p.at >= (SELECT newest_at FROM mine) OR NOT EXISTS (SELECT FROM mine))
+    GROUP BY f.offer_id, f.starts_at, f.ends_at, f.dwell_s, f.entered_at, f.dwelled
+    HAVING CASE WHEN f.entered_at IS NULL THEN bool_or(p.n IS NOT NULL AND f.standing = '{INSIDE}')
+        ELSE (NOT f.dwelled
+              AND bool_or(p.at >= f.entered_at + make_interval(secs => f.dwell_s)))
+          OR count(p.n) < (
+              SELECT count(*) FROM pts q
+              WHERE (q.at >= (SELECT newest_at FROM mine) OR NOT EXISTS (SELECT FROM mine))
+                AND f.starts_at <= q.at AND (f.ends_at IS NULL OR q.at < f.ends_at))
+        END
+)"""
 
 # The fences' columns: Fence's fields but `standing`, then a point's n and where it stands.
 _FENCE_COLUMNS = (
