@@ -32,8 +32,9 @@ points may then be no newer than the newest, and count for nothing, which is wha
 calls would give in the other order).
 
 Pruning: the delivery loop of every process (app/delivery.py), with event pruning, deletes
-users not seen for NEARBY_TRACK_KEEP_S (7 days; a user back after that starts afresh, outside
-every fence) with their visits, and the visits of offers that ended a day ago.
+users not seen for NEARBY_TRACK_KEEP_S (7 days, give or take the hour by which a user's
+`seen_at` may lag: queries/tracking.py SEEN_EVERY_S; a user back after that starts afresh,
+outside every fence) with their visits, and the visits of offers that ended a day ago.
 
 The user's row (newest point, version) is in an unlogged table: most calls change nothing else,
 and a logged write would make each wait for a WAL flush. A crash of PostgreSQL (not a clean

@@ -533,6 +533,34 @@ async def test_pruning_forgets_users_not_seen_and_visits_of_offers_long_ended(
     assert [r.user_id for r in users] == ["here"]
 
 
+async def test_a_users_seen_at_moves_only_once_an_hour_old(
+    client: httpx.AsyncClient, conn: AsyncConnection, made: Any
+) -> None:
+    """So that most calls leave the row's indexed columns as they were (a HOT update)."""
+    mine = {"a": made.row.id}
+
+    async def aged(minutes: int) -> Any:
+        return (
+            await conn.execute(
+                text(f"UPDATE track_user SET seen_at = seen_at - interval '{minutes} minutes'"
+                     " WHERE app_id = :a AND user_id = 'seen' RETURNING seen_at"),
+                mine,
+            )
+        ).scalar_one()  # fmt: skip
+
+    async def seen() -> Any:
+        found = "SELECT seen_at FROM track_user WHERE app_id = :a AND user_id = 'seen'"
+        return (await conn.execute(text(found), mine)).scalar_one()
+
+    await track(client, [away(900)], user="seen")
+    older = await aged(59)
+    await track(client, [away(900)], user="seen")
+    assert await seen() == older
+    older = await aged(2)
+    await track(client, [away(900)], user="seen")
+    assert await seen() > older
+
+
 points_fuzz = st.lists(
     st.dictionaries(
         st.sampled_from(["lat", "lng", "at", "accuracy_m", "extra"]),

@@ -45,6 +45,12 @@ from app.queries.sql import as_arrays, unzipped
 # Where a point stands towards a fence.
 INSIDE, EDGE, OUTSIDE = "in", "edge", "out"
 
+# A user's `seen_at` (pruning's clock) moves only once it is this old. Every call moves the
+# user's row; one that leaves its indexed columns as they were is a heap-only (HOT) update,
+# with no new index entries. Pruning allows for it: a user goes between NEARBY_TRACK_KEEP_S and
+# that plus SEEN_EVERY_S after their last call.
+SEEN_EVERY_S = 3600
+_SEEN = f"CASE WHEN u.seen_at < now() - interval '{SEEN_EVERY_S} s' THEN now() ELSE u.seen_at END"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +153,7 @@ def _read_statement(limits: int, here_sql: str, counters_from: int) -> str:
             SELECT $1, $2, $9::timestamptz FROM (SELECT) AS one LEFT JOIN mine ON true
             WHERE $9::timestamptz IS NOT NULL {allowed}
             ON CONFLICT (app_id, user_id) DO UPDATE
-                SET newest_at = excluded.newest_at, version = u.version + 1, seen_at = now()
+                SET newest_at = excluded.newest_at, version = u.version + 1, seen_at = {_SEEN}
                 WHERE u.newest_at < excluded.newest_at
             RETURNING version
         )""",
@@ -302,11 +308,11 @@ _EVENTS_SOURCE = """
 # The user's row: its newest point moved up, its version bumped, only if the version is still
 # the one read ($4; 0: none, and a row made meanwhile has version 1). $1 app, $2 user, $3 the
 # newest point.
-_BUMP = """
+_BUMP = f"""
         INSERT INTO track_user AS u (app_id, user_id, newest_at) VALUES ($1, $2, $3)
         ON CONFLICT (app_id, user_id) DO UPDATE
             SET newest_at = greatest(u.newest_at, excluded.newest_at), version = u.version + 1,
-                seen_at = now()
+                seen_at = {_SEEN}
             WHERE u.version = $4
         RETURNING version"""
 
@@ -373,7 +379,10 @@ async def prune(
 ) -> tuple[int, int]:
     """Delete up to `batch` users not seen for `keep_s`, and up to `batch` visits that are
     either of offers that ended more than `ended_s` ago or older than `keep_s` with no user
-    seen since (pruned, or lost with the unlogged table in a crash); how many of each went."""
+    seen since (pruned, or lost with the unlogged table in a crash); how many of each went.
+    `seen_at` lags by up to SEEN_EVERY_S: a user is not seen for `keep_s` once it is that much
+    older."""
+    keep_s += SEEN_EVERY_S
     users = await conn.execute(
         """DELETE FROM track_user WHERE ctid = ANY (ARRAY(
                SELECT ctid FROM track_user
