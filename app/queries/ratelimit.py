@@ -34,7 +34,7 @@ class Counted:
     """The outcome for one limit: counted (allowed), else the counter as it stood."""
 
     counted: bool
-    window_no: int | None  # None: no counter yet
+    window_no: int | None  # None: no counter yet (or, when counted, not read)
     prev: int
     cur: int
 
@@ -42,8 +42,8 @@ class Counted:
 def counting_sql(first: int, n: int, *, gate: str) -> tuple[list[str], list[str]]:
     """The CTEs and result columns that count `n` hits in order, the first only when the SQL
     condition `gate` holds. Parameters from `$first` on: counting_values. The columns are, per
-    hit, whether it counted and its counter before the statement as [window_no, prev, cur]
-    (for Retry-After)."""
+    hit, whether it counted and, when it did not, its counter before the statement as
+    [window_no, prev, cur] (for Retry-After; the lookup is left out for hits that counted)."""
     w, f = f"${first}::bigint", f"${first + 1}::float8"
     rolled_prev = f"CASE r.window_no WHEN {w} THEN r.prev WHEN {w} - 1 THEN r.cur ELSE 0 END"
     rolled_cur = f"CASE r.window_no WHEN {w} THEN r.cur ELSE 0 END"
@@ -64,8 +64,9 @@ def counting_sql(first: int, n: int, *, gate: str) -> tuple[list[str], list[str]
         )
         columns.append(
             f"""EXISTS (SELECT FROM counted{i}),
-                (SELECT ARRAY[window_no, prev, cur] FROM rate_counter
-                 WHERE name = {name} AND subject = {subject})"""
+                CASE WHEN NOT EXISTS (SELECT FROM counted{i}) THEN (
+                    SELECT ARRAY[window_no, prev, cur] FROM rate_counter
+                    WHERE name = {name} AND subject = {subject}) END"""
         )
     return ctes, columns
 
