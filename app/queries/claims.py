@@ -187,16 +187,26 @@ def spill_cte(name: str, kind: str, at: str, old: str, done: str) -> str:
     )"""
 
 
-def fence_edge_pieces(fence: str) -> str:
+def fence_edge_pieces(fence: str, near: tuple[str, str] | None = None) -> str:
     """The set-returning SQL of the edge of the polygon fence `fence` (a geometry) in pieces
     whose `geom` to measure as geography (see the module docstring): the one way presence
-    measures a point's distance to a polygon's edge, for claims and tracking alike."""
+    measures a point's distance to a polygon's edge, for claims and tracking alike.
+
+    With `near` (SQL of a point geometry and of a reach in degrees), only the pieces of the
+    edge's segments within that reach of the point (planar): the same pieces, where a segment
+    that cannot be near is not cut up."""
     # The overlay with the seams (a GEOS difference, milliseconds) only where there can be one.
     edge = f"""CASE WHEN ST_XMin({fence}) > -180 AND ST_XMax({fence}) < 180
                       AND ST_YMin({fence}) > -90 AND ST_YMax({fence}) < 90
                  THEN ST_Boundary({fence})
                  ELSE ST_Difference(ST_Boundary({fence}), {_SEAMS}) END"""
-    return f"ST_DumpSegments(ST_Segmentize({edge}, {EDGE_PIECE_DEG}))"
+    if near is None:
+        return f"ST_DumpSegments(ST_Segmentize({edge}, {EDGE_PIECE_DEG}))"
+    point, reach = near
+    return f"""(SELECT piece.geom
+        FROM ST_DumpSegments({edge}) AS segment,
+             ST_DumpSegments(ST_Segmentize(segment.geom, {EDGE_PIECE_DEG})) AS piece
+        WHERE ST_DWithin(segment.geom, {point}, {reach}))"""
 
 
 def _gate_columns(now: str, point: str, accuracy: str) -> str:

@@ -5,7 +5,9 @@ user's newest point, the events; the user's row alone when nothing else changed)
 
 Where a point stands towards a fence, given its accuracy circle (radius `acc`):
 - a circle fence (centre c, radius R, geodesic on the spheroid): inside when d(c, p) <= R - acc,
-  outside when d(c, p) > R + acc, else on the edge (d measured once, ST_Distance);
+  outside when d(c, p) > R + acc, else on the edge (d measured once, ST_Distance; and only
+  when the distance on the sphere, a third of the cost, within SPHEROID_SLACK of the spheroid's,
+  leaves it open);
 - a polygon fence: on the edge when acc > 0 and some piece of its edge (queries/claims.py
   `fence_edge_pieces`, the claims' own measure) lies within acc of the point; else inside when
   the polygon covers the point (planar in lng/lat, edges included), else outside.
@@ -41,6 +43,7 @@ from app.queries.events import EventRow, NewEvent
 from app.queries.offers import Here, OfferHit
 from app.queries.ratelimit import Counted, Hit
 from app.queries.sql import as_arrays, unzipped
+from spatial.ranking import ABSOLUTE_SLACK_M, SPHEROID_SLACK
 
 # Where a point stands towards a fence.
 INSIDE, EDGE, OUTSIDE = "in", "edge", "out"
@@ -106,14 +109,20 @@ class Visit:
 
 
 def _standing() -> str:
-    """Where point `p` stands towards fence `o`; `d` is the geodesic distance from a circle's
-    centre (one measure for both of its thresholds)."""
-    pieces = fence_edge_pieces("o.fence")
+    """Where point `p` stands towards fence `o`. A circle's centre is measured on the sphere
+    first (`ds`, a lateral of the caller's: cheap), which settles it unless the point is
+    within SPHEROID_SLACK of a threshold; then on the spheroid, once for both thresholds."""
+    pieces = fence_edge_pieces("o.fence", near=("p.g", "p.reach"))
+    more, less = 1.0 + SPHEROID_SLACK, 1.0 - SPHEROID_SLACK
     return f"""CASE
         WHEN o.radius_m IS NOT NULL THEN
-            CASE WHEN d <= o.radius_m - p.acc THEN '{INSIDE}'
-                 WHEN d <= o.radius_m + p.acc THEN '{EDGE}'
-                 ELSE '{OUTSIDE}' END
+            CASE WHEN ds * {more} + {ABSOLUTE_SLACK_M} <= o.radius_m - p.acc THEN '{INSIDE}'
+                 WHEN ds * {less} - {ABSOLUTE_SLACK_M} > o.radius_m + p.acc THEN '{OUTSIDE}'
+                 ELSE (
+                     SELECT CASE WHEN d <= o.radius_m - p.acc THEN '{INSIDE}'
+                                 WHEN d <= o.radius_m + p.acc THEN '{EDGE}'
+                                 ELSE '{OUTSIDE}' END
+                     FROM (SELECT ST_Distance(o.center, p.gg) AS d) AS spheroid) END
         WHEN p.acc > 0 AND ST_DWithin(ST_Boundary(o.fence), p.g, p.reach) AND EXISTS (
             SELECT FROM {pieces} AS piece
             WHERE ST_DWithin(piece.geom, p.g, p.reach)
@@ -171,7 +180,7 @@ def _read_statement(limits: int, here_sql: str, counters_from: int) -> str:
             SELECT o.id AS offer_id, o.merchant_id, o.starts_at, o.ends_at, o.dwell_s, p.n,
                    {_standing()} AS standing
             FROM pts p JOIN offer o ON o.fence && p.box
-            CROSS JOIN LATERAL (SELECT ST_Distance(o.center, p.gg) AS d) AS circle
+            CROSS JOIN LATERAL (SELECT ST_Distance(o.center, p.gg, false) AS ds) AS sphere
             WHERE o.starts_at <= p.at AND (o.ends_at IS NULL OR p.at < o.ends_at)
         )""",
         f"""near AS (SELECT * FROM measured WHERE standing <> '{OUTSIDE}')""",
