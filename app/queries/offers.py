@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
@@ -81,8 +82,8 @@ class OfferHit(OfferRow):
 
 # OfferRow and OfferHit are the one definition of an offer as read: the SELECT lists below
 # follow their fields, in their order (so a record unpacks straight into them), each the column
-# of its name unless spelt here; a hit's columns are named after its fields (HIT_NAMES: the
-# tracking read takes them by name). Built once, at import.
+# of its name unless spelt here; a hit's columns are named after its fields (HIT_NAMES). Built
+# once, at import.
 #
 # Written out: SQLAlchemy does not correlate a scalar subquery inside INSERT/UPDATE RETURNING.
 _OWNER = literal_column(
@@ -194,6 +195,11 @@ async def offers_here(conn: asyncpg.Connection, here: Here) -> list[OfferHit]:
     """The offers `here` asks for, nearest store first (ties by offer id)."""
     statement, values = here_statement(here)
     return [OfferHit(*row) for row in await conn.fetch(statement, *values)]
+
+
+# The order of offers/here's hits (its ORDER BY distance_m, o.id): Python's UUID order is the
+# database's (both compare the 16 bytes in order).
+HIT_ORDER = attrgetter("distance_m", "id")
 
 
 def here_statement(here: Here, first: int = 1) -> tuple[str, list[Any]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -21,22 +21,6 @@ class Params:
     def add(self, value: Any) -> str:
         self.values.append(value)
         return f"${self.first + len(self.values) - 1}"
-
-
-def as_arrays(select: str, names: Sequence[str]) -> str:
-    """A SELECT of one row: for each column of `select` named in `names`, an array of its
-    values, in the order `select` yields its rows (an aggregate over an ordered subquery keeps
-    that order in PostgreSQL). NULLs when `select` yields no row; `unzipped` gives the rows back.
-
-    Many rows inside one row of a larger statement: an array of anonymous records would do
-    too, but asyncpg decodes each field of those by looking up its type, several times slower
-    than an array of one type, decoded by that type's own codec."""
-    return f"SELECT {', '.join(f'array_agg(r.{name})' for name in names)} FROM ({select}) AS r"
-
-
-def unzipped(arrays: Sequence[list[Any] | None]) -> Iterator[tuple[Any, ...]]:
-    """The rows of `as_arrays`'s arrays."""
-    return zip(*arrays, strict=True) if arrays and arrays[0] is not None else iter(())
 
 
 def escape_like(value: str) -> str:

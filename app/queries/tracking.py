@@ -19,10 +19,10 @@ A call's two statements need no transaction between them: the read sees one snap
 write bumps the user's `version` only if it is still the one read, and writes everything else
 only if it did (an optimistic lock). A call that lost the race reads again.
 
-The read is one row: the rate limits' outcome, the user's newest point and version, the fences
-(one row per fence and point near it, or per fence of an open visit near no point) and the
-offers here (OfferHit's columns), each as one array per column (queries/sql.py `as_arrays`):
-the offers are sent once, whatever the number of fences.
+The read gives one row of the call's own (the rate limits' outcome, the user's newest point and
+version), a row per fence (and point near it, or of an open visit near no point) where the
+points may cause an event, and a row per offer here (OfferHit's columns): the offers are sent
+once, whatever the number of fences.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from app.queries.claims import fence_edge_pieces
 from app.queries.events import EventRow, NewEvent
 from app.queries.offers import Here, OfferHit
 from app.queries.ratelimit import Counted, Hit
-from app.queries.sql import as_arrays, unzipped
 from spatial.ranking import ABSOLUTE_SLACK_M, SPHEROID_SLACK
 
 # Where a point stands towards a fence.
@@ -203,24 +202,44 @@ def _read_statement(limits: int, here_sql: str, counters_from: int) -> str:
         )""",
         _MOVING,
     ]
-    fences = as_arrays(
-        """SELECT f.offer_id, f.merchant_id, m.owner_id, f.starts_at, f.ends_at, f.dwell_s,
-                  f.entered_at, f.dwelled, f.n, f.standing
-        FROM fenced f JOIN merchant m ON m.id = f.merchant_id
-        WHERE f.offer_id IN (SELECT offer_id FROM moving)""",
-        _FENCE_COLUMNS,
-    )
-    columns = [
+    # One result, three kinds of rows (column `kind`): the call's own row (HEAD), a row per
+    # fence and point near it (FENCE), a row per offer here (HIT); each kind fills its own
+    # columns, NULL elsewhere. (Arrays would do too, but an array aggregate per column costs
+    # PostgreSQL more to set up, every execution, than the rows cost to send.)
+    # typed, so that the kinds' columns meet in the UNION: each of `counted` is two columns
+    counted_nulls = ["NULL::boolean", "NULL::bigint[]"] * len(counted)
+    fence_nulls = ["NULL"] * len(_FENCE_COLUMNS)
+    hit_nulls = ["NULL"] * len(offers_sql.HIT_NAMES)
+    head = [
+        str(HEAD),
         *counted,
         "(SELECT newest_at FROM mine)",
         "coalesce((SELECT version FROM bumped), (SELECT version FROM mine), 0)",
-        "fences.*",
-        "here.*",
+        *fence_nulls,
+        *hit_nulls,
     ]
+    fence = [
+        str(FENCE),
+        *counted_nulls,
+        "NULL::timestamptz",
+        "NULL::bigint",
+        *(f"f.{name}" if name != "owner_id" else "m.owner_id" for name in _FENCE_COLUMNS),
+        *hit_nulls,
+    ]
+    hit = [str(HIT), *counted_nulls, "NULL::timestamptz", "NULL::bigint", *fence_nulls, "h.*"]
     return f"""
         WITH {", ".join(ctes)}
-        SELECT {", ".join(columns)}
-        FROM ({fences}) AS fences, ({as_arrays(here_sql, offers_sql.HIT_NAMES)}) AS here"""
+        SELECT {", ".join(head)}
+        UNION ALL (
+            SELECT {", ".join(fence)}
+            FROM fenced f JOIN merchant m ON m.id = f.merchant_id
+            WHERE f.offer_id IN (SELECT offer_id FROM moving)
+            UNION ALL
+            SELECT {", ".join(hit)} FROM ({here_sql}) AS h
+        )"""
+
+
+HEAD, FENCE, HIT = 0, 1, 2  # the kinds of the read's rows
 
 
 # The fences where the call's points may cause an event, by the machine's own rules
@@ -274,7 +293,7 @@ async def read(
     """Count the call against `hits` (none: a call reading again) and read what it needs,
     with the offers `here` (queries/offers.py's own SELECT, as GET /v1/offers/here reads them)."""
     here_sql, here_values = offers_sql.here_statement(here, first=10)
-    row = await conn.fetchrow(
+    rows = await conn.fetch(
         _read_statement(len(hits), here_sql, 10 + len(here_values)),
         app_id,
         user_id,
@@ -288,22 +307,32 @@ async def read(
         *here_values,
         *ratelimit_sql.counting_values(hits, window_no=window_no, fraction=fraction),
     )
-    assert row is not None  # FROM (SELECT): always one row
-    first = 2 * len(hits)
+    fence_at = 1 + 2 * len(hits) + 2  # the first fence column
+    hit_at = fence_at + len(_FENCE_COLUMNS)
+    head = None
     fences: dict[UUID, Fence] = {}
-    fence_columns = row[first + 2 : first + 2 + len(_FENCE_COLUMNS)]
-    for *columns, n, standing in unzipped(fence_columns):
-        fence = fences.get(columns[0])
-        if fence is None:
-            fence = fences[columns[0]] = Fence(*columns)
-        if n is not None:  # the index of a point near it, and where it stands
-            fence.standing[n] = standing
+    here_hits = []
+    for row in rows:
+        if row[0] == HIT:
+            here_hits.append(OfferHit(*row[hit_at:]))
+        elif row[0] == FENCE:
+            *columns, n, standing = row[fence_at:hit_at]
+            fence = fences.get(columns[0])
+            if fence is None:
+                fence = fences[columns[0]] = Fence(*columns)
+            if n is not None:  # the index of a point near it, and where it stands
+                fence.standing[n] = standing
+        else:
+            head = row
+    assert head is not None  # the HEAD row is always there
+    # a UNION's rows come in no promised order: the hits are put back in offers/here's
+    here_hits.sort(key=offers_sql.HIT_ORDER)
     return Known(
-        ratelimit_sql.counted(row, 0, len(hits)),
-        row[first],
-        row[first + 1],
+        ratelimit_sql.counted(head, 1, len(hits)),
+        head[fence_at - 2],
+        head[fence_at - 1],
         list(fences.values()),
-        [OfferHit(*hit) for hit in unzipped(row[first + 2 + len(_FENCE_COLUMNS) :])],
+        here_hits,
     )
 
 
