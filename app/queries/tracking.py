@@ -134,9 +134,10 @@ def _standing() -> str:
 def _read_statement(limits: int, here_sql: str, counters_from: int) -> str:
     """$1 app, $2 user, $3..$8 the points (lat, lng, at, accuracy, box WKT, reach), $9 the
     newest of them (NULL: none), then `here_sql`'s parameters (from $10), counters from
-    `counters_from`. One row: the counters' outcomes, the user's newest point before the call
-    and the user's version after it, the fences (a row per fence and point near it, or
-    per fence with none), the offers here.
+    `counters_from`. Rows by `kind`: the HEAD row (the counters' outcomes, the user's newest
+    point before the call and the user's version after it), a FENCE row per fence and point
+    near it (or per fence near none) where the points may cause an event, a HIT row per offer
+    here.
 
     The user's row is locked (`mine`: the newest committed version) and, if the counters
     allowed the call, its newest point moved up to $9 with its version bumped when $9 is
