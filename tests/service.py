@@ -10,9 +10,17 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+
+
+def created(response: httpx.Response) -> Any:
+    """The JSON of a 200 or 201 answer, for tests that fill a served database through the API;
+    the answer's text as the failure otherwise."""
+    assert response.status_code in (200, 201), response.text
+    return response.json()
 
 
 def free_port(ports: range) -> int:

@@ -30,7 +30,7 @@ from tests.conftest import (
     ADMIN_KEY,
     own_database,
 )
-from tests.service import free_port, nearby_serve
+from tests.service import created, free_port, nearby_serve
 from tests.test_console import sign_in
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,11 +198,6 @@ class Served:
     codes: list[str]
 
 
-def _ok(response: httpx.Response) -> Any:
-    assert response.status_code in (200, 201), response.text
-    return response.json()
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
     """`nearby serve` with an owner whose store, offer, customers and share are all Chinese."""
@@ -220,22 +215,22 @@ def served() -> Iterator[Served]:
         url = f"http://127.0.0.1:{port}"
         admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
         with httpx.Client(base_url=url, timeout=30) as api:
-            owner = _ok(api.post("/v1/owners", json={"name": "茶饮连锁"}, headers=admin))
-            app = _ok(api.post("/v1/apps", json={"name": "小程序"}, headers=admin))
+            owner = created(api.post("/v1/owners", json={"name": "茶饮连锁"}, headers=admin))
+            app = created(api.post("/v1/apps", json={"name": "小程序"}, headers=admin))
             keys = {"Authorization": f"Bearer {owner['api_key']}"}
             by_app = {"Authorization": f"Bearer {app['app_key']}"}
-            store = _ok(api.post("/v1/merchants", headers=keys, json={
+            store = created(api.post("/v1/merchants", headers=keys, json={
                 "external_id": "沪-001", "name": "人民广场茶馆", "category": "茶饮",
                 "address": "上海市黄浦区人民大道", "tags": ["外卖"],
                 "location": {"lat": STORE[0], "lng": STORE[1]},
                 "timezone": "Asia/Shanghai",
             }))  # fmt: skip
-            offer = _ok(api.post(f"/v1/merchants/{store['id']}/offers", headers=keys, json={
+            offer = created(api.post(f"/v1/merchants/{store['id']}/offers", headers=keys, json={
                 "title": "第二杯半价", "description": "仅限堂食", "quantity": 50,
                 "geofence": {"type": "circle", "center": {"lat": STORE[0], "lng": STORE[1]},
                              "radius_m": 400},
             }))  # fmt: skip
-            share = _ok(api.post(f"/v1/offers/{offer['id']}/shares", headers=by_app,
+            share = created(api.post(f"/v1/offers/{offer['id']}/shares", headers=by_app,
                                  json={"user_id": "分享者"}))["code"]  # fmt: skip
             codes = []
             for n, user in enumerate(CLAIMERS):
@@ -243,9 +238,9 @@ def served() -> Iterator[Served]:
                 if n < 2:
                     body["share"] = share
                 path = f"/v1/offers/{offer['id']}/claims"
-                codes.append(_ok(api.post(path, headers=by_app, json=body))["code"])
+                codes.append(created(api.post(path, headers=by_app, json=body))["code"])
             for code in codes[:3]:
-                _ok(api.post(f"/v1/claims/{code}/redeem", headers=keys))
+                created(api.post(f"/v1/claims/{code}/redeem", headers=keys))
         yield Served(url, owner["api_key"], store, offer, share, codes)
 
 

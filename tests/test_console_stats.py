@@ -24,7 +24,7 @@ from tests.conftest import (
     ADMIN_KEY,
     own_database,
 )
-from tests.service import free_port, nearby_serve
+from tests.service import created, free_port, nearby_serve
 from tests.test_console import ARTIFACTS, open_console, shot, sign_in
 
 PORTS = range(27400, 27500)  # this module's own range
@@ -54,11 +54,6 @@ class Service:
         return response.json()
 
 
-def _ok(response: httpx.Response) -> Any:
-    assert response.status_code in (200, 201), response.text
-    return response.json()
-
-
 @pytest.fixture(scope="module")
 def console() -> Iterator[Service]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -75,8 +70,8 @@ def console() -> Iterator[Service]:
         url = f"http://127.0.0.1:{port}"
         admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
         with httpx.Client(base_url=url, timeout=30) as client:
-            owner = _ok(client.post("/v1/owners", json={"name": "Tea chain"}, headers=admin))
-            app = _ok(client.post("/v1/apps", json={"name": "Mini program"}, headers=admin))
+            owner = created(client.post("/v1/owners", json={"name": "Tea chain"}, headers=admin))
+            app = created(client.post("/v1/apps", json={"name": "Mini program"}, headers=admin))
         service = Service(url, owner["api_key"])
         _traffic(service, {"Authorization": f"Bearer {app['app_key']}"})
         yield service
@@ -86,17 +81,17 @@ def console() -> Iterator[Service]:
 def _traffic(service: Service, app: dict[str, str]) -> None:
     """A store and an offer; claims at three places, some through a share; some redeemed."""
     api, owner = service.api, service.owner
-    store = _ok(api.post("/v1/merchants", headers=owner, json={
+    store = created(api.post("/v1/merchants", headers=owner, json={
         "external_id": "T-1", "name": "Tea House <b>People's Square</b>", "category": "tea",
         "location": {"lat": STORE[0], "lng": STORE[1]}, "timezone": "Asia/Shanghai",
     }))  # fmt: skip
-    offer = _ok(api.post(f"/v1/merchants/{store['id']}/offers", headers=owner, json={
+    offer = created(api.post(f"/v1/merchants/{store['id']}/offers", headers=owner, json={
         "title": "Second cup free", "per_user_limit": None,
         "geofence": {"type": "circle", "center": {"lat": STORE[0], "lng": STORE[1]},
                      "radius_m": 400},
     }))  # fmt: skip
     service.store_id, service.offer_id = store["id"], offer["id"]
-    share = _ok(api.post(f"/v1/offers/{offer['id']}/shares", headers=app,
+    share = created(api.post(f"/v1/offers/{offer['id']}/shares", headers=app,
                          json={"user_id": "=sharer"}))["code"]  # fmt: skip
     codes = []
     for n, ((lat, lng), people) in enumerate(PLACES):
@@ -104,9 +99,11 @@ def _traffic(service: Service, app: dict[str, str]) -> None:
             body = {"user_id": f"user-{n}-{person}", "lat": lat, "lng": lng}
             if person < 3:
                 body["share"] = share
-            codes.append(_ok(api.post(f"/v1/offers/{offer['id']}/claims", headers=app, json=body)))
+            codes.append(
+                created(api.post(f"/v1/offers/{offer['id']}/claims", headers=app, json=body))
+            )
     for claimed in codes[::3]:
-        _ok(api.post(f"/v1/claims/{claimed['code']}/redeem", headers=owner))
+        created(api.post(f"/v1/claims/{claimed['code']}/redeem", headers=owner))
 
 
 async def open_stats(tab: Page, console: Service, button: str) -> dict[str, Any]:

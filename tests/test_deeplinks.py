@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import cv2
 import httpx
@@ -26,7 +25,7 @@ from tests.conftest import (
     ADMIN_KEY,
     own_database,
 )
-from tests.service import free_port, nearby_serve
+from tests.service import created, free_port, nearby_serve
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "deeplinks"
@@ -57,13 +56,11 @@ def served() -> Iterator[SimpleNamespace]:
 
 
 def _fill(api: httpx.Client, url: str) -> SimpleNamespace:
-    def ok(response: httpx.Response) -> Any:
-        assert response.status_code in (200, 201), response.text
-        return response.json()
-
     admin = bearer(ADMIN_KEY)
-    owner = bearer(ok(api.post("/v1/owners", json={"name": "Links"}, headers=admin))["api_key"])
-    store = ok(
+    owner = bearer(
+        created(api.post("/v1/owners", json={"name": "Links"}, headers=admin))["api_key"]
+    )
+    store = created(
         api.post(
             "/v1/merchants",
             headers=owner,
@@ -77,21 +74,27 @@ def _fill(api: httpx.Client, url: str) -> SimpleNamespace:
         )
     )
     fence = {"type": "circle", "center": SHOP, "radius_m": 300}
-    offer = ok(
+    offer = created(
         api.post(
             f"/v1/merchants/{store['id']}/offers",
             headers=owner,
             json={"title": XSS_OFFER, "description": "<u>10:00-12:00</u>", "geofence": fence},
         )
     )
-    other = ok(
+    other = created(
         api.post(
             f"/v1/merchants/{store['id']}/offers", headers=owner, json={"title": "Other offer"}
         )
     )
-    app = bearer(ok(api.post("/v1/apps", json={"name": "Links app"}, headers=admin))["app_key"])
-    share = ok(api.post(f"/v1/offers/{offer['id']}/shares", json={"user_id": "u1"}, headers=app))
-    foreign = ok(api.post(f"/v1/offers/{other['id']}/shares", json={"user_id": "u1"}, headers=app))
+    app = bearer(
+        created(api.post("/v1/apps", json={"name": "Links app"}, headers=admin))["app_key"]
+    )
+    share = created(
+        api.post(f"/v1/offers/{offer['id']}/shares", json={"user_id": "u1"}, headers=app)
+    )
+    foreign = created(
+        api.post(f"/v1/offers/{other['id']}/shares", json={"user_id": "u1"}, headers=app)
+    )
     return SimpleNamespace(
         url=url,
         api=api,
