@@ -44,11 +44,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
-import asyncpg
 from aiohttp.abc import AbstractResolver, ResolveResult
-from sqlalchemy.exc import SQLAlchemyError
 
-from app import events, tracking, webhooks
+from app import errors, events, tracking, webhooks
 from app.apps import box_of
 from app.db import DriverConnector
 from app.queries import webhooks as webhooks_sql
@@ -198,9 +196,16 @@ class Deliverer:
         self._inflight.clear()
         self._ended.clear()
         self._unrecorded = []
-        with suppress(OSError, asyncpg.PostgresError, SQLAlchemyError, TimeoutError):
+        try:
             async with asyncio.timeout(_CLOSE_RECORD_S):
                 await self._record(outcomes)
+        except Exception as exc:  # stopping goes on: their rows fall due when their lease ends
+            if outcomes:
+                log.warning(
+                    "%d delivery outcomes not recorded at shutdown: %s",
+                    len(outcomes),
+                    errors.one_line(exc),
+                )
         if self._session is not None:
             await self._session.close()
 
@@ -264,6 +269,12 @@ class Deliverer:
                 await webhooks_sql.record(conn, outcomes=outcomes)
 
     async def _run(self) -> None:
+        """Rounds until cancelled. No error ends the loop: a process whose deliveries stopped
+        would keep answering requests while its events waited for another process, or forever.
+        A lost database (a restart shows as errors of many kinds: refused, reset, terminated,
+        or a session the server ended while idle, which asyncpg reports as an InternalClientError
+        on its next statement) pauses the rounds, said once; any other error is a bug, logged
+        whole every time it happens."""
         paused = False  # say so once when the database goes, and once when it is back
         while True:
             try:
@@ -271,10 +282,12 @@ class Deliverer:
                 if paused:
                     paused = False
                     log.info("webhook deliveries resumed")
-            except (OSError, asyncpg.PostgresError, SQLAlchemyError) as exc:
-                if not paused:
+            except Exception as exc:
+                if not errors.database_unreachable(exc):
+                    log.exception("a round of webhook deliveries failed")
+                elif not paused:
                     paused = True
-                    log.warning("webhook deliveries paused: %s", exc)
+                    log.warning("webhook deliveries paused: %s", errors.one_line(exc))
                 await asyncio.sleep(self._settings.delivery_poll_s * 4)
                 continue
             if not taken and not self._inflight:
@@ -298,8 +311,11 @@ class Deliverer:
                         users,
                         visits,
                     )
-            except (OSError, asyncpg.PostgresError, SQLAlchemyError) as exc:
-                log.warning("pruning failed, tried again in %g s: %s", PRUNE_EVERY_S, exc)
+            except Exception as exc:  # as in _run: the loop outlives any error
+                if errors.database_unreachable(exc):
+                    log.warning("pruning failed, tried again in %g s: %s", PRUNE_EVERY_S, exc)
+                else:
+                    log.exception("pruning failed, tried again in %g s", PRUNE_EVERY_S)
             await asyncio.sleep(PRUNE_EVERY_S)
 
     async def _attempt(self, due: Due) -> Outcome:

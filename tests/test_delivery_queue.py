@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -261,14 +262,25 @@ async def test_a_hanging_receiver_costs_one_timeout_and_is_retried(
 
 class _Outage:
     """Connections of `connections` while `down` is false; while it is true every new one
-    fails as an unreachable database does."""
+    fails as an unreachable database does. `then_fail(errors)`: the next checkouts fail with
+    these errors, one each."""
 
     def __init__(self, connections: DriverConnections) -> None:
         self.connections = connections
         self.down = False
+        self._next: list[BaseException] = []
+
+    def then_fail(self, *errors: BaseException) -> None:
+        self._next.extend(errors)
+
+    @property
+    def failing(self) -> int:
+        return len(self._next)
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[Any]:
+        if self._next:
+            raise self._next.pop(0)
         if self.down:
             raise ConnectionRefusedError("the database is down")
         async with self.connections() as conn:
@@ -319,3 +331,48 @@ async def test_closing_records_the_attempts_that_ended(
         await _until_received(receiver, 4)
         await asyncio.sleep(0.1)  # the answers read, the attempts ended
     assert await deliveries(engine, hook) == [("delivered", 1, 200, None)] * 4
+
+
+async def test_the_delivery_loop_outlives_any_error_and_delivers_after_it(
+    engine: AsyncEngine,
+    setup: Callable[..., Any],
+    receiver: Receiver,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A round that fails pauses the loop; it never ends it. The errors: what asyncpg raised in
+    CI when a restart ended a session while it waited idle (its FATAL message read before the
+    socket's end, so the connection did not look closed yet), a refused connection, and an
+    error no database raises (a bug: logged with its traceback). After each the loop goes on,
+    and stopping raises nothing."""
+    _, _, hook = await setup(f"http://127.0.0.1:{receiver.port}/hook", 3)
+    connections = DriverConnections(engine, keep=2)
+    outage = _Outage(connections)
+    outage.then_fail(
+        asyncpg.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        ),
+        ConnectionRefusedError("the database is down"),
+        RuntimeError("a bug in a round"),
+    )
+    deliverer = Deliverer(
+        outage, settings_for(settings, webhook_allow_private=True, delivery_poll_s=0.01)
+    )
+    deliverer.start()
+    try:
+        for _ in range(500):
+            if await deliveries(engine, hook) == [("delivered", 1, 200, None)] * 3:
+                break
+            await asyncio.sleep(0.01)
+        assert outage.failing == 0
+        assert await deliveries(engine, hook) == [("delivered", 1, 200, None)] * 3
+    finally:
+        await deliverer.close()  # raises nothing: the loop was cancelled, not broken
+        await connections.close()
+    logged = [(r.levelname, r.getMessage(), r.exc_info is not None) for r in caplog.records]
+    assert ("ERROR", "a round of webhook deliveries failed", True) in logged
+    paused = [m for level, m, _ in logged if m.startswith("webhook deliveries paused")]
+    assert paused == [
+        "webhook deliveries paused: InternalClientError: cannot switch to state 12; "
+        "another operation (2) is in progress"
+    ]  # said once for the two database errors in a row
