@@ -313,7 +313,11 @@ class Deliverer:
                     )
             except Exception as exc:  # as in _run: the loop outlives any error
                 if errors.database_unreachable(exc):
-                    log.warning("pruning failed, tried again in %g s: %s", PRUNE_EVERY_S, exc)
+                    log.warning(
+                        "pruning failed, tried again in %g s: %s",
+                        PRUNE_EVERY_S,
+                        errors.one_line(exc),
+                    )
                 else:
                     log.exception("pruning failed, tried again in %g s", PRUNE_EVERY_S)
             await asyncio.sleep(PRUNE_EVERY_S)
