@@ -63,6 +63,7 @@ export class OwnerStores {
     this.layer.clearLayers();
     this.markers.clear();
     $("stores").replaceChildren();
+    delete $("stores").dataset.query;
   }
 
   // Who the key belongs to, how many stores it has, and the first page: after a key is given.
@@ -112,6 +113,7 @@ export class OwnerStores {
     this.results.push(...found);
     this.cursor = byName.next_cursor;
     this.renderList();
+    $("stores").dataset.query = text; // which search the list shows, for whoever waits on it
   }
 
   renderList() {
