@@ -101,8 +101,7 @@ async def test_a_store_beyond_the_first_page_is_found_by_name_and_by_number(
     ids = await page.locator("#stores > li").evaluate_all("els => els.map(e => e.dataset.id)")
     assert ids == [s["id"] for s in expected]  # the server's matches, case ignored
 
-    await page.locator("#store-filter").fill(last["external_id"])
-    await page.locator("#stores > li").first.filter(has_text=last["name"]).wait_for()
+    await filtered(page, last["external_id"])
     assert (await page.locator("#stores > li").first.get_attribute("data-id")) == last["id"]
     await page.locator("#stores > li").first.click()
     await page.locator("#store-name").filter(has_text=last["name"]).wait_for()
