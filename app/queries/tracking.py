@@ -243,9 +243,15 @@ def _read_statement(limits: int, here_sql: str, counters_from: int) -> str:
 HEAD, FENCE, HIT = 0, 1, 2  # the kinds of the read's rows
 
 
+def _fresh(point: str) -> str:
+    """SQL: the point `point` (a row of `pts`) is no older than the user's newest, so the
+    machine runs on it (app/tracking.py `run`)."""
+    return f"({point}.at >= (SELECT newest_at FROM mine) OR NOT EXISTS (SELECT FROM mine))"
+
+
 # The fences where the call's points may cause an event, by the machine's own rules
 # (app/tracking.py `run`) on the points it runs on, those no older than the user's newest
-# (`fresh`): with no visit, a point inside; with a visit, an active point not near (outside,
+# (`_fresh`): with no visit, a point inside; with a visit, an active point not near (outside,
 # so the user leaves) or, before the visit has dwelled, a point near it `dwell_s` after the
 # visit began. Only these are sent: every other fence would change nothing, and a user who
 # stays where they are (the common call) has none, however many fences they stand in.
@@ -253,14 +259,14 @@ _MOVING = f"""moving AS (
     SELECT f.offer_id
     FROM fenced f
     LEFT JOIN pts p ON p.n = f.n
-        AND (p.at >= (SELECT newest_at FROM mine) OR NOT EXISTS (SELECT FROM mine))
+        AND {_fresh("p")}
     GROUP BY f.offer_id, f.starts_at, f.ends_at, f.dwell_s, f.entered_at, f.dwelled
     HAVING CASE WHEN f.entered_at IS NULL THEN bool_or(p.n IS NOT NULL AND f.standing = '{INSIDE}')
         ELSE (NOT f.dwelled
               AND bool_or(p.at >= f.entered_at + make_interval(secs => f.dwell_s)))
           OR count(p.n) < (
               SELECT count(*) FROM pts q
-              WHERE (q.at >= (SELECT newest_at FROM mine) OR NOT EXISTS (SELECT FROM mine))
+              WHERE {_fresh("q")}
                 AND f.starts_at <= q.at AND (f.ends_at IS NULL OR q.at < f.ends_at))
         END
 )"""
